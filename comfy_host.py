@@ -1,0 +1,115 @@
+"""The only module that touches ComfyUI's own modules: output and user folders,
+interruption, progress bar and text, VIDEO objects and the prompt server's routes.
+Outside ComfyUI (CLI, tests) every function degrades to a plain-Python fallback."""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from .core.errors import Cancelled
+
+
+def _module(name: str) -> Any:
+    """ComfyUI's module if it is loaded or importable; None otherwise."""
+    try:
+        return importlib.import_module(name)
+    except Exception:  # not inside ComfyUI, or a broken host module: fall back
+        return None
+
+
+def _call(module_name: str, attr: str, *args: Any) -> Any:
+    fn = getattr(_module(module_name), attr, None)
+    return fn(*args) if callable(fn) else None
+
+
+def output_directory() -> Path:
+    found = _call("folder_paths", "get_output_directory")
+    return Path(found or os.environ.get("SEGMIND_LTX2_OUTPUT") or Path.cwd() / "output")
+
+
+def user_directory() -> Path:
+    """ComfyUI's user folder (ComfyUI/user); outside ComfyUI ~/.config/segmind-ltx2."""
+    found = _call("folder_paths", "get_user_directory")
+    if found:
+        return Path(found)
+    return Path(os.environ.get("SEGMIND_LTX2_HOME") or Path.home() / ".config" / "segmind-ltx2")
+
+
+def is_interrupted() -> bool:
+    """True once the user pressed Cancel; does not clear ComfyUI's flag."""
+    mm = _module("comfy.model_management")
+    fn = getattr(mm, "processing_interrupted", None)
+    return bool(fn()) if callable(fn) else False
+
+
+def raise_interrupted() -> None:
+    """Raise ComfyUI's own interruption so the run shows as cancelled, not failed."""
+    mm = _module("comfy.model_management")
+    throw = getattr(mm, "throw_exception_if_processing_interrupted", None)
+    if callable(throw):
+        throw()  # raises and clears the flag when it is set
+    exc = getattr(mm, "InterruptProcessingException", None)
+    if isinstance(exc, type) and issubclass(exc, BaseException):
+        raise exc()
+    raise Cancelled("Cancelled by the user.")
+
+
+class NodeProgress:
+    """Progress bar and status text on one node (ComfyUI's ProgressBar and progress-text
+    channel); silently does nothing where the host lacks either."""
+
+    def __init__(self, node_id: str | None, total: int = 1000) -> None:
+        self.node_id = node_id
+        self.total = total
+        bar_cls = getattr(_module("comfy.utils"), "ProgressBar", None)
+        self._bar = bar_cls(total, node_id=node_id) if bar_cls is not None and node_id is not None else None
+        server = getattr(_module("server"), "PromptServer", None)
+        instance = getattr(server, "instance", None)
+        self._send_text = getattr(instance, "send_progress_text", None) if node_id is not None else None
+        self.last_text = ""
+
+    def bar(self, value: float) -> None:
+        if self._bar is not None:
+            self._bar.update_absolute(max(0, min(self.total, int(value))), self.total)
+
+    def text(self, message: str) -> None:
+        if message == self.last_text:
+            return
+        self.last_text = message
+        if callable(self._send_text):
+            try:
+                self._send_text(message, self.node_id)
+            except Exception:  # a closed websocket must not fail a paid run
+                pass
+
+
+class FileVideo:
+    """Stand-in for ComfyUI's VideoFromFile outside ComfyUI: just the file."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = str(path)
+
+    def get_stream_source(self) -> str:
+        return self.path
+
+
+def video_from_file(path: str | os.PathLike) -> Any:
+    """ComfyUI's native VIDEO object over the MP4, so core SaveVideo and previews work."""
+    impl = _module("comfy_api.input_impl")
+    cls = getattr(impl, "VideoFromFile", None)
+    return cls(str(path)) if cls is not None else FileVideo(path)
+
+
+def register_routes() -> bool:
+    """Add the pack's HTTP routes to ComfyUI's server; False outside ComfyUI."""
+    server = getattr(_module("server"), "PromptServer", None)
+    instance = getattr(server, "instance", None)
+    routes = getattr(instance, "routes", None)
+    if routes is None:
+        return False
+    from .routes import make_routes
+
+    routes.add_routes(make_routes(user_directory))
+    return True
