@@ -3,6 +3,7 @@ interruption, progress bar and text, VIDEO objects and the prompt server's route
 Outside ComfyUI (CLI, tests) every function degrades to a plain-Python fallback."""
 from __future__ import annotations
 
+import html
 import importlib
 import os
 from pathlib import Path
@@ -80,7 +81,8 @@ class NodeProgress:
         self.last_text = message
         if callable(self._send_text):
             try:
-                self._send_text(message, self.node_id)
+                # The front end inserts this text as HTML: escape server-sourced text.
+                self._send_text(html.escape(message, quote=False), self.node_id)
             except Exception:  # a closed websocket must not fail a paid run
                 pass
 
@@ -109,7 +111,7 @@ def register_routes() -> bool:
     routes = getattr(instance, "routes", None)
     if routes is None:
         return False
-    from .routes import make_routes
+    from .routes import register_routes as add_key_routes
 
-    routes.add_routes(make_routes(user_directory))
+    add_key_routes(routes, user_directory)
     return True

@@ -52,9 +52,29 @@ class ClientConfig:
             api_base=(os.environ.get("SEGMIND_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
             storage_base=(os.environ.get("SEGMIND_STORAGE_BASE") or DEFAULT_STORAGE_BASE).rstrip("/"),
         )
+        # Shorter waits for a local stand-in server (tests, debugging); never needed in use.
+        poll = _env_seconds("SEGMIND_LTX2_POLL_INTERVAL")
+        if poll is not None:
+            cfg.poll_interval, cfg.poll_interval_max = poll, max(poll, min(cfg.poll_interval_max, 4 * poll))
+        backoff = _env_seconds("SEGMIND_LTX2_BACKOFF_MAX")
+        if backoff is not None:
+            cfg.backoff_max, cfg.backoff_base = backoff, min(cfg.backoff_base, backoff)
         for k, v in overrides.items():
             setattr(cfg, k, v)
         return cfg
+
+
+def _env_seconds(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise SegmindError(f"{name} is {raw!r}: set it to a number of seconds between 0 and 3600, or unset it.")
+    return value
 
 
 @dataclass
@@ -231,7 +251,7 @@ class SegmindClient:
         self._abort = threading.Event()
 
     # -- plumbing -----------------------------------------------------------------------
-    def _emit(self, kind: str, **data: Any) -> None:
+    def emit(self, kind: str, **data: Any) -> None:
         self._on_event(kind, data)
 
     def check_cancel(self) -> None:
@@ -286,9 +306,17 @@ class SegmindClient:
 
     def _request(self, method: str, url: str, *, stage: str, billed: bool,
                  json_body: Any = None, read_timeout: float | None = None,
-                 stream: bool = False, request_id: str | None = None) -> Any:
-        """One logical call with the retry policy. Returns a 2xx response or raises."""
+                 stream: bool = False, request_id: str | None = None,
+                 accept: Callable[[Any], Any] | None = None) -> Any:
+        """One logical call with the retry policy. Returns a 2xx response, or what
+        `accept(response)` returns: `accept` runs on the HTTP thread as soon as a 2xx
+        arrives, so it still runs when the user cancelled while the call was in flight."""
         import requests
+
+        def call() -> tuple[Any, Any]:
+            resp = self._session.request(method, url, headers=self._headers(url, json_body is not None),
+                                         json=json_body, timeout=timeout, stream=stream)
+            return resp, (accept(resp) if accept is not None and resp.status_code < 300 else None)
 
         cfg = self.config
         attempts = cfg.submit_attempts if billed else cfg.get_attempts
@@ -297,9 +325,7 @@ class SegmindClient:
         for attempt in range(1, attempts + 1):
             self.check_cancel()
             try:
-                resp = self._in_worker(lambda: self._session.request(
-                    method, url, headers=self._headers(url, json_body is not None),
-                    json=json_body, timeout=timeout, stream=stream))
+                resp, accepted = self._in_worker(call)
             except Cancelled:
                 raise
             except requests.exceptions.RequestException as exc:
@@ -312,12 +338,12 @@ class SegmindClient:
                         f"Detail: {redact(type(exc).__name__, self._key)}") from None
                 if attempt < attempts:
                     wait = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))
-                    self._emit("retry", stage=stage, attempt=attempt, wait=wait, reason=type(exc).__name__)
+                    self.emit("retry", stage=stage, attempt=attempt, wait=wait, reason=type(exc).__name__)
                     self._sleep(wait)
                     continue
                 break
             if resp.status_code < 300:
-                return resp
+                return accepted if accept is not None else resp
             if resp.status_code in RETRY_STATUSES and attempt < attempts:
                 if resp.status_code == 429:
                     wait = parse_reset_at(resp.headers.get("x-rate-limit-reset-at-utc"))
@@ -328,7 +354,7 @@ class SegmindClient:
                     wait += 0.5
                 else:
                     wait = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))
-                self._emit("retry", stage=stage, attempt=attempt, wait=wait, reason=f"HTTP {resp.status_code}")
+                self.emit("retry", stage=stage, attempt=attempt, wait=wait, reason=f"HTTP {resp.status_code}")
                 resp.close()
                 self._sleep(wait)
                 continue
@@ -354,7 +380,7 @@ class SegmindClient:
     # -- calls ----------------------------------------------------------------------------
     def upload_image(self, data_url: str) -> str:
         """Store an input image with Segmind and return its URL (the model takes URLs)."""
-        self._emit("uploading", size=len(data_url))
+        self.emit("uploading", size=len(data_url))
         url = f"{self.config.storage_base}/upload-asset"
         resp = self._request("POST", url, stage="image upload", billed=False,
                              json_body={"data_urls": [data_url]})
@@ -364,13 +390,13 @@ class SegmindClient:
             urls = body.get("file_urls") or body.get("urls") or body.get("url")
         ref = extract_video_ref(urls) if urls else None
         if not ref or ref[0] != "url":
-            raise SegmindError(f"Segmind's image upload returned no file URL (answer: {str(body)[:200]}).")
+            raise SegmindError(f"Segmind's image upload returned no file URL (answer: {redact(str(body)[:200], self._key)}).")
         return ref[1]
 
     def run_sync(self, model: str, body: dict, dest: Path, timeout: float) -> RunInfo:
         """v1: one request held open for the whole run; the answer is the video itself."""
         url = f"{self.config.api_base}/v1/{model}"
-        self._emit("status", status="PROCESSING", elapsed=0.0, mode="sync")
+        self.emit("status", status="PROCESSING", elapsed=0.0, mode="sync")
         resp = self._request("POST", url, stage="run (v1 sync)", billed=True, json_body=body,
                              read_timeout=timeout, stream=True)
         info = RunInfo(request_id=resp.headers.get("x-request-id"),
@@ -392,16 +418,28 @@ class SegmindClient:
             self._stream_to(resp, dest, stage="run (v1 sync)")
         return info
 
-    def submit(self, model: str, body: dict) -> SubmittedJob:
-        """v2: queue the job. Once this returns the run is billed; never call it twice."""
+    def submit(self, model: str, body: dict,
+               on_accepted: Callable[[SubmittedJob], None] | None = None) -> SubmittedJob:
+        """v2: queue the job. Once accepted the run is billed; never call it twice.
+        `on_accepted(job)` runs as soon as Segmind answers, even if the user cancelled
+        meanwhile, so the caller can record the paid job before anything else happens."""
         url = f"{self.config.api_base}/v2/{model}"
-        resp = self._request("POST", url, stage="submit", billed=True, json_body=body)
-        data = self._json(resp, "submit")
-        rid = data.get("request_id") if isinstance(data, dict) else None
-        if not rid:
-            raise SegmindError(f"Segmind accepted the job but returned no request_id (answer: {redact(str(data)[:200], self._key)}).")
-        job = SubmittedJob(request_id=str(rid), model=model)
-        self._emit("submitted", request_id=job.request_id)
+
+        def accept(resp: Any) -> SubmittedJob:
+            data = self._json(resp, "submit")
+            rid = data.get("request_id") if isinstance(data, dict) else None
+            if not rid:
+                raise SegmindError(
+                    "Segmind accepted the job but returned no request_id, so its result cannot be "
+                    "fetched; check your Segmind dashboard before queueing again "
+                    f"(answer: {redact(str(data)[:200], self._key)}).")
+            job = SubmittedJob(request_id=str(rid), model=model)
+            if on_accepted is not None:
+                on_accepted(job)
+            return job
+
+        job = self._request("POST", url, stage="submit", billed=True, json_body=body, accept=accept)
+        self.emit("submitted", request_id=job.request_id)
         return job
 
     def wait(self, job: SubmittedJob, timeout: float, started: float | None = None) -> tuple[tuple[str, str], RunInfo]:
@@ -428,7 +466,7 @@ class SegmindClient:
             eta = None
             if processing_since is not None:
                 eta = max(0.0, TYPICAL_RUN_SECONDS - (now - processing_since))
-            self._emit("status", status=status or "QUEUED", elapsed=now - started, eta=eta,
+            self.emit("status", status=status or "QUEUED", elapsed=now - started, eta=eta,
                        request_id=job.request_id)
             if now - started > timeout:
                 raise SegmindTimeoutError(
@@ -460,6 +498,7 @@ class SegmindClient:
             data = base64.b64decode("".join(value.split()), validate=True)
         except (binascii.Error, ValueError):
             raise VideoError("Segmind returned a video as base64 text that does not decode.") from None
+        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, dest)
@@ -469,13 +508,18 @@ class SegmindClient:
         cfg = self.config
         for attempt in range(1, cfg.get_attempts + 1):
             resp = self._request("GET", url, stage="download", billed=False, stream=True)
+            ctype = resp.headers.get("Content-Type", "").lower()
+            if ctype.startswith(("application/json", "text/")):
+                # An error page served with 200 is not a video; it must never reach the decoder.
+                raise VideoError(f"Segmind sent {ctype.split(';')[0]} where the video was expected: "
+                                 f"{error_text(resp, self._key)[:200] or 'empty answer'}.")
             try:
                 self._stream_to(resp, dest, stage="download")
                 return dest
             except VideoError:
                 if attempt == cfg.get_attempts:
                     raise
-                self._emit("retry", stage="download", attempt=attempt, wait=1.0, reason="incomplete file")
+                self.emit("retry", stage="download", attempt=attempt, wait=1.0, reason="incomplete file")
                 self._sleep(min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
         return dest
 
@@ -494,10 +538,13 @@ class SegmindClient:
                         return
                     fh.write(chunk)
                     state["done"] += len(chunk)
-                    self._emit("downloading", done=state["done"], total=total)
+                    self.emit("downloading", done=state["done"], total=total)
 
         try:
             self._in_worker(pump)
+        except Cancelled:
+            tmp.unlink(missing_ok=True)  # the pump stops at its next chunk; no half file stays
+            raise
         except (requests.exceptions.RequestException, OSError) as exc:
             tmp.unlink(missing_ok=True)
             raise VideoError(f"The video download from Segmind broke off ({type(exc).__name__}) during {stage}.") from None
@@ -510,7 +557,7 @@ class SegmindClient:
             tmp.unlink(missing_ok=True)
             raise VideoError("Segmind sent an empty video.")
         os.replace(tmp, dest)
-        self._emit("downloaded", path=str(dest), size=state["done"])
+        self.emit("downloaded", path=str(dest), size=state["done"])
 
     def credits(self) -> dict:
         resp = self._request("GET", f"{self.config.api_base}/v1/get-user-credits",

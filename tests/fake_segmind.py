@@ -253,7 +253,8 @@ class FakeSegmind:
     upload_shape = _Choice(UPLOAD_SHAPES)
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, polls_until_done: int = 2, round_to_grid: bool = True,
-                 *, sync_shape: str = "mp4", output_shape: str = "url", upload_shape: str = "file_urls") -> None:
+                 *, sync_shape: str = "mp4", output_shape: str = "url", upload_shape: str = "file_urls",
+                 port: int = 0) -> None:
         self.api_key = api_key
         self.polls_until_done = polls_until_done
         self.round_to_grid = round_to_grid
@@ -273,7 +274,7 @@ class FakeSegmind:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         # Binding here (not in start) makes api_base usable before start().
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.fake = self
         self.api_base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self.storage_base = self.api_base
@@ -736,3 +737,29 @@ def _garbage(length: int) -> bytes:
     # Deterministic, and not a valid MP4/JSON prefix.
     unit = b"\x00GARBAGE\xff"
     return (unit * (length // len(unit) + 1))[:length]
+
+
+def main() -> None:
+    """Run the stand-in on its own, e.g. for a real ComfyUI: point SEGMIND_API_BASE and
+    SEGMIND_STORAGE_BASE at the printed address and use the printed key."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--polls", type=int, default=3, help="status calls before COMPLETED")
+    parser.add_argument("--poll-delay", type=float, default=0.0,
+                        help="seconds each status answer takes, to watch the waiting state")
+    args = parser.parse_args()
+    with FakeSegmind(polls_until_done=args.polls, port=args.port) as server:
+        if args.poll_delay:
+            server.fault("status", delay=args.poll_delay, times=10**6)
+        print(f"SEGMIND_API_BASE={server.api_base} SEGMIND_STORAGE_BASE={server.storage_base} "
+              f"SEGMIND_API_KEY={server.api_key}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
