@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 I2V_MODEL = "ltx-2-19b-i2v"
+T2V_MODEL = "ltx-2-19b-t2v"
 
 DEFAULT_NEGATIVE_PROMPT = (
     "blurry, low quality, still frame, frames, watermark, overlay, titles, "
@@ -29,6 +30,17 @@ I2V_NUMBERS: tuple[NumberField, ...] = (
     NumberField("width", 720, 256, 1280),
     NumberField("height", 1280, 256, 1280),
     NumberField("num_frames", 181, 1, 400),
+    NumberField("fps", 24, 1, 30),
+    NumberField("seed", 42, 0, SEED_MAX),
+    NumberField("guidance_scale", 4.0, 1.0, 20.0, integer=False),
+)
+
+# Text to video: the same fields without `image`. Its product page gives height 768 and
+# 161 frames; the width default is not shown there, so 1280 (landscape, a multiple of 32).
+T2V_NUMBERS: tuple[NumberField, ...] = (
+    NumberField("width", 1280, 256, 1280),
+    NumberField("height", 768, 256, 1280),
+    NumberField("num_frames", 161, 1, 400),
     NumberField("fps", 24, 1, 30),
     NumberField("seed", 42, 0, SEED_MAX),
     NumberField("guidance_scale", 4.0, 1.0, 20.0, integer=False),

@@ -45,9 +45,16 @@ def number_widgets(fields: tuple[NumberField, ...]) -> dict[str, tuple]:
 
 
 def optional_widgets(with_image: bool) -> dict[str, tuple]:
+    from ..core.offline_preview import BACKENDS
     from ..core.pipeline import API_MODES
 
     opts: dict[str, tuple] = {
+        "force_rerun": ("BOOLEAN", {"default": False,
+                        "tooltip": "Run on Segmind again (billed) even though this exact request already has a "
+                                   "cached clip. Off: an identical request reuses its clip for free."}),
+        "backend": (list(BACKENDS), {"default": BACKENDS[0],
+                    "tooltip": "segmind: the real LTX-2 clip (paid, needs a key). offline preview: a free local "
+                               "stand-in (the picture slowly zooms, a soft tone plays) to wire and test a graph."}),
         "api_mode": (list(API_MODES), {"default": API_MODES[0],
                      "tooltip": "async (v2): submit, then poll (recommended for a 2-minute job). sync (v1): one long request."}),
         "timeout_seconds": ("INT", {"default": 900, "min": 60, "max": 3600, "step": 30,
@@ -110,13 +117,17 @@ def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id
     from ..core.client import ClientConfig, SegmindClient
     from ..core.errors import Cancelled
     from ..core.image_encode import encode_image, to_uint8_rgb
+    from ..core.job_journal import JobJournal, journal_directory
     from ..core.pipeline import API_MODES, GenerationRequest, generate_clip
+    from ..core.result_cache import ResultCache, cache_directory
 
     reporter = _Reporter(node_id)
     try:
         encoded = None
-        if image is not None:
-            rgb8 = to_uint8_rgb(image, int(options.get("batch_index", 0)))
+        rgb8 = to_uint8_rgb(image, int(options.get("batch_index", 0))) if image is not None else None
+        if _offline_backend(options):
+            return _offline_run(model, body, rgb8, options, reporter)
+        if rgb8 is not None:
             encoded = encode_image(rgb8, options.get("upload_format", "png"))
         key = credentials.require_api_key(comfy_host.user_directory())
         client = SegmindClient(key, ClientConfig.from_env(), cancel_check=comfy_host.is_interrupted,
@@ -124,12 +135,42 @@ def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id
         req = GenerationRequest(model=model, body=body, image=encoded,
                                 api_mode=options.get("api_mode", API_MODES[0]),
                                 timeout=float(options.get("timeout_seconds", 900)))
-        clip = generate_clip(req, client, comfy_host.output_directory())
+        user_dir = comfy_host.user_directory()
+        clip = generate_clip(req, client, comfy_host.output_directory(),
+                             cache=ResultCache.from_env(cache_directory(user_dir)),
+                             journal=JobJournal(journal_directory(user_dir)),
+                             force_rerun=bool(options.get("force_rerun", False)))
         reporter.progress.text("Decoding...")
         return clip_outputs(clip, options, reporter, api_mode=req.api_mode)
     except Cancelled:
         comfy_host.raise_interrupted()
         raise
+
+
+def _offline_backend(options: dict) -> bool:
+    from ..core.errors import InvalidInputError
+    from ..core.offline_preview import BACKENDS
+
+    backend = options.get("backend", BACKENDS[0])
+    if backend not in BACKENDS:
+        raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
+    return backend == BACKENDS[1]
+
+
+def _offline_run(model: str, body: dict, rgb8: Any, options: dict, reporter: _Reporter) -> dict:
+    """The free local stand-in: no key, nothing sent; the clip lands where a real one would,
+    so decoding and the preview are the same as for a Segmind clip."""
+    from .. import comfy_host
+    from ..core.offline_preview import BACKENDS, generate_offline_clip
+
+    reporter.progress.text("Rendering the offline preview (free, nothing is sent)...")
+
+    def rendered(done: int, total: int) -> None:
+        reporter.progress.bar(_BAR_DOWNLOAD_END * done / total)
+
+    clip = generate_offline_clip(model, body, rgb8, comfy_host.output_directory(),
+                                 cancel_check=comfy_host.is_interrupted, progress=rendered)
+    return clip_outputs(clip, options, reporter, api_mode=BACKENDS[1])
 
 
 def clip_outputs(clip: Any, options: dict, reporter: _Reporter, api_mode: str) -> dict:
@@ -149,7 +190,9 @@ def clip_outputs(clip: Any, options: dict, reporter: _Reporter, api_mode: str) -
         "fps": decoded.fps, "api_mode": api_mode,
     }
     done = f"Done: {decoded.frame_count} frames {decoded.width}x{decoded.height} @ {decoded.fps:g} fps"
-    if info.cost is not None:
+    if getattr(clip, "from_cache", False):
+        done += ", from the result cache (not billed)"
+    elif info.cost is not None:
         done += f", cost ${info.cost:.3f}"
     reporter.progress.text(done)
     reporter.progress.bar(1000)
