@@ -349,9 +349,10 @@ class SegmindClient:
                     wait = parse_reset_at(resp.headers.get("x-rate-limit-reset-at-utc"))
                     if wait is None:
                         wait = min(cfg.backoff_max, 10.0 * attempt)
-                    if wait > cfg.rate_limit_wait_max:
+                    elif wait > cfg.rate_limit_wait_max:
                         raise self._api_error(resp, stage, request_id)
-                    wait += 0.5
+                    else:
+                        wait += 0.5  # past the reset instant, not on it (clocks differ slightly)
                 else:
                     wait = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))
                 self.emit("retry", stage=stage, attempt=attempt, wait=wait, reason=f"HTTP {resp.status_code}")

@@ -1,8 +1,13 @@
 """One generation, start to finish, without ComfyUI: upload (once per picture), run on
 Segmind (v2 submit + poll, or v1 sync), and land the MP4 on disk, checked, before
-anything else can fail. Used by the nodes and the command line alike."""
+anything else can fail. Used by the nodes and the command line alike.
+
+Billing safety: a request already answered comes from the result cache (no call at all);
+an accepted v2 job is journalled before polling, so any failure after it (crash, Cancel,
+time limit, network) is collected by the next identical queue instead of paid again."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -10,9 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .client import RunInfo, SegmindClient
-from .errors import VideoError
+from .client import RunInfo, SegmindClient, SubmittedJob
+from .errors import (Cancelled, InvalidInputError, SegmindAPIError, SegmindError, SegmindJobFailed,
+                     SegmindTimeoutError, VideoError)
 from .image_encode import EncodedImage
+from .job_journal import JobExpiredError, JobJournal, JournalEntry
+from .result_cache import CacheHit, ResultCache, place_file, request_fingerprint
+
+log = logging.getLogger(__name__)
 
 API_MODES = ("async (v2)", "sync (v1)")
 OUTPUT_SUBFOLDER = "segmind_ltx2"
@@ -67,19 +77,170 @@ def check_video(path: Path) -> None:
         raise VideoError(f"The clip saved at {path} has no video frames.")
 
 
-def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Path) -> ClipResult:
+def save_checked(client: SegmindClient, ref: tuple[str, str], dest: Path) -> None:
+    """Save a result and prove it is a readable MP4. An unreadable download is fetched
+    once more (GETs are free); after that the file stays where it is, for inspection."""
+    for attempt in (1, 2):
+        client.save_output(ref, dest)
+        try:
+            check_video(dest)
+            return
+        except VideoError as exc:
+            log.warning("Segmind: %s", exc)  # the full decoder detail, for a bug report
+            if ref[0] != "url" or attempt == 2:
+                raise VideoError(f"The clip Segmind sent is not a readable MP4 (truncated or corrupt); "
+                                 f"it was kept at {dest} for inspection.") from None
+            client.emit("retry", stage="download", attempt=attempt, wait=0.0, reason="unreadable file")
+
+
+def _add_hint(exc: BaseException, hint: str) -> None:
+    # Append in place: the exception keeps its type (callers tell 401 from 5xx by it).
+    exc.args = (f"{exc} {hint}",)
+
+
+def _resume_hint(request_id: str) -> str:
+    return (f"Job {request_id} was accepted (and billed) and is recorded: queue the same graph again "
+            "within the hour to collect its clip without paying again.")
+
+
+def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Path, *,
+                  cache: ResultCache | None = None, journal: JobJournal | None = None,
+                  force_rerun: bool = False) -> ClipResult:
+    """Return the clip for `req`, on disk and checked: from `cache` unless `force_rerun`,
+    else from a job recorded in `journal`, else from a new (billed) run."""
+    if not req.timeout > 0:
+        raise InvalidInputError(f"'timeout_seconds' is {req.timeout}: set it to a positive number of seconds (900 fits a 2-minute job with queueing).")
+    fingerprint = request_fingerprint(req.model, req.body, req.image)
+    pending = journal.get(fingerprint) if journal is not None else None
+    # A paid job not yet collected (say, an interrupted force_rerun) wins over the cache.
+    if cache is not None and not force_rerun and (pending is None or not pending.collectable()):
+        hit = cache.lookup(fingerprint)
+        if hit is not None:
+            if pending is not None:
+                journal.remove(fingerprint)  # too old to collect, and the clip is here anyway
+            return _from_cache(hit, req, client, output_dir)
+    if req.api_mode == API_MODES[1]:
+        clip = _run_sync(req, client, output_dir)
+    else:
+        clip = _run_async(req, client, output_dir, fingerprint, journal)
+    if cache is not None:
+        _keep(cache, fingerprint, clip, req)
+    if journal is not None:
+        journal.remove(fingerprint)  # only now: the clip is checked, on disk and cached
+    return clip
+
+
+def _from_cache(hit: CacheHit, req: GenerationRequest, client: SegmindClient, output_dir: Path) -> ClipResult:
+    # A fresh link in the output folder: the preview is served from there.
+    dest = clip_path(output_dir, req.model, None)
+    place_file(hit.path, dest)
+    request_id = hit.meta.get("request_id")
+    client.emit("cache_hit", request_id=request_id, path=str(dest))
+    log.info("Segmind: same request as job %s, reusing its cached clip (not billed).", request_id)
+    return ClipResult(path=dest, info=RunInfo(request_id=request_id, cost=0.0, seed=req.body.get("seed")),
+                      from_cache=True)
+
+
+def _keep(cache: ResultCache, fingerprint: str, clip: ClipResult, req: GenerationRequest) -> None:
+    meta = {"model": req.model, "request": req.body, "request_id": clip.info.request_id,
+            "cost": clip.info.cost,
+            "image": None if req.image is None else {"pixels": req.image.pixel_hash, "mime": req.image.mime}}
+    try:
+        cache.store(fingerprint, clip.path, meta)
+    except OSError as exc:  # a full or read-only cache must not fail a paid, saved clip
+        log.warning("Segmind result cache: could not keep %s (%s); the clip itself is saved.", clip.path.name, exc)
+
+
+def _with_image(req: GenerationRequest, client: SegmindClient) -> dict[str, Any]:
     body = dict(req.body)
     if req.image is not None:
         body["image"] = upload_once(client, req.image)
     client.check_cancel()
-    if req.api_mode == API_MODES[1]:
-        dest = clip_path(output_dir, req.model, None)
-        info = client.run_sync(req.model, body, dest, timeout=req.timeout)
-    else:
-        started = time.monotonic()
-        job = client.submit(req.model, body)
-        ref, info = client.wait(job, req.timeout, started=started)
-        dest = clip_path(output_dir, req.model, job.request_id)
-        client.save_output(ref, dest)
+    return body
+
+
+def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path) -> ClipResult:
+    # v1 has no request id before the answer, so nothing can be journalled or resumed.
+    body = _with_image(req, client)
+    dest = clip_path(output_dir, req.model, None)
+    info = client.run_sync(req.model, body, dest, timeout=req.timeout)
     check_video(dest)
+    return ClipResult(path=dest, info=info)
+
+
+def _usable_entry(journal: JobJournal | None, fingerprint: str, client: SegmindClient) -> JournalEntry | None:
+    """The recorded job for this request, if any; raises JobExpiredError for one too old to collect."""
+    entry = journal.get(fingerprint) if journal is not None else None
+    if entry is None or entry.api_base != client.config.api_base:
+        return None  # an id recorded against another server means nothing here
+    if not entry.collectable():
+        journal.remove(fingerprint)
+        raise JobExpiredError(
+            f"Segmind job {entry.request_id} for this exact request was submitted "
+            f"{entry.age() / 60:.0f} minutes ago and never collected, and Segmind keeps a job's result "
+            "for one hour only, so it cannot be fetched any more. Its record was dropped: queue again "
+            "to start a new run (it will be billed).")
+    return entry
+
+
+def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
+               journal: JobJournal | None) -> ClipResult:
+    entry = _usable_entry(journal, fingerprint, client)
+    resumed = entry is not None
+    started = time.monotonic()
+    if entry is not None:
+        job = SubmittedJob(entry.request_id, entry.model, submitted_at=entry.submitted_at)
+        client.emit("resuming", request_id=job.request_id, age=entry.age())
+        log.info("Segmind: resuming job %s submitted %.0f s ago for this request (not billed again).",
+                 job.request_id, entry.age())
+    else:
+        body = _with_image(req, client)
+        recorded: list[JournalEntry] = []
+
+        def on_accepted(accepted: SubmittedJob) -> None:
+            if journal is None:
+                return
+            try:
+                recorded.append(journal.record(fingerprint, accepted.request_id, accepted.model,
+                                               client.config.api_base))
+            except OSError as exc:  # the job is paid: carry on collecting it rather than fail here
+                log.warning("Segmind: could not record job %s in %s (%s); if this run is interrupted, "
+                            "the job cannot be resumed.", accepted.request_id, journal.root, exc)
+
+        job = client.submit(req.model, body, on_accepted=on_accepted)
+        entry = recorded[0] if recorded else None
+    try:
+        if entry is not None and entry.output_url:
+            ref, info = ("url", entry.output_url), RunInfo(request_id=job.request_id)
+        else:
+            ref, info = client.wait(job, req.timeout, started=started)
+            if entry is not None and journal is not None and ref[0] == "url":
+                try:
+                    journal.record_output(entry, ref[1])
+                except OSError as exc:  # only a shortcut for a later resume; the download goes on
+                    log.warning("Segmind: could not note the video URL of job %s (%s).", job.request_id, exc)
+        dest = clip_path(output_dir, req.model, job.request_id)
+        save_checked(client, ref, dest)
+    except (Cancelled, SegmindTimeoutError):
+        raise  # the journal keeps the job; the timeout's message says how to resume
+    except SegmindJobFailed as exc:
+        if journal is not None:
+            journal.remove(fingerprint)
+        _add_hint(exc, "Nothing was produced to collect: adjust the prompt or image (or simply retry), "
+                       "then queue again.")
+        raise
+    except SegmindAPIError as exc:
+        if resumed and exc.status == 404:
+            journal.remove(fingerprint)
+            raise JobExpiredError(
+                f"Segmind no longer has job {job.request_id} (HTTP 404 on the {exc.stage}); a job's "
+                "result is kept for one hour only. Its record was dropped: queue again to start a new "
+                "run (it will be billed).") from None
+        if entry is not None:
+            _add_hint(exc, _resume_hint(job.request_id))
+        raise
+    except SegmindError as exc:
+        if entry is not None:
+            _add_hint(exc, _resume_hint(job.request_id))
+        raise
     return ClipResult(path=dest, info=info)
