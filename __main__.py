@@ -150,17 +150,15 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
         clip = generate_offline_clip(model, body, picture, out_dir)
         api_mode = _CLI_BACKENDS["offline"]
     else:
-        from .core import credentials
-        from .core.client import ClientConfig, SegmindClient
         from .core.image_encode import encode_image
-        from .core.pipeline import API_MODES, GenerationRequest, generate_clip
+        from .core.pipeline import API_MODES, GenerationRequest, run_on_segmind
 
-        key = credentials.require_api_key(user_directory())
-        client = SegmindClient(key, ClientConfig.from_env(), on_event=_printer)
         api_mode = API_MODES[_API_MODES[args.api_mode]]
         req = GenerationRequest(model=model, body=body, api_mode=api_mode,
                                 image=None if picture is None else encode_image(picture, "png"))
-        clip = generate_clip(req, client, out_dir)
+        # Same cache and journal as the node: a clip paid for in ComfyUI is reused here, and back.
+        clip = run_on_segmind(req, user_dir=user_directory(), output_dir=Path(out_dir),
+                              on_event=_printer)
 
     decoded = decode_video(clip.path)
     wav = write_wav(decoded.audio, clip.path.with_suffix(".wav"))

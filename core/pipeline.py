@@ -244,3 +244,21 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
             _add_hint(exc, _resume_hint(job.request_id))
         raise
     return ClipResult(path=dest, info=info)
+
+
+def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
+                   cancel_check: Any = None, on_event: Any = None,
+                   force_rerun: bool = False) -> ClipResult:
+    """The whole Segmind path as the node and the command line both use it: key, client,
+    the result cache and the job journal kept in `user_dir`, then generate_clip."""
+    from .client import ClientConfig
+    from .credentials import require_api_key
+    from .job_journal import journal_directory
+    from .result_cache import cache_directory
+
+    key = require_api_key(user_dir)
+    client = SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
+    return generate_clip(req, client, output_dir,
+                         cache=ResultCache.from_env(cache_directory(user_dir)),
+                         journal=JobJournal(journal_directory(user_dir)),
+                         force_rerun=force_rerun)

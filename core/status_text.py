@@ -15,6 +15,11 @@ def describe(kind: str, data: dict) -> str | None:
     """One line for a client event, or None when the event changes nothing visible."""
     if kind == "uploading":
         return "Uploading the image to Segmind..."
+    if kind == "cache_hit":
+        return "Reusing the cached clip for this exact request (not billed again)"
+    if kind == "resuming":
+        return (f"Resuming job {data.get('request_id', '?')} submitted {clock(data.get('age'))} ago "
+                "(not billed again)")
     if kind == "submitted":
         return f"Submitted (request {data.get('request_id', '?')})"
     if kind == "status":

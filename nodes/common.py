@@ -113,13 +113,9 @@ class _Reporter:
 def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id: str | None) -> dict:
     """The whole node run. Returns ComfyUI's {"ui": ..., "result": ...}."""
     from .. import comfy_host
-    from ..core import credentials
-    from ..core.client import ClientConfig, SegmindClient
     from ..core.errors import Cancelled
     from ..core.image_encode import encode_image, to_uint8_rgb
-    from ..core.job_journal import JobJournal, journal_directory
-    from ..core.pipeline import API_MODES, GenerationRequest, generate_clip
-    from ..core.result_cache import ResultCache, cache_directory
+    from ..core.pipeline import API_MODES, GenerationRequest, run_on_segmind
 
     reporter = _Reporter(node_id)
     try:
@@ -129,17 +125,13 @@ def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id
             return _offline_run(model, body, rgb8, options, reporter)
         if rgb8 is not None:
             encoded = encode_image(rgb8, options.get("upload_format", "png"))
-        key = credentials.require_api_key(comfy_host.user_directory())
-        client = SegmindClient(key, ClientConfig.from_env(), cancel_check=comfy_host.is_interrupted,
-                               on_event=reporter)
         req = GenerationRequest(model=model, body=body, image=encoded,
                                 api_mode=options.get("api_mode", API_MODES[0]),
                                 timeout=float(options.get("timeout_seconds", 900)))
-        user_dir = comfy_host.user_directory()
-        clip = generate_clip(req, client, comfy_host.output_directory(),
-                             cache=ResultCache.from_env(cache_directory(user_dir)),
-                             journal=JobJournal(journal_directory(user_dir)),
-                             force_rerun=bool(options.get("force_rerun", False)))
+        clip = run_on_segmind(req, user_dir=comfy_host.user_directory(),
+                              output_dir=comfy_host.output_directory(),
+                              cancel_check=comfy_host.is_interrupted, on_event=reporter,
+                              force_rerun=bool(options.get("force_rerun", False)))
         reporter.progress.text("Decoding...")
         return clip_outputs(clip, options, reporter, api_mode=req.api_mode)
     except Cancelled:

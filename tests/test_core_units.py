@@ -170,3 +170,9 @@ def test_status_text_lines():
     line = status_text.describe("status", {"status": "PROCESSING", "elapsed": 10, "eta": 100})
     assert line == "Processing - 0:10 elapsed - ETA ~1:40"
     assert status_text.describe("downloading", {"done": 2_500_000, "total": 5_000_000}) == "Downloading 2.5 MB of 5.0 MB"
+
+
+def test_status_text_for_cache_and_resume():
+    assert "not billed" in status_text.describe("cache_hit", {"request_id": "r1"})
+    line = status_text.describe("resuming", {"request_id": "abc", "age": 125})
+    assert "abc" in line and "2:05" in line and "not billed" in line

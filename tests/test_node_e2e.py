@@ -37,7 +37,9 @@ def env(segmind_env, tmp_path, monkeypatch):
 def run_node(image=None, prompt="a red fox runs", **over):
     image = torch.rand(1, 64, 96, 3) if image is None else image
     values = {**SMALL, **over}
-    return NODE().generate(image=image, prompt=prompt, negative_prompt="blurry", unique_id="5", **values)
+    # ComfyUI runs every node under inference mode (execution.py); so does this test.
+    with torch.inference_mode():
+        return NODE().generate(image=image, prompt=prompt, negative_prompt="blurry", unique_id="5", **values)
 
 
 def test_node_contract_matches_the_issue():
