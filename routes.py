@@ -215,6 +215,10 @@ def make_routes(user_dir_getter: UserDirGetter) -> list[Any]:
 
 def register_routes(route_table: Any, user_dir_getter: UserDirGetter) -> None:
     """Add the routes to a `web.RouteTableDef` (PromptServer.instance.routes), which has
-    no add_routes(); ComfyUI copies them under /api/... when it builds its app."""
+    no add_routes(); ComfyUI copies them under /api/... when it builds its app.
+
+    No route keyword arguments (name=, allow_head=...): ComfyUI 0.3.64 copies each route
+    with `api_routes.route(method, "/api" + path)(handler, **route.kwargs)`, and that
+    decorator takes no keywords, so any kwargs stop the whole server from starting."""
     for route in make_routes(user_dir_getter):
-        route_table.route(route.method, route.path, **route.kwargs)(route.handler)
+        route_table.route(route.method, route.path)(route.handler)

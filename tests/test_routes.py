@@ -125,6 +125,16 @@ def test_routes_are_also_reachable_under_api_prefix_when_comfy_copies_them(tmp_p
     routes_mod.register_routes(table, lambda: str(tmp_path))
     methods = sorted((r.method, r.path) for r in table)
     assert methods == [("DELETE", PATH), ("GET", PATH), ("POST", PATH)]
+    # ComfyUI 0.3.64 server.add_routes copies every RouteDef like this; a route with
+    # keyword arguments (e.g. allow_head=False) raised TypeError and ComfyUI did not start.
+    api_routes = web.RouteTableDef()
+    for route in table:
+        api_routes.route(route.method, "/api" + route.path)(route.handler, **route.kwargs)
+    app = web.Application()
+    app.add_routes(api_routes)
+    app.add_routes(table)
+    paths = sorted({r.resource.canonical for r in app.router.routes()})
+    assert paths == ["/api" + PATH, PATH]
 
 
 # --------------------------------------------------------------------------- environment

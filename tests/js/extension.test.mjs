@@ -95,6 +95,11 @@ class FakeNode {
       { name: "num_frames", value: 181 }, { name: "fps", value: 24 },
       { name: "seed", value: 42 },
     ];
+    // As front end 1.27.10 builds a seed with control_after_generate: always "randomize".
+    const control = { name: "control_after_generate", type: "combo", value: "randomize",
+      options: { values: ["fixed", "increment", "decrement", "randomize"] } };
+    this.widgets[5].linkedWidgets = [control];
+    this.widgets.push(control);
   }
   addDOMWidget(name, type, element, options) {
     const w = { name, type, element, options, onRemove() { this.removed = true; } };
@@ -233,11 +238,29 @@ test("no fallback video when the front end already shows its own", async () => {
 
 test("a failure shows the user message on the node", () => {
   const n = makeNode(11);
+  // The badge asks for room for its visible lines plus the DOM widget margin (the front
+  // end sizes the element to the allotted height minus 2 * margin).
+  const opts = badgeOf(n).options;
+  assert.equal(opts.getMinHeight(), 2 * 17 + 8 + 2 * opts.margin);
   emit("executing", "11");
+  assert.equal(opts.getMinHeight(), 3 * 17 + 8 + 2 * opts.margin);
+  // the front end's progress-text widget, left at the last text the server sent
+  const stale = { name: "$$node-text-preview", value: "Uploading the image to Segmind...", onRemove() { this.removed = true; } };
+  n.widgets.push(stale);
   emit("execution_error", { node_id: "11", exception_message: "Not enough Segmind credits: top up on segmind.com.",
     exception_type: "SegmindError", traceback: ["..."] });
   assert.match(badgeOf(n).element.text(), /Failed: Not enough Segmind credits: top up on segmind\.com\./);
   assert.doesNotMatch(badgeOf(n).element.text(), /Traceback|\.\.\./);
+  assert.ok(!n.widgets.includes(stale) && stale.removed, "stale progress text removed");
+  // A long message wraps: the badge asks for more lines, and fewer once the node is wider.
+  const shortH = opts.getMinHeight();
+  emit("executing", "11");
+  emit("execution_error", { node_id: "11", exception_message: "Segmind refused the request: " + "width must be a multiple of 32; ".repeat(5) });
+  const longH = opts.getMinHeight();
+  assert.ok(longH > shortH, `${longH} > ${shortH}`);
+  n.size = [1400, n.size[1]];
+  n.onDrawForeground();
+  assert.ok(opts.getMinHeight() < longH);
 });
 
 test("the key entry sends the key to the route, clears the field and never stores it", async () => {
@@ -269,4 +292,24 @@ test("the key entry sends the key to the route, clears the field and never store
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(serverKey, null);
   assert.match(status.textContent, /No key set/);
+});
+
+test("a new node's seed control starts at fixed; a loaded workflow keeps its saved value", async () => {
+  const control = (n) => n.widgets.find((w) => w.name === "control_after_generate");
+  const fresh = makeNode(20);
+  assert.equal(control(fresh).value, "fixed");
+  // Loading: the front end creates the node (onNodeCreated), then applies the saved values.
+  const loaded = makeNode(21);
+  control(loaded).value = "randomize";
+  loaded.onConfigure?.({ widgets_values: ["a cat", 720, 1280, 181, 24, 42, "randomize"] });
+  ext.loadedGraphNode(loaded);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(control(loaded).value, "randomize");
+  // A front end without a "fixed" choice is left alone.
+  class Odd extends FakeNode {}
+  await ext.beforeRegisterNodeDef(Odd, nodeDef, app);
+  const odd = new Odd(22);
+  control(odd).options.values = ["randomize"];
+  odd.onNodeCreated();
+  assert.equal(control(odd).value, "randomize");
 });

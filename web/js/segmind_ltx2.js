@@ -32,6 +32,9 @@ const BADGE_WIDGET = "segmind_ltx2_badge";
 const VIDEO_WIDGET = "segmind_ltx2_video";
 const COST_INPUTS = ["width", "height", "num_frames", "fps"];
 const LINE_PX = 17;
+// Front end 1.27.10 gives a DOM widget's element its allotted height minus twice
+// options.margin (default 10), so the margin is part of the height we ask for.
+const BADGE_MARGIN = 4;
 
 const ourNodes = new Set(); // live node objects of our classes
 
@@ -113,12 +116,18 @@ function ensureBadge(node) {
   );
   detail.style.opacity = "0.7";
   result.style.color = "#8fd18f";
+  for (const d of [result, status]) Object.assign(d.style, { whiteSpace: "normal", overflowWrap: "anywhere" });
+  // Empty lines take no room (relayout counts the visible ones).
+  result.style.display = "none";
+  status.style.display = "none";
   const badge = { root, estimate, detail, result, status, key: null, lines: 2, runStart: null, timer: null, gotText: false };
+  const height = () => badge.lines * LINE_PX + 8 + 2 * BADGE_MARGIN;
   const widget = node.addDOMWidget(BADGE_WIDGET, "segmind-badge", root, {
     serialize: false,
     hideOnZoom: false,
-    getMinHeight: () => badge.lines * LINE_PX + 8,
-    getMaxHeight: () => badge.lines * LINE_PX + 8,
+    margin: BADGE_MARGIN,
+    getMinHeight: height,
+    getMaxHeight: height,
   });
   widget.serialize = false;
   node.__segmindBadge = badge;
@@ -132,8 +141,23 @@ function setLine(div, text, { color } = {}) {
   if (color !== undefined) div.style.color = color;
 }
 
+// The result and status lines wrap (the charge and an error message must be readable on
+// the node); their height is estimated from the text length and the node's width (about
+// 6.6 px per 12 px character), since the element may not be laid out yet.
+const WRAP_MAX_LINES = 5;
+function wrappedLines(node, div) {
+  const text = div.textContent ?? "";
+  if (div.style.display === "none" || !text) return 0;
+  const perLine = Math.max(20, Math.floor(((node.size?.[0] ?? 400) - 40) / 6.6));
+  return Math.min(WRAP_MAX_LINES, Math.max(1, Math.ceil(text.length / perLine)));
+}
+
 function relayout(node, badge) {
-  const lines = [badge.estimate, badge.detail, badge.result, badge.status].filter((d) => d.style.display !== "none").length;
+  const lines =
+    [badge.estimate, badge.detail].filter((d) => d.style.display !== "none").length +
+    wrappedLines(node, badge.result) +
+    wrappedLines(node, badge.status);
+  badge.width = node.size?.[0];
   if (lines !== badge.lines) {
     badge.lines = lines;
     const min = node.computeSize?.();
@@ -183,9 +207,14 @@ function startRunning(node) {
   badge.timer = setInterval(tick, 1000);
 }
 
+// The front end's own progress-text widget: it keeps the last text ("Uploading the image
+// to Segmind...") after a failure, which reads as if the node were still working.
+const FRONTEND_TEXT_WIDGET = "$$node-text-preview";
+
 function finishRunning(node, errorMessage) {
   const badge = ensureBadge(node);
   stopTimer(badge);
+  if (errorMessage) removeWidget(node, FRONTEND_TEXT_WIDGET);
   if (errorMessage) setLine(badge.status, formatError(errorMessage), { color: "#ff7b7b" });
   else setLine(badge.status, "");
   relayout(node, badge);
@@ -303,10 +332,38 @@ function watchCostWidgets(node) {
   }
 }
 
+// The seed's "control after generate" widget: the front end (1.27.10) creates it as
+// "randomize" whatever the node definition says. A new node starts at "fixed" instead, so
+// queueing the same graph again reuses the cached clip rather than paying for a new one.
+// onNodeCreated also runs for nodes of a loaded workflow or a paste, but the front end
+// applies the saved widget values after it, so a saved "randomize" still wins.
+const SEED_WIDGET = "seed";
+const SEED_CONTROL_DEFAULT = "fixed";
+
+function seedControlWidget(node) {
+  const seed = node.widgets?.find((w) => w.name === SEED_WIDGET);
+  if (!seed) return null;
+  const linked = seed.linkedWidgets?.find((w) => w?.name === "control_after_generate");
+  if (linked) return linked;
+  // Older front ends: the control widget follows the seed widget in node.widgets.
+  const i = node.widgets.indexOf(seed);
+  const next = node.widgets[i + 1];
+  return next?.name === "control_after_generate" ? next : null;
+}
+
+function defaultSeedControlToFixed(node) {
+  const control = seedControlWidget(node);
+  if (!control) return;
+  const values = control.options?.values;
+  if (Array.isArray(values) && !values.includes(SEED_CONTROL_DEFAULT)) return;
+  control.value = SEED_CONTROL_DEFAULT;
+}
+
 function patchNodeType(nodeType) {
   const proto = nodeType.prototype;
   chain(proto, "onNodeCreated", function () {
     ourNodes.add(this);
+    defaultSeedControlToFixed(this);
     ensureBadge(this);
     watchCostWidgets(this);
     updateEstimate(this, true);
@@ -332,6 +389,8 @@ function patchNodeType(nodeType) {
   // Catch every other way a value can change (paste, undo, links): cheap comparison per frame.
   chain(proto, "onDrawForeground", function () {
     updateEstimate(this);
+    const badge = this.__segmindBadge;
+    if (badge && badge.width !== this.size?.[0]) relayout(this, badge);
     if (hasStandardVideo(this) && this.widgets?.some((w) => w.name === VIDEO_WIDGET)) {
       removeWidget(this, VIDEO_WIDGET);
     }
@@ -480,6 +539,7 @@ app.registerExtension({
       const node = findNode(detail?.node_id);
       for (const n of ourNodes) if (n.__segmindBadge?.runStart != null) finishRunning(n);
       if (node) {
+        removeWidget(node, FRONTEND_TEXT_WIDGET);
         setLine(node.__segmindBadge.status, formatStatus({ phase: "cancelled" }), { color: "#ffb347" });
         relayout(node, node.__segmindBadge);
       }
