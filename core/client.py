@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .credentials import redact
+from .params import DEFAULT_RUNTIME_SECONDS
 from .errors import (Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed,
                      SegmindNetworkError, SegmindTimeoutError, VideoError)
 
 DEFAULT_API_BASE = "https://api.segmind.com"
 DEFAULT_STORAGE_BASE = "https://workflows-api.segmind.com"
-TYPICAL_RUN_SECONDS = 113.0  # product page: ~113 s per LTX-2 clip
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 1 << 20
 
@@ -443,9 +443,11 @@ class SegmindClient:
         self.emit("submitted", request_id=job.request_id)
         return job
 
-    def wait(self, job: SubmittedJob, timeout: float, started: float | None = None) -> tuple[tuple[str, str], RunInfo]:
+    def wait(self, job: SubmittedJob, timeout: float, started: float | None = None,
+             expected_seconds: float = DEFAULT_RUNTIME_SECONDS) -> tuple[tuple[str, str], RunInfo]:
         """Poll until COMPLETED and return (video ref, info). Raises SegmindJobFailed on
-        FAILED and SegmindTimeoutError (carrying the request id) when our limit runs out."""
+        FAILED and SegmindTimeoutError (carrying the request id) when our limit runs out.
+        `expected_seconds` (params.expected_runtime) drives the ETA shown while processing."""
         api = self.config.api_base
         started = time.monotonic() if started is None else started
         gap = self.config.poll_interval
@@ -466,9 +468,9 @@ class SegmindClient:
                 processing_since = now
             eta = None
             if processing_since is not None:
-                eta = max(0.0, TYPICAL_RUN_SECONDS - (now - processing_since))
+                eta = max(0.0, expected_seconds - (now - processing_since))
             self.emit("status", status=status or "QUEUED", elapsed=now - started, eta=eta,
-                       request_id=job.request_id)
+                      expected=expected_seconds, request_id=job.request_id)
             if now - started > timeout:
                 raise SegmindTimeoutError(
                     f"Segmind job {job.request_id} is still {status.lower() or 'queued'} after "

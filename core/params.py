@@ -23,6 +23,21 @@ class NumberField:
     integer: bool = True
 
 
+# Product page: ~113.31 s for the defaults. The run time (and, we assume, the price) grows with
+# the pixels x frames denoised; web/js/cost.js uses the same rule for the node's estimate.
+DEFAULT_RUNTIME_SECONDS = 113.31
+_DEFAULT_VOLUME = 720 * 1280 * 181
+
+
+def expected_runtime(body: Mapping[str, Any]) -> float:
+    """Rough seconds of processing for a request, for the ETA (never below 10 s)."""
+    try:
+        volume = int(body["width"]) * int(body["height"]) * int(body["num_frames"])
+    except (KeyError, TypeError, ValueError):
+        return DEFAULT_RUNTIME_SECONDS
+    return max(10.0, DEFAULT_RUNTIME_SECONDS * volume / _DEFAULT_VOLUME)
+
+
 SEED_MAX = 0xFFFFFFFF  # the page gives no range; a 32-bit seed is what every Segmind model takes
 
 # Numeric fields of the I2V request, in the product page's order.

@@ -19,6 +19,7 @@ from .client import RunInfo, SegmindClient, SubmittedJob
 from .errors import (Cancelled, InvalidInputError, SegmindAPIError, SegmindError, SegmindJobFailed,
                      SegmindTimeoutError, VideoError)
 from .image_encode import EncodedImage
+from .params import expected_runtime
 from .job_journal import JobExpiredError, JobJournal, JournalEntry
 from .result_cache import CacheHit, ResultCache, place_file, request_fingerprint
 
@@ -213,7 +214,8 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
         if entry is not None and entry.output_url:
             ref, info = ("url", entry.output_url), RunInfo(request_id=job.request_id)
         else:
-            ref, info = client.wait(job, req.timeout, started=started)
+            ref, info = client.wait(job, req.timeout, started=started,
+                                    expected_seconds=expected_runtime(req.body))
             if entry is not None and journal is not None and ref[0] == "url":
                 try:
                     journal.record_output(entry, ref[1])

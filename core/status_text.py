@@ -27,9 +27,10 @@ def describe(kind: str, data: dict) -> str | None:
         if data.get("mode") == "sync":
             return "Generating (v1 sync, about 2 minutes)..."
         line = {"QUEUED": "Queued", "PROCESSING": "Processing"}.get(status, status.title() or "Waiting")
-        line += f" - {clock(data.get('elapsed'))} elapsed"
+        # Same wording as the badge (web/js/format.js): " · " separators, "~m:ss left".
+        line += f" · {clock(data.get('elapsed'))} elapsed"
         if data.get("eta") is not None:
-            line += f" - ETA ~{clock(data['eta'])}"
+            line += f" · ~{clock(data['eta'])} left" if data["eta"] > 0 else " · finishing"
         return line
     if kind == "downloading":
         total = data.get("total")

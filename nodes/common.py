@@ -87,9 +87,10 @@ class _Reporter:
         from ..comfy_host import NodeProgress
 
         self.progress = NodeProgress(node_id)
+        self._last_decode_text = 0.0
 
     def __call__(self, kind: str, data: dict) -> None:
-        from ..core.client import TYPICAL_RUN_SECONDS
+        from ..core.params import DEFAULT_RUNTIME_SECONDS
         from ..core.status_text import describe
 
         line = describe(kind, data)
@@ -98,14 +99,21 @@ class _Reporter:
         if kind == "uploading":
             self.progress.bar(_BAR_UPLOAD // 2)
         elif kind == "status":
-            frac = min(1.0, float(data.get("elapsed") or 0) / (TYPICAL_RUN_SECONDS * 1.3))
+            expected = float(data.get("expected") or DEFAULT_RUNTIME_SECONDS)
+            frac = min(1.0, float(data.get("elapsed") or 0) / (expected * 1.3))
             self.progress.bar(_BAR_UPLOAD + frac * (_BAR_WAIT_END - _BAR_UPLOAD))
         elif kind == "downloading" and data.get("total"):
             frac = data["done"] / data["total"]
             self.progress.bar(_BAR_WAIT_END + frac * (_BAR_DOWNLOAD_END - _BAR_WAIT_END))
 
     def decode_progress(self, done: int, total: int) -> None:
-        self.__call__("decoding", {"done": done, "total": total})
+        import time
+
+        # One websocket message per frame would be 181+ messages: a few a second is enough.
+        now = time.monotonic()
+        if done >= total or now - self._last_decode_text >= 0.25:
+            self._last_decode_text = now
+            self.__call__("decoding", {"done": done, "total": total})
         if total:
             self.progress.bar(_BAR_DOWNLOAD_END + (1000 - _BAR_DOWNLOAD_END) * done / total)
 

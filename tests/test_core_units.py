@@ -166,9 +166,16 @@ def test_parse_reset_at_formats():
 
 
 def test_status_text_lines():
-    assert status_text.describe("status", {"status": "QUEUED", "elapsed": 65}) == "Queued - 1:05 elapsed"
+    assert status_text.describe("status", {"status": "QUEUED", "elapsed": 65}) == "Queued · 1:05 elapsed"
     line = status_text.describe("status", {"status": "PROCESSING", "elapsed": 10, "eta": 100})
-    assert line == "Processing - 0:10 elapsed - ETA ~1:40"
+    assert line == "Processing · 0:10 elapsed · ~1:40 left"
+    assert status_text.describe("status", {"status": "PROCESSING", "elapsed": 200, "eta": 0}).endswith("finishing")
+
+
+def test_expected_runtime_scales_with_pixels_and_frames():
+    assert params.expected_runtime({"width": 720, "height": 1280, "num_frames": 181}) == pytest.approx(113.31)
+    assert params.expected_runtime({"width": 360, "height": 640, "num_frames": 181}) == pytest.approx(113.31 / 4)
+    assert params.expected_runtime({"width": 256, "height": 256, "num_frames": 1}) == 10.0
     assert status_text.describe("downloading", {"done": 2_500_000, "total": 5_000_000}) == "Downloading 2.5 MB of 5.0 MB"
 
 
