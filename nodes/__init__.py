@@ -1,14 +1,17 @@
 """Node registry. Importing this stays cheap: node modules import torch, av and cv2
 only inside their run functions."""
+from .decode_video import SegmindLTX2DecodeVideo
 from .image_to_video import SegmindLTX2ImageToVideo
 from .text_to_video import SegmindLTX2TextToVideo
 
 NODE_CLASS_MAPPINGS = {
     "SegmindLTX2ImageToVideo": SegmindLTX2ImageToVideo,
     "SegmindLTX2TextToVideo": SegmindLTX2TextToVideo,
+    "SegmindLTX2DecodeVideo": SegmindLTX2DecodeVideo,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "SegmindLTX2ImageToVideo": "Segmind LTX-2 Image to Video",
     "SegmindLTX2TextToVideo": "Segmind LTX-2 Text to Video",
+    "SegmindLTX2DecodeVideo": "Decode Video (lean, Segmind LTX-2)",
 }

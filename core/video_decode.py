@@ -1,0 +1,582 @@
+"""Lean MP4 decoding into ComfyUI-shaped tensors (IMAGE frames + AUDIO dict).
+
+Why not decode like ComfyUI's VideoFromFile.get_components: it keeps a list of
+per-frame float tensors and then torch.stack()s them, so the video exists twice
+in float32 (plus allocator churn). Here PyAV decodes straight into one
+preallocated float32 tensor, frame selection and resizing happen on uint8
+before any float is produced, and the first touch of the big buffer (page
+faults, the largest single cost on a VM) runs on a helper thread while FFmpeg
+decodes. bench/bench_decode.py measures each of these choices.
+
+torch, av, numpy and cv2 are imported inside functions so that importing this
+module stays cheap and free of heavy dependencies."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import Cancelled, InvalidInputError, NotEnoughMemoryError, VideoError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+log = logging.getLogger(__name__)
+
+SILENT_SAMPLE_RATE = 24000  # what LTX-2 returns; used for the silence of a mute clip
+SILENT_CHANNELS = 2
+GIB = float(1 << 30)
+
+# Tuning knobs, chosen by bench/bench_decode.py on a 2-core machine (see bench/results.md).
+_CODEC_THREADS = "AUTO"     # FFmpeg frame/slice threads for the decoder (None = FFmpeg's default)
+_PREFAULT = True            # a helper thread first-touches the output pages ahead of the writer
+_CONVERT_IN_WORKER = False  # uint8 -> float32 on a further thread: no gain once prefaulting runs
+_QUEUE_FRAMES = 4           # uint8 frames in flight to that converter (~2.6 MiB each at 720p)
+# Headroom kept free when checking memory: ComfyUI, the model and the OS still need some.
+_MEMORY_HEADROOM_BYTES = 256 << 20
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration: float
+    has_audio: bool
+    audio_sample_rate: int | None
+    audio_channels: int | None
+
+
+@dataclass
+class DecodedVideo:
+    frames: "torch.Tensor"  # float32 [N, H, W, 3] in 0..1, contiguous
+    audio: dict  # ComfyUI AUDIO: {"waveform": float32 [1, C, S], "sample_rate": int}
+    fps: float  # effective fps after select_every_nth
+    frame_count: int
+    width: int
+    height: int
+    source: VideoInfo
+
+
+# --------------------------------------------------------------------------- memory
+
+def _available_memory_bytes() -> int | None:
+    """Bytes the OS can give us without swapping, or None if unknown.
+
+    Module-level so tests (and hosts) can monkeypatch it."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil  # optional: Windows / macOS
+    except ImportError:
+        return None
+    try:
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil can fail in sandboxes; then we simply skip the guard
+        return None
+
+
+def _target_size(width: int, height: int, custom_width: int, custom_height: int) -> tuple[int, int]:
+    """Output (width, height); one custom side alone keeps the aspect ratio."""
+    if custom_width > 0 and custom_height > 0:
+        return custom_width, custom_height
+    if custom_width > 0:
+        return custom_width, max(1, round(height * custom_width / width))
+    if custom_height > 0:
+        return max(1, round(width * custom_height / height)), custom_height
+    return width, height
+
+
+def _selected_count(total: int, skip: int, nth: int, cap: int) -> int:
+    """How many frames the options select out of `total` decoded frames."""
+    n = max(0, total - skip)
+    n = (n + nth - 1) // nth
+    return min(n, cap) if cap > 0 else n
+
+
+def _audio_bytes(info: VideoInfo, seconds: float) -> int:
+    rate = info.audio_sample_rate or SILENT_SAMPLE_RATE
+    channels = info.audio_channels or SILENT_CHANNELS
+    # decoded chunks + the concatenated waveform exist together for a moment
+    return int(2 * 4 * channels * rate * max(seconds, 0.0))
+
+
+def estimate_decode_bytes(info: VideoInfo, *, frame_load_cap: int = 0, skip_first_frames: int = 0,
+                          select_every_nth: int = 1, custom_width: int = 0,
+                          custom_height: int = 0) -> int:
+    """Peak bytes decode_video will allocate for `info` with these options
+    (float32 frames + audio + the small uint8 pipeline)."""
+    w, h = _target_size(info.width, info.height, custom_width, custom_height)
+    n = _selected_count(info.frame_count, skip_first_frames, max(1, select_every_nth), frame_load_cap)
+    frames = n * h * w * 3 * 4
+    fps = info.fps if info.fps > 0 else 1.0
+    seconds = n * max(1, select_every_nth) / fps
+    pipeline = (_QUEUE_FRAMES + 2) * info.width * info.height * 3
+    return frames + _audio_bytes(info, seconds) + pipeline
+
+
+def _check_memory(needed: int, n: int, w: int, h: int) -> None:
+    available = _available_memory_bytes()
+    if available is None:
+        return
+    total = needed + _MEMORY_HEADROOM_BYTES
+    if total > available:
+        raise NotEnoughMemoryError(
+            f"Decoding this video needs about {total / GIB:.2f} GiB of memory "
+            f"({n} frames at {w}x{h} as float32, plus {_MEMORY_HEADROOM_BYTES / GIB:.2f} GiB to spare) "
+            f"but only {available / GIB:.2f} GiB is available. "
+            "Lower frame_load_cap, raise select_every_nth, or set custom_width/custom_height "
+            "to a smaller size, then queue again.")
+
+
+# --------------------------------------------------------------------------- probing
+
+def _av_errors() -> tuple[type[BaseException], ...]:
+    import av
+    return (av.error.FFmpegError, OSError, ValueError, StopIteration)
+
+
+def _open(path: str | os.PathLike) -> Any:
+    import av
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise VideoError(f"Video file not found: {p}")
+    if os.path.getsize(p) == 0:
+        raise VideoError(f"Video file is empty (0 bytes): {p}. The download probably failed.")
+    try:
+        return av.open(p, mode="r")
+    except _av_errors() as e:
+        raise VideoError(f"Not a readable video file: {p} ({e}). It may be truncated or corrupt.") from e
+
+
+def _probe_container(container: Any, path: str) -> VideoInfo:
+    if not container.streams.video:
+        raise VideoError(f"No video stream in {path}.")
+    vs = container.streams.video[0]
+    cc = vs.codec_context
+    width, height = int(cc.width or 0), int(cc.height or 0)
+    if width <= 0 or height <= 0:
+        raise VideoError(f"The video stream in {path} has no frame size; the file is probably corrupt.")
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+    fps = float(rate) if rate else 0.0
+
+    duration = 0.0
+    if vs.duration and vs.time_base:
+        duration = float(vs.duration * vs.time_base)
+    elif container.duration:
+        duration = container.duration / 1_000_000  # AV_TIME_BASE
+
+    frame_count = int(vs.frames or 0)
+    if frame_count <= 0:
+        # No count in the header (e.g. MKV/WebM): counting packets is exact for
+        # H.264-like codecs and needs no decoding.
+        frame_count = _count_packets(container, vs)
+        container.seek(0)
+    if fps <= 0:
+        fps = frame_count / duration if duration > 0 else 24.0
+    if duration <= 0 and fps > 0:
+        duration = frame_count / fps
+
+    audio_rate = audio_channels = None
+    if container.streams.audio:
+        a = container.streams.audio[0]
+        audio_rate = int(getattr(a, "sample_rate", 0) or a.codec_context.sample_rate or 0) or None
+        # attribute names moved between PyAV versions
+        audio_channels = int(getattr(a, "channels", 0) or getattr(a.codec_context, "channels", 0)
+                             or len(getattr(a.layout, "channels", ()) or ())) or None
+    return VideoInfo(width=width, height=height, fps=fps, frame_count=frame_count, duration=duration,
+                     has_audio=bool(container.streams.audio), audio_sample_rate=audio_rate,
+                     audio_channels=audio_channels)
+
+
+def _count_packets(container: Any, vs: Any) -> int:
+    n = 0
+    try:
+        for packet in container.demux(vs):
+            if packet.size:
+                n += 1
+    except _av_errors() as e:
+        log.warning("video_decode: stopped counting packets early: %s", e)
+    return n
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Size, fps, frame count and audio layout read from the file.
+
+    Raises VideoError if the file is missing, empty or not a readable video."""
+    p = os.fspath(path)
+    container = _open(p)
+    try:
+        declared = int(container.streams.video[0].frames or 0) if container.streams.video else 0
+        info = _probe_container(container, p)
+        if declared > 0:
+            # An MP4 with its index first ("faststart") still opens when its tail is
+            # missing; reading the packets (no decoding, milliseconds) finds that.
+            present = _count_packets(container, container.streams.video[0])
+            if present < declared - _PACKET_SLACK:
+                raise VideoError(f"The video {p} is truncated: {present} of its {declared} frames are "
+                                 "in the file. Download it again.")
+    except VideoError:
+        raise
+    except _av_errors() as e:
+        raise VideoError(f"Could not read the video stream of {p} ({e}).") from e
+    finally:
+        container.close()
+    if info.frame_count <= 0:
+        raise VideoError(f"The video {p} contains no frames; it is probably truncated.")
+    return info
+
+
+_PACKET_SLACK = 2  # edit lists may hide a sample or two; a truncated download misses many
+
+
+# --------------------------------------------------------------------------- decoding
+
+def _validate(frame_load_cap: int, skip_first_frames: int, select_every_nth: int,
+              custom_width: int, custom_height: int) -> None:
+    for name, value, low in (("frame_load_cap", frame_load_cap, 0), ("skip_first_frames", skip_first_frames, 0),
+                             ("select_every_nth", select_every_nth, 1), ("custom_width", custom_width, 0),
+                             ("custom_height", custom_height, 0)):
+        if not isinstance(value, int) or value < low:
+            raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
+class _Prefaulter:
+    """First-touches the output pages ahead of the writer on another thread.
+
+    Faulting ~2 GiB of fresh pages costs more than the decode itself (measured);
+    doing it off the decoding thread overlaps the two. One thread measured best:
+    a second one, huge pages (madvise) and MADV_POPULATE_WRITE were all slower."""
+
+    def __init__(self, out: "torch.Tensor") -> None:
+        self._rows = out.view(out.shape[0], -1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="video_decode-prefault", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import torch
+        try:
+            # ComfyUI runs nodes under inference_mode, which is per thread: match the
+            # tensor's mode or in-place writes from this thread are refused.
+            with torch.inference_mode(self._rows.is_inference()):
+                for row in self._rows:
+                    if self._stop.is_set():
+                        return
+                    row.zero_()  # torch releases the GIL: the decoder keeps running
+        except Exception as e:  # only a speed-up: the writer faults the pages itself
+            log.debug("video_decode: prefault stopped: %s", e)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _Converter:
+    """uint8 HxWx3 arrays -> out[i] as float32/255 on a worker thread."""
+
+    _DONE = object()
+
+    def __init__(self, out: "torch.Tensor") -> None:
+        self.out = out
+        self._q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="video_decode-convert", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import torch
+        with torch.inference_mode(self.out.is_inference()):  # per-thread mode, as in _Prefaulter
+            while True:
+                item = self._q.get()
+                if item is self._DONE:
+                    return
+                if self._error is not None:
+                    continue  # drain so the producer never blocks
+                i, arr = item
+                try:
+                    _to_float(self.out[i], arr)
+                except BaseException as e:  # surfaced to the caller in put()/finish()
+                    self._error = e
+
+    def put(self, i: int, arr: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put((i, arr))
+
+    def finish(self) -> None:
+        """Wait until every queued frame is written (or the thread failed)."""
+        self._q.put(self._DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _to_float(dst: "torch.Tensor", rgb: Any) -> None:
+    """dst = rgb / 255 in place. copy_ + div_ instead of torch.div(..., out=dst): the
+    mixed-dtype form allocates a float temporary per frame (measured ~70 MiB more peak)."""
+    import torch
+    dst.copy_(torch.from_numpy(rgb)).div_(255.0)
+
+
+_SWS_THREADS_KW: dict[str, int] | None = {"threads": 1}
+
+
+def _rgb24(frame: Any) -> Any:
+    """frame -> uint8 [H, W, 3] RGB (FFmpeg's swscale, honouring the frame's colourspace)."""
+    global _SWS_THREADS_KW
+    if _SWS_THREADS_KW is not None:
+        try:
+            # threads=1: our own threads already keep both cores busy (measured 2x
+            # faster per frame than swscale's default auto threading here)
+            return frame.to_ndarray(format="rgb24", **_SWS_THREADS_KW)
+        except TypeError:  # PyAV older than 15 has no `threads` argument
+            _SWS_THREADS_KW = None
+    return frame.to_ndarray(format="rgb24")
+
+
+def _frame_to_rgb(frame: Any, out_w: int, out_h: int) -> Any:
+    """uint8 [H, W, 3] RGB, resized on uint8 so no float memory is spent on it."""
+    if out_w == frame.width and out_h == frame.height:
+        return _rgb24(frame)
+    shrinking = out_w * out_h < frame.width * frame.height
+    cv2 = _cv2()
+    if cv2 is None:
+        # No OpenCV in this ComfyUI (it is optional): swscale scales and converts in one pass.
+        return frame.to_ndarray(width=out_w, height=out_h, format="rgb24",
+                                interpolation="AREA" if shrinking else "BICUBIC")
+    return cv2.resize(_rgb24(frame), (out_w, out_h),
+                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+_USE_CV2 = True  # False forces the PyAV resize path (tests; environments without OpenCV)
+
+
+def _cv2() -> Any:
+    if not _USE_CV2:
+        return None
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+class _Audio:
+    """A decoded stretch of the audio track as float32 [C, S], `offset` seconds after the video start."""
+
+    def __init__(self, wave: Any, rate: int, offset: float) -> None:
+        self.wave, self.rate, self.offset = wave, rate, offset
+
+
+def _read_audio(path: str, info: VideoInfo, until: float | None) -> _Audio | None:
+    """Decode the audio track up to `until` seconds after the video start (None = all).
+
+    Runs before the frames are allocated, so its transient buffers are freed (and
+    reused by the video decoder) instead of stacking on top of the big tensor."""
+    if not info.has_audio:
+        return None
+    import av
+    import numpy as np
+    container = _open(path)
+    try:
+        vs = container.streams.video[0]
+        astream = container.streams.audio[0]
+        # Audio is aligned to the video's first timestamp (usually both 0).
+        v0 = float(vs.start_time * vs.time_base) if vs.start_time is not None and vs.time_base else 0.0
+        rate = int(astream.sample_rate or info.audio_sample_rate or SILENT_SAMPLE_RATE)
+        resampler = av.AudioResampler(format="fltp", layout=astream.layout, rate=rate)
+        chunks: list[Any] = []
+        first_time: float | None = None
+        have = 0
+        stop_at = None if until is None else int(math.ceil(until * rate)) + rate  # 1 s margin
+        for frame in container.decode(astream):
+            if first_time is None:
+                first_time = float(frame.time) if frame.time is not None else v0
+            for rf in resampler.resample(frame):
+                chunks.append(rf.to_ndarray())
+                have += chunks[-1].shape[1]
+            if stop_at is not None and have >= stop_at:
+                break  # past the window: the rest of the track is not needed
+        else:
+            chunks.extend(rf.to_ndarray() for rf in resampler.resample(None))
+    except _av_errors() as e:
+        raise VideoError(f"Could not decode the audio track of {path} ({e}).") from e
+    finally:
+        container.close()
+    channels = chunks[0].shape[0] if chunks else (info.audio_channels or SILENT_CHANNELS)
+    wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
+    offset = (first_time if first_time is not None else v0) - v0
+    return _Audio(np.asarray(wave, dtype=np.float32), rate, offset)
+
+
+def _audio_window(audio: _Audio | None, start: float, length: float | None) -> dict:
+    """ComfyUI AUDIO for [start, start+length) seconds after the video start (None = to the end).
+
+    A clip without audio gives stereo silence of the window's length."""
+    import numpy as np
+    import torch
+    if audio is None:
+        samples = int(round((length or 0.0) * SILENT_SAMPLE_RATE))
+        return {"waveform": torch.zeros((1, SILENT_CHANNELS, samples), dtype=torch.float32),
+                "sample_rate": SILENT_SAMPLE_RATE}
+    wave, rate = audio.wave, audio.rate
+    lo = int(round((start - audio.offset) * rate))
+    hi = wave.shape[1] if length is None else lo + int(round(length * rate))
+    if lo != 0 or hi < wave.shape[1]:
+        pad = max(0, -lo)  # window starts before the track: lead in with silence
+        wave = wave[:, max(lo, 0):max(hi, 0)]
+        if pad:
+            wave = np.concatenate([np.zeros((wave.shape[0], pad), np.float32), wave], axis=1)
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    return {"waveform": torch.from_numpy(wave).unsqueeze(0), "sample_rate": rate}
+
+
+def decode_video(path: str | os.PathLike, *, frame_load_cap: int = 0, skip_first_frames: int = 0,
+                 select_every_nth: int = 1, custom_width: int = 0, custom_height: int = 0,
+                 cancel_check: Callable[[], bool] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> DecodedVideo:
+    """Decode `path` into float32 frames [N, H, W, 3] (0..1) and a ComfyUI AUDIO dict.
+
+    Options (defaults change nothing) are applied on uint8, before any float memory:
+    frame_load_cap (0 = all), skip_first_frames, select_every_nth, custom_width /
+    custom_height (0 = keep; one alone keeps the aspect ratio). The audio covers
+    the same time span as the returned frames.
+
+    Raises VideoError (unreadable file), NotEnoughMemoryError (output would not
+    fit in available memory; checked before allocating), InvalidInputError (bad
+    options) and Cancelled (cancel_check returned True)."""
+    _validate(frame_load_cap, skip_first_frames, select_every_nth, custom_width, custom_height)
+    p = os.fspath(path)
+    container = _open(p)
+    try:
+        try:
+            info = _probe_container(container, p)
+        except VideoError:
+            raise
+        except _av_errors() as e:
+            raise VideoError(f"Could not read the video stream of {p} ({e}).") from e
+        if info.frame_count <= 0:
+            raise VideoError(f"The video {p} contains no frames; it is probably truncated.")
+        if skip_first_frames >= info.frame_count:
+            raise InvalidInputError(
+                f"skip_first_frames={skip_first_frames} skips every frame: the video has "
+                f"{info.frame_count} frames.")
+        out_w, out_h = _target_size(info.width, info.height, custom_width, custom_height)
+        planned = _selected_count(info.frame_count, skip_first_frames, select_every_nth, frame_load_cap)
+        _check_memory(estimate_decode_bytes(info, frame_load_cap=frame_load_cap,
+                                            skip_first_frames=skip_first_frames,
+                                            select_every_nth=select_every_nth, custom_width=custom_width,
+                                            custom_height=custom_height), planned, out_w, out_h)
+        # Only as much audio as the cap can need; sliced to the real frames afterwards.
+        limited = frame_load_cap > 0 and skip_first_frames + planned * select_every_nth < info.frame_count
+        audio_track = _read_audio(p, info, (skip_first_frames + planned * select_every_nth) / info.fps
+                                  if limited else None)
+        out, count, capped, first_time = _decode_frames(
+            container, info, out_w, out_h, planned, frame_load_cap, skip_first_frames, select_every_nth,
+            cancel_check, progress)
+    finally:
+        container.close()
+
+    if count == 0:
+        raise VideoError(f"No frame of {p} could be decoded; the file is probably truncated or corrupt.")
+    if count < out.shape[0]:
+        log.warning("video_decode: %s declared %d frames but only %d were decoded",
+                    p, info.frame_count, skip_first_frames + (count - 1) * select_every_nth + 1)
+        # A view keeps the spare frames allocated but never copies; only when most of
+        # the buffer is spare is a copy (at most 1.5x the buffer) worth it.
+        out = out[:count].clone() if count <= out.shape[0] // 2 else out[:count]
+
+    fps_out = info.fps / select_every_nth
+    # Audio window: from the first returned frame; cut at the end only when the cap cut the frames.
+    start = first_time if skip_first_frames > 0 else 0.0
+    length = count * select_every_nth / info.fps if capped or audio_track is None else None
+    audio = _audio_window(audio_track, start, length)
+    return DecodedVideo(frames=out, audio=audio, fps=fps_out, frame_count=count, width=out_w,
+                        height=out_h, source=info)
+
+
+def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, planned: int, cap: int,
+                   skip: int, nth: int, cancel_check: Callable[[], bool] | None,
+                   progress: Callable[[int, int], None] | None) -> tuple[Any, int, bool, float]:
+    """Fill a preallocated float32 tensor; returns (tensor, frames written, cut by cap, time of first)."""
+    import torch
+    vs = container.streams.video[0]
+    if _CODEC_THREADS:
+        vs.thread_type = _CODEC_THREADS
+    out = torch.empty((max(planned, 1), out_h, out_w, 3), dtype=torch.float32)
+    prefault = _Prefaulter(out) if _PREFAULT else None
+    conv = _Converter(out) if _CONVERT_IN_WORKER else None
+    step = max(1, planned // 50)
+    count = 0
+    index = -1
+    first_time = skip / info.fps if info.fps > 0 else 0.0
+    v0 = None
+    try:
+        for frame in container.decode(vs):
+            if cancel_check is not None and cancel_check():
+                raise Cancelled("Video decoding was cancelled.")
+            index += 1
+            if v0 is None:
+                v0 = float(frame.time) if frame.time is not None else 0.0
+            if index < skip or (index - skip) % nth:
+                continue
+            if count == 0 and frame.time is not None:
+                first_time = float(frame.time) - v0
+            if count >= out.shape[0]:
+                # The header under-counted: grow by a quarter. Old and new buffers
+                # coexist during the copy, so check the new one against what is left.
+                if conv is not None:
+                    conv.finish()
+                if prefault is not None:
+                    prefault.stop()
+                    prefault = None
+                grown = out.shape[0] + max(8, out.shape[0] // 4)
+                if cap:
+                    grown = min(grown, cap)
+                frame_bytes = out_h * out_w * 3 * 4
+                _check_memory(grown * frame_bytes, grown, out_w, out_h)
+                bigger = torch.empty((grown, out_h, out_w, 3), dtype=torch.float32)
+                bigger[:count].copy_(out[:count])
+                out = bigger
+                del bigger
+                conv = _Converter(out) if _CONVERT_IN_WORKER else None
+            rgb = _frame_to_rgb(frame, out_w, out_h)
+            if conv is not None:
+                conv.put(count, rgb)
+            else:
+                _to_float(out[count], rgb)
+            count += 1
+            if progress is not None and (count % step == 0 or count == planned):
+                progress(count, max(planned, count))
+            if cap and count >= cap:
+                break  # later frames are not needed: stop decoding
+        if conv is not None:
+            conv.finish()
+            conv = None
+    except (Cancelled, NotEnoughMemoryError):
+        raise
+    except _av_errors() as e:
+        raise VideoError(f"The video stream broke off after {count} decoded frames ({e}); "
+                         "the file is probably truncated or corrupt.") from e
+    finally:
+        if conv is not None:
+            try:
+                conv.finish()
+            except BaseException:
+                pass  # the original error is the one worth reporting
+        if prefault is not None:
+            prefault.stop()
+    # Cut by the cap only if the file had more selectable frames than we returned.
+    capped = bool(cap) and count >= cap and _selected_count(info.frame_count, skip, nth, 0) > count
+    return out, count, capped, first_time
