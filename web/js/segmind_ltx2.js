@@ -483,7 +483,11 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
 
 // ----------------------------------------------------------------------------- extension
 
-app.registerExtension({
+// ComfyUI serves this folder twice when the pack's folder is not named like its project
+// (once for WEB_DIRECTORY, once for pyproject's [tool.comfy] web): register only once.
+const alreadyRegistered = (app.extensions ?? []).some((ext) => ext?.name === EXT_NAME);
+
+if (!alreadyRegistered) app.registerExtension({
   name: EXT_NAME,
 
   settings: [
