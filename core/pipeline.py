@@ -33,6 +33,11 @@ OUTPUT_SUBFOLDER = "segmind_ltx2"
 _upload_memo: dict[tuple[str, str, str], str] = {}
 _memo_lock = threading.Lock()
 
+# fingerprint -> (set once Segmind answered the submit, give-up time). A Cancel does not stop
+# a submit already on the wire: its answer still arrives, on the HTTP thread, and is
+# journalled. A re-queue of the same request meanwhile waits for it instead of paying twice.
+_submits_in_flight: dict[str, tuple[threading.Event, float]] = {}
+
 
 @dataclass
 class GenerationRequest:
@@ -184,9 +189,29 @@ def _usable_entry(journal: JobJournal | None, fingerprint: str, client: SegmindC
     return entry
 
 
+def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> bool:
+    """Wait (cancellably) for an earlier, cancelled submit of the same request to be
+    answered; True if there was one. Its job, if accepted, is then in the journal."""
+    with _memo_lock:
+        pending = _submits_in_flight.get(fingerprint)
+    if pending is None:
+        return False
+    answered, deadline = pending
+    while not answered.is_set() and time.monotonic() < deadline:
+        client.emit("waiting_submit", left=deadline - time.monotonic())
+        client.check_cancel()
+        answered.wait(0.2)
+    with _memo_lock:
+        if _submits_in_flight.get(fingerprint) is pending:
+            del _submits_in_flight[fingerprint]
+    return True
+
+
 def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
                journal: JobJournal | None) -> ClipResult:
     entry = _usable_entry(journal, fingerprint, client)
+    if entry is None and journal is not None and _await_submit_in_flight(fingerprint, client):
+        entry = _usable_entry(journal, fingerprint, client)
     resumed = entry is not None
     started = time.monotonic()
     if entry is not None:
@@ -208,7 +233,22 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
                 log.warning("Segmind: could not record job %s in %s (%s); if this run is interrupted, "
                             "the job cannot be resumed.", accepted.request_id, journal.root, exc)
 
-        job = client.submit(req.model, body, on_accepted=on_accepted)
+        answered = threading.Event()
+        deadline = time.monotonic() + client.config.connect_timeout + client.config.read_timeout + 5
+        with _memo_lock:
+            _submits_in_flight[fingerprint] = (answered, deadline)
+
+        def on_answer(accepted: SubmittedJob) -> None:
+            on_accepted(accepted)
+            answered.set()
+
+        try:
+            job = client.submit(req.model, body, on_accepted=on_answer)
+        except Cancelled:
+            raise  # the answer may still come: leave the marker for a re-queue to wait on
+        except BaseException:
+            answered.set()  # a definite failure: nothing is in flight any more
+            raise
         entry = recorded[0] if recorded else None
     try:
         if entry is not None and entry.output_url:

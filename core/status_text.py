@@ -20,6 +20,8 @@ def describe(kind: str, data: dict) -> str | None:
     if kind == "resuming":
         return (f"Resuming job {data.get('request_id', '?')} submitted {clock(data.get('age'))} ago "
                 "(not billed again)")
+    if kind == "waiting_submit":
+        return "Waiting for Segmind to answer the earlier, cancelled submit of this request (not sending it twice)"
     if kind == "submitted":
         return f"Submitted (request {data.get('request_id', '?')})"
     if kind == "status":

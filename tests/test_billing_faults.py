@@ -71,6 +71,7 @@ def queue(**over: Any) -> dict:
 def restart() -> None:
     """What a ComfyUI restart loses: every in-process memo (disk state stays)."""
     pipeline._upload_memo.clear()
+    pipeline._submits_in_flight.clear()
 
 
 def journal_files(srv) -> list[Path]:
@@ -478,6 +479,17 @@ def test_cancel_during_submit_keeps_the_job(srv, matrix, monkeypatch):
     then = attempt()
     assert then.exc is None and srv.jobs_submitted == 1 and srv.counts["submits"] == 1
     matrix.row("Cancel while the submit is in flight", "submit", first, srv, then)
+
+
+def test_requeue_before_a_cancelled_submit_is_answered(srv, matrix, monkeypatch):
+    srv.fault("submit", delay=1.0)
+    armed = cancel_when(monkeypatch, lambda: srv.counts["submits"] >= 1)
+    first = attempt()
+    assert type(first.exc) is errors.Cancelled and not journal_files(srv)  # no answer yet
+    armed.clear()
+    then = attempt()  # queued again at once, in the same ComfyUI process
+    assert then.exc is None and srv.jobs_submitted == 1 and srv.counts["submits"] == 1
+    matrix.row("Cancel during the submit, queued again before its answer", "submit", first, srv, then)
 
 
 def test_restart_between_submit_and_completion(srv, matrix, monkeypatch):
