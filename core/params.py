@@ -2,7 +2,7 @@
 (shared/seed) and API.md. One source of truth for node inputs, the CLI and validation."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 I2V_MODEL = "ltx-2-19b-i2v"
@@ -52,14 +52,9 @@ I2V_NUMBERS: tuple[NumberField, ...] = (
 
 # Text to video: the same fields without `image`. Its product page gives height 768 and
 # 161 frames; the width default is not shown there, so 1280 (landscape, a multiple of 32).
-T2V_NUMBERS: tuple[NumberField, ...] = (
-    NumberField("width", 1280, 256, 1280),
-    NumberField("height", 768, 256, 1280),
-    NumberField("num_frames", 161, 1, 400),
-    NumberField("fps", 24, 1, 30),
-    NumberField("seed", 42, 0, SEED_MAX),
-    NumberField("guidance_scale", 4.0, 1.0, 20.0, integer=False),
-)
+T2V_NUMBERS: tuple[NumberField, ...] = tuple(
+    replace(f, default={"width": 1280, "height": 768, "num_frames": 161}.get(f.name, f.default))
+    for f in I2V_NUMBERS)
 
 
 def field_map(fields: tuple[NumberField, ...]) -> dict[str, NumberField]:

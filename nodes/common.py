@@ -202,3 +202,32 @@ def clip_outputs(clip: Any, options: dict, reporter: _Reporter, api_mode: str) -
         "result": (decoded.frames, decoded.audio, float(decoded.fps), int(decoded.frame_count),
                    comfy_host.video_from_file(clip.path)),
     }
+
+
+class SegmindVideoNode:
+    """What the Image and Text to Video nodes share; a subclass names its model and fields."""
+
+    MODEL: str
+    NUMBERS: tuple[NumberField, ...]
+    WITH_IMAGE: bool
+    CATEGORY = CATEGORY
+    RETURN_TYPES = RETURN_TYPES
+    RETURN_NAMES = RETURN_NAMES
+    FUNCTION = "generate"
+    OUTPUT_NODE = True  # shows its own video preview, so it runs even with nothing downstream
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        image = {"image": ("IMAGE", {"tooltip": "The first frame to animate."})} if cls.WITH_IMAGE else {}
+        return {
+            "required": {**image, **prompt_widgets(), **number_widgets(cls.NUMBERS)},
+            "optional": optional_widgets(with_image=cls.WITH_IMAGE),
+            "hidden": {"unique_id": "UNIQUE_ID"},
+        }
+
+    def generate(self, prompt: str, negative_prompt: str, image: Any = None,
+                 unique_id: str | None = None, **values: Any) -> dict:
+        from ..core.params import build_body
+
+        body = build_body(self.NUMBERS, prompt, negative_prompt, values)
+        return run_generation(model=self.MODEL, body=body, image=image, options=values, node_id=unique_id)

@@ -17,7 +17,7 @@
 // Environment: COMFY_URL (default http://127.0.0.1:8188), OUT_DIR (docs/screenshots),
 // CHROMIUM (/usr/bin/chromium), PLAYWRIGHT_CORE (module to import, default
 // "playwright-core"), COMFY_USER_DIR (to check the saved key file's mode), SEGMIND_TEST_KEY
-// (key typed into the dialog; default: the stand-in's), INPUT_IMAGE (segmind_test.png),
+// (required: the key typed into the dialog, the stand-in's printed SEGMIND_API_KEY), INPUT_IMAGE (segmind_test.png),
 // STEPS (comma list of: key,badge,seed,run,reload,error,cancel,keyerror; default all).
 // It prints one PASS/FAIL line per check and exits 1 if any check failed.
 import fs from "node:fs";
@@ -29,7 +29,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const COMFY_URL = (process.env.COMFY_URL ?? "http://127.0.0.1:8188").replace(/\/$/, "");
 const OUT_DIR = path.resolve(process.env.OUT_DIR ?? path.join(here, "..", "docs", "screenshots"));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const KEY = process.env.SEGMIND_TEST_KEY ?? "SG_testkey0123456789abcd";
+const KEY = process.env.SEGMIND_TEST_KEY;
+if (!KEY) throw new Error("Set SEGMIND_TEST_KEY to the key tests/fake_segmind.py prints.");
+// Keys the stand-in refuses, derived from the real one (so no key-shaped text is committed).
+const otherKey = (tag) => KEY.slice(0, 3) + tag + KEY.slice(3 + tag.length);
 const USER_DIR = process.env.COMFY_USER_DIR ?? null;
 const INPUT_IMAGE = process.env.INPUT_IMAGE ?? "segmind_test.png";
 const STEPS = new Set((process.env.STEPS ?? "key,badge,seed,run,reload,error,cancel,keyerror").split(",").map((s) => s.trim()));
@@ -211,7 +214,7 @@ async function stepKey() {
   const foreignBase = `${u.protocol}//${otherHost}:${u.port}`;
   const foreign = await context.newPage();
   await foreign.goto(foreignBase + "/api/segmind_ltx2/key").catch(() => {});
-  const attempts = await foreign.evaluate(async (target) => {
+  const attempts = await foreign.evaluate(async ({ target, evilKey }) => {
     const out = {};
     const tryIt = async (name, init) => {
       try {
@@ -222,11 +225,11 @@ async function stepKey() {
       }
     };
     await tryIt("read", {});
-    await tryIt("post-json", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key: "SG_evilevilevil0000" }) });
-    await tryIt("post-text", { method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ key: "SG_evilevilevil0000" }) });
+    await tryIt("post-json", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key: evilKey }) });
+    await tryIt("post-text", { method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ key: evilKey }) });
     await tryIt("delete", { method: "DELETE" });
     return out;
-  }, `${COMFY_URL}/api/segmind_ltx2/key`);
+  }, { target: `${COMFY_URL}/api/segmind_ltx2/key`, evilKey: otherKey("evil") });
   await foreign.close();
   const afterForeign = await page.evaluate(async () => (await fetch("api/segmind_ltx2/key")).json());
   console.log("  from", foreignBase, JSON.stringify(attempts));
@@ -480,7 +483,7 @@ async function stepKeyError(ids) {
   console.log("# error from Segmind (wrong key)");
   const post = (key) => page.evaluate(async (key) => (await fetch("api/segmind_ltx2/key", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key }) })).json(), key);
-  const st = await post("SG_wrongkey00000000000000");
+  const st = await post(otherKey("wrong"));
   if (st.source !== "file") {
     await post(KEY);
     console.log("  skipped: the server uses SEGMIND_API_KEY");
