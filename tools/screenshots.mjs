@@ -11,7 +11,7 @@
 //   #    and put any picture into /tmp/s/input/segmind_test.png
 //   # 3. Chromium and playwright-core, installed outside the repository:
 //   apt-get install chromium; (cd /somewhere && npm install playwright-core)
-//   PLAYWRIGHT_CORE=/somewhere/node_modules/playwright-core/index.mjs \
+//   PLAYWRIGHT_CORE=/somewhere/node_modules/playwright-core/index.mjs SEGMIND_TEST_KEY=<printed key> \
 //     COMFY_URL=http://127.0.0.1:8192 COMFY_USER_DIR=/tmp/s/user node tools/screenshots.mjs
 //
 // Environment: COMFY_URL (default http://127.0.0.1:8188), OUT_DIR (docs/screenshots),
