@@ -116,7 +116,7 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     else from a job recorded in `journal`, else from a new (billed) run."""
     if not req.timeout > 0:
         raise InvalidInputError(f"'timeout_seconds' is {req.timeout}: set it to a positive number of seconds (900 fits a 2-minute job with queueing).")
-    fingerprint = request_fingerprint(req.model, req.body, req.image)
+    fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
     pending = journal.get(fingerprint) if journal is not None else None
     # A paid job not yet collected (say, an interrupted force_rerun) wins over the cache.
     if cache is not None and not force_rerun and (pending is None or not pending.collectable()):

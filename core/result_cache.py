@@ -33,13 +33,16 @@ def cache_directory(user_dir: str | os.PathLike) -> Path:
     return Path(user_dir) / "segmind" / "cache"
 
 
-def request_fingerprint(model: str, body: dict[str, Any], image: EncodedImage | None) -> str:
-    """sha256 over the model, every API field except the image URL, and the picture's
-    pixel hash plus upload format: the URL differs per upload, the picture does not."""
+def request_fingerprint(model: str, body: dict[str, Any], image: EncodedImage | None,
+                        service: str) -> str:
+    """sha256 over the service address, the model, every API field except the image URL,
+    and the picture's pixel hash plus upload format: the URL differs per upload, the
+    picture does not. The address keeps a stand-in's or a proxy's clips apart from Segmind's."""
     if "image" in body:
         raise ValueError("request_fingerprint takes the body without the uploaded image URL")
     recipe = {
         "format": _FORMAT,
+        "service": service,
         "model": model,
         "body": body,
         "image": None if image is None else {"pixels": image.pixel_hash, "mime": image.mime},

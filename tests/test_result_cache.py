@@ -21,9 +21,10 @@ BODY = {"prompt": "x", "negative_prompt": "", "width": 256, "height": 256, "num_
 RGB = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
 
 
-def fingerprint(body=None, rgb=RGB, fmt="png", model="ltx-2-19b-i2v") -> str:
+def fingerprint(body=None, rgb=RGB, fmt="png", model="ltx-2-19b-i2v",
+                service="https://api.segmind.com") -> str:
     image = image_encode.encode_image(rgb, fmt)
-    return result_cache.request_fingerprint(model, BODY if body is None else body, image)
+    return result_cache.request_fingerprint(model, BODY if body is None else body, image, service)
 
 
 # -- fingerprint ----------------------------------------------------------------------------
@@ -44,6 +45,8 @@ def test_pixels_format_and_model_change_the_fingerprint():
     assert fingerprint(rgb=other) != fingerprint()
     assert fingerprint(fmt="jpeg") != fingerprint()
     assert fingerprint(model="ltx-2-19b-t2v") != fingerprint()
+    # A clip from a local stand-in or another proxy is never served as Segmind's.
+    assert fingerprint(service="http://127.0.0.1:9100") != fingerprint()
 
 
 def test_fingerprint_refuses_a_body_with_the_upload_url():
