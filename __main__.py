@@ -210,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted. A job already submitted to Segmind keeps running (and is billed) there.",
-              file=sys.stderr)
+        print("Interrupted. A job already submitted to Segmind keeps running (and is billed) there; "
+              "it is recorded, so the same command run again within the hour collects it without "
+              "paying again.", file=sys.stderr)
         return 130
 
 
