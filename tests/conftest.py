@@ -33,3 +33,26 @@ def segmind_env(fake_segmind: FakeSegmind, monkeypatch: pytest.MonkeyPatch) -> F
     monkeypatch.setenv("SEGMIND_STORAGE_BASE", fake_segmind.storage_base)
     monkeypatch.setenv("SEGMIND_API_KEY", fake_segmind.api_key)
     return fake_segmind
+
+
+# --------------------------------------------------------------------------- a node run
+
+
+@pytest.fixture
+def pack_env(segmind_env: FakeSegmind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSegmind:
+    """What a node run in a test needs: the stand-in, private ComfyUI output and user
+    folders (`.output`, `.home`), fast polling and retries, default cache settings, and
+    none of the pack's in-process memos left over from another test."""
+    from pack_loader import pack_module
+
+    monkeypatch.setenv("SEGMIND_LTX2_OUTPUT", str(tmp_path / "output"))
+    monkeypatch.setenv("SEGMIND_LTX2_HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("SEGMIND_LTX2_POLL_INTERVAL", "0.01")
+    monkeypatch.setenv("SEGMIND_LTX2_BACKOFF_MAX", "0.01")
+    monkeypatch.delenv("SEGMIND_LTX2_CACHE_MAX_GB", raising=False)
+    pipeline = pack_module("core.pipeline")
+    pipeline._upload_memo.clear()
+    pipeline._submits_in_flight.clear()
+    segmind_env.output = tmp_path / "output"
+    segmind_env.home = tmp_path / "user"
+    return segmind_env

@@ -49,17 +49,8 @@ RESUME = "queue the same graph again within the hour"
 
 
 @pytest.fixture
-def srv(segmind_env, tmp_path, monkeypatch):
-    """Stand-in server; private user/output folders; fast polling and retries."""
-    monkeypatch.setenv("SEGMIND_LTX2_HOME", str(tmp_path / "user"))
-    monkeypatch.setenv("SEGMIND_LTX2_OUTPUT", str(tmp_path / "output"))
-    monkeypatch.setenv("SEGMIND_LTX2_POLL_INTERVAL", "0.01")
-    monkeypatch.setenv("SEGMIND_LTX2_BACKOFF_MAX", "0.01")
-    monkeypatch.delenv("SEGMIND_LTX2_CACHE_MAX_GB", raising=False)
-    pipeline._upload_memo.clear()
-    segmind_env.home = tmp_path / "user"
-    segmind_env.output = tmp_path / "output"
-    return segmind_env
+def srv(pack_env):
+    return pack_env
 
 
 def queue(**over: Any) -> dict:
@@ -386,6 +377,7 @@ def test_upload_failing_for_good(srv, matrix):
 
 def test_server_slower_than_the_time_limit(srv, matrix):
     srv.polls_until_done = 10 ** 6
+    srv.fault("status", delay=0.2)  # the first answer alone outlasts the limit: one poll, "queued"
     first = attempt(timeout_seconds=0.05)
     assert type(first.exc) is errors.SegmindTimeoutError and "queue the same graph again" in str(first.exc)
     assert first.exc.request_id in str(first.exc) and len(journal_files(srv)) == 1

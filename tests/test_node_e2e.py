@@ -12,7 +12,6 @@ import torch
 from pack_loader import load_pack, pack_module
 
 pack = load_pack()
-client_mod = pack_module("core.client")
 comfy_host = pack_module("comfy_host")
 errors = pack_module("core.errors")
 NODE = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
@@ -21,17 +20,8 @@ SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=7, guidance_scale=
 
 
 @pytest.fixture
-def env(segmind_env, tmp_path, monkeypatch):
-    """Stand-in server + private output/user folders + fast polling."""
-    monkeypatch.setenv("SEGMIND_LTX2_OUTPUT", str(tmp_path / "output"))
-    monkeypatch.setenv("SEGMIND_LTX2_HOME", str(tmp_path / "user"))
-    orig = client_mod.ClientConfig.from_env.__func__
-    fast = dict(poll_interval=0.01, poll_interval_max=0.02, backoff_base=0.01)
-    monkeypatch.setattr(client_mod.ClientConfig, "from_env",
-                        classmethod(lambda cls, **kw: orig(cls, **{**fast, **kw})))
-    pack_module("core.pipeline")._upload_memo.clear()
-    segmind_env.output_dir = tmp_path / "output"
-    return segmind_env
+def env(pack_env):
+    return pack_env
 
 
 def run_node(image=None, prompt="a red fox runs", **over):
@@ -74,7 +64,7 @@ def test_v2_run_returns_frames_audio_video_and_keeps_the_mp4(env):
     assert wave.shape[0] == 1 and wave.shape[1] == 2
     assert wave.shape[2] == pytest.approx(24000 * 9 / 8, rel=0.1)
     preview = out["ui"]["images"][0]
-    mp4 = env.output_dir / preview["subfolder"] / preview["filename"]
+    mp4 = env.output / preview["subfolder"] / preview["filename"]
     assert mp4.is_file() and mp4.stat().st_size > 1000 and preview["type"] == "output"
     assert out["ui"]["animated"] == [True]
     assert Path(video.get_stream_source()) == mp4

@@ -16,12 +16,8 @@ SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=7, guidance_scale=
 
 
 @pytest.fixture
-def env(segmind_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("SEGMIND_LTX2_OUTPUT", str(tmp_path / "output"))
-    monkeypatch.setenv("SEGMIND_LTX2_HOME", str(tmp_path / "user"))
-    monkeypatch.setenv("SEGMIND_LTX2_POLL_INTERVAL", "0.01")
-    segmind_env.output_dir = tmp_path / "output"
-    return segmind_env
+def env(pack_env):
+    return pack_env
 
 
 def run_t2v(prompt: str = "a storm rolls over the sea", **over):
@@ -64,7 +60,7 @@ def test_t2v_run_sends_no_image_and_returns_a_clip(env):
     assert {k: body[k] for k in SMALL} == SMALL
     assert env.counts["uploads"] == 0 and env.jobs_submitted == 1
     preview = out["ui"]["images"][0]
-    mp4 = env.output_dir / preview["subfolder"] / preview["filename"]
+    mp4 = env.output / preview["subfolder"] / preview["filename"]
     assert mp4.is_file() and preview["filename"].startswith("ltx2_t2v_")
     assert out["ui"]["segmind"][0]["cost"] == pytest.approx(0.455)
 
