@@ -142,6 +142,11 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     body = build_body(fields, args.prompt, args.negative_prompt, values)
     picture = None if args.t2v else load_picture(args.image)
     out_dir = args.out or comfy_host.output_directory()
+    try:  # now, not after a paid run: an unusable folder must fail before anything is sent
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"--out {out_dir}: cannot use it as the output folder "
+                                f"({exc.strerror or exc}). Give a writable folder.") from None
 
     if args.backend == "offline":
         from .core.offline_preview import generate_offline_clip

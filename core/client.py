@@ -206,6 +206,24 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def _key_safe_session(segmind_hosts: frozenset[str]) -> Any:
+    """A requests Session that drops x-api-key when a redirect leaves Segmind's hosts (or
+    drops to plain http). requests strips only `Authorization` on such redirects, so a
+    result URL redirecting to a CDN or S3 would otherwise carry the key there."""
+    import requests
+    from urllib.parse import urlsplit
+
+    class _Session(requests.Session):
+        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+            super().rebuild_auth(prepared_request, response)
+            new, old = urlsplit(prepared_request.url), urlsplit(response.request.url)
+            downgraded = old.scheme == "https" and new.scheme != "https"
+            if new.netloc.lower() not in segmind_hosts or downgraded:
+                prepared_request.headers.pop("x-api-key", None)
+
+    return _Session()
+
+
 def _never_reached_server(exc: BaseException) -> bool:
     """True only when the request provably was not delivered (so resending cannot bill twice)."""
     import requests
@@ -230,6 +248,20 @@ def _never_reached_server(exc: BaseException) -> bool:
     return False
 
 
+def _content_length(headers: Any) -> int | None:
+    """The body size to check a download against, or None when it cannot be known: no or
+    a malformed header (the bytes are still saved and checked as a video), or a
+    Content-Encoding, where the header counts compressed bytes but requests yields the
+    decoded ones."""
+    if (headers.get("Content-Encoding") or "identity").strip().lower() != "identity":
+        return None
+    values = {v.strip() for v in str(headers.get("Content-Length") or "").split(",") if v.strip()}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 class SegmindClient:
     """One client per node run. `cancel_check` returning True aborts any wait within
     ~0.2 s; `on_event(kind, data)` reports progress (kinds: uploading, submitted,
@@ -240,13 +272,13 @@ class SegmindClient:
                  on_event: EventCallback | None = None,
                  session: Any = None,
                  sleep: Callable[[float], None] | None = None) -> None:
-        import requests
-
         self._key = api_key
         self.config = config or ClientConfig.from_env()
         self._cancel_check = cancel_check or (lambda: False)
         self._on_event = on_event or (lambda kind, data: None)
-        self._session = session or requests.Session()  # honours HTTP(S)_PROXY from the environment
+        # honours HTTP(S)_PROXY from the environment
+        self._session = session or _key_safe_session(
+            frozenset({_host(self.config.api_base), _host(self.config.storage_base)}))
         self._sleep_fn = sleep
         self._abort = threading.Event()
 
@@ -307,16 +339,23 @@ class SegmindClient:
     def _request(self, method: str, url: str, *, stage: str, billed: bool,
                  json_body: Any = None, read_timeout: float | None = None,
                  stream: bool = False, request_id: str | None = None,
-                 accept: Callable[[Any], Any] | None = None) -> Any:
+                 accept: Callable[[Any], Any] | None = None,
+                 on_attempt: Callable[[bool], None] | None = None) -> Any:
         """One logical call with the retry policy. Returns a 2xx response, or what
         `accept(response)` returns: `accept` runs on the HTTP thread as soon as a 2xx
-        arrives, so it still runs when the user cancelled while the call was in flight."""
+        arrives, so it still runs when the user cancelled while the call was in flight.
+        `on_attempt(True)` runs just before each attempt is sent, `on_attempt(False)` on
+        the HTTP thread once that attempt is over (after `accept`), even after a Cancel."""
         import requests
 
         def call() -> tuple[Any, Any]:
-            resp = self._session.request(method, url, headers=self._headers(url, json_body is not None),
-                                         json=json_body, timeout=timeout, stream=stream)
-            return resp, (accept(resp) if accept is not None and resp.status_code < 300 else None)
+            try:
+                resp = self._session.request(method, url, headers=self._headers(url, json_body is not None),
+                                             json=json_body, timeout=timeout, stream=stream)
+                return resp, (accept(resp) if accept is not None and resp.status_code < 300 else None)
+            finally:
+                if on_attempt is not None:
+                    on_attempt(False)
 
         cfg = self.config
         attempts = cfg.submit_attempts if billed else cfg.get_attempts
@@ -324,6 +363,8 @@ class SegmindClient:
         last_exc: BaseException | None = None
         for attempt in range(1, attempts + 1):
             self.check_cancel()
+            if on_attempt is not None:
+                on_attempt(True)
             try:
                 resp, accepted = self._in_worker(call)
             except Cancelled:
@@ -420,14 +461,20 @@ class SegmindClient:
         return info
 
     def submit(self, model: str, body: dict,
-               on_accepted: Callable[[SubmittedJob], None] | None = None) -> SubmittedJob:
+               on_accepted: Callable[[SubmittedJob], None] | None = None,
+               on_attempt: Callable[[bool], None] | None = None) -> SubmittedJob:
         """v2: queue the job. Once accepted the run is billed; never call it twice.
         `on_accepted(job)` runs as soon as Segmind answers, even if the user cancelled
-        meanwhile, so the caller can record the paid job before anything else happens."""
+        meanwhile, so the caller can record the paid job before anything else happens.
+        `on_attempt(in_flight)`: see _request; tells when a submit is on the wire."""
         url = f"{self.config.api_base}/v2/{model}"
 
         def accept(resp: Any) -> SubmittedJob:
-            data = self._json(resp, "submit")
+            try:
+                data = self._json(resp, "submit")
+            except SegmindError as exc:  # a 200 is billed: say so, and never resend
+                raise SegmindError(f"{exc} The job may have been accepted and billed, but no request id "
+                                   "arrived: check your Segmind dashboard before queueing again.") from None
             rid = data.get("request_id") if isinstance(data, dict) else None
             if not rid:
                 raise SegmindError(
@@ -439,7 +486,8 @@ class SegmindClient:
                 on_accepted(job)
             return job
 
-        job = self._request("POST", url, stage="submit", billed=True, json_body=body, accept=accept)
+        job = self._request("POST", url, stage="submit", billed=True, json_body=body, accept=accept,
+                            on_attempt=on_attempt)
         self.emit("submitted", request_id=job.request_id)
         return job
 
@@ -529,7 +577,7 @@ class SegmindClient:
     def _stream_to(self, resp: Any, dest: Path, stage: str) -> None:
         import requests
 
-        total = int(resp.headers.get("Content-Length") or 0) or None
+        total = _content_length(resp.headers)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         state = {"done": 0}

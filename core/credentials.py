@@ -30,7 +30,8 @@ def load_api_key(user_dir: str | os.PathLike | None) -> tuple[str | None, str | 
     if user_dir is not None:
         path = key_file_path(user_dir)
         try:
-            text = path.read_text(encoding="utf-8").strip()
+            # utf-8-sig: Windows Notepad starts the file with a byte-order mark.
+            text = path.read_text(encoding="utf-8-sig").strip()
         except (FileNotFoundError, NotADirectoryError):
             text = ""
         if text:
@@ -42,10 +43,17 @@ def require_api_key(user_dir: str | os.PathLike | None) -> str:
     """The key, or a MissingAPIKeyError naming both places it can come from."""
     from .errors import MissingAPIKeyError
 
-    key, _ = load_api_key(user_dir)
-    if key:
-        return key
+    key, source = load_api_key(user_dir)
     where = str(key_file_path(user_dir)) if user_dir is not None else "<ComfyUI>/user/segmind/api_key"
+    if key:
+        if not _header_safe(key):
+            # Sent as is, it would fail inside the HTTP library (a raw traceback, or
+            # "could not reach Segmind" after every retry). The key itself is not shown.
+            origin = f"the environment variable {ENV_VAR}" if source == "env" else f"the file {where}"
+            raise MissingAPIKeyError(
+                f"The Segmind API key in {origin} contains spaces, line breaks or non-ASCII "
+                "characters, which a key cannot have: put only the key (SG_...) there, on one line.")
+        return key
     raise MissingAPIKeyError(
         "No Segmind API key found. Set the environment variable SEGMIND_API_KEY before "
         f"starting ComfyUI, or put the key in the file {where} (or enter it under "
@@ -59,11 +67,16 @@ def validate_key_text(key: str) -> str:
     key = (key or "").strip()
     if not key:
         raise InvalidInputError("The API key is empty: paste your Segmind key (it starts with SG_).")
-    if any(c.isspace() for c in key) or not key.isprintable():
-        raise InvalidInputError("The API key contains spaces or control characters: paste only the key itself.")
+    if not _header_safe(key):
+        raise InvalidInputError("The API key contains spaces, control or non-ASCII characters: paste only the key itself.")
     if not (8 <= len(key) <= 256):
         raise InvalidInputError("That does not look like a Segmind API key (expected 8 to 256 characters, starting with SG_).")
     return key
+
+
+def _header_safe(key: str) -> bool:
+    """Printable ASCII without spaces: what an HTTP header value can carry unchanged."""
+    return key.isascii() and key.isprintable() and not any(c.isspace() for c in key)
 
 
 def save_api_key(user_dir: str | os.PathLike, key: str) -> Path:

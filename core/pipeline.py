@@ -33,10 +33,22 @@ OUTPUT_SUBFOLDER = "segmind_ltx2"
 _upload_memo: dict[tuple[str, str, str], str] = {}
 _memo_lock = threading.Lock()
 
-# fingerprint -> (set once Segmind answered the submit, give-up time). A Cancel does not stop
-# a submit already on the wire: its answer still arrives, on the HTTP thread, and is
-# journalled. A re-queue of the same request meanwhile waits for it instead of paying twice.
-_submits_in_flight: dict[str, tuple[threading.Event, float]] = {}
+
+class _SubmitInFlight:
+    """`settled` is clear while a submit attempt is on the wire; `deadline` is a safety
+    limit counted from the start of the latest attempt (a 429 wait before a retry can
+    outlast any limit counted from the first one)."""
+
+    def __init__(self) -> None:
+        self.settled = threading.Event()
+        self.settled.set()
+        self.deadline = 0.0
+
+
+# fingerprint -> its submit. A Cancel does not stop a submit already on the wire: its
+# answer still arrives, on the HTTP thread, and is journalled. A re-queue of the same
+# request meanwhile waits for it instead of paying twice.
+_submits_in_flight: dict[str, _SubmitInFlight] = {}
 
 
 @dataclass
@@ -125,7 +137,11 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
             if pending is not None:
                 journal.remove(fingerprint)  # too old to collect, and the clip is here anyway
             return _from_cache(hit, req, client, output_dir)
-    if req.api_mode == API_MODES[1]:
+    # A paid v2 job recorded for this request is collected whatever api_mode says now:
+    # switching to sync (v1) after an interrupted async run must not pay a second time.
+    resumable = (pending is not None and pending.collectable()
+                 and pending.api_base == client.config.api_base)
+    if req.api_mode == API_MODES[1] and not resumable:
         clip = _run_sync(req, client, output_dir)
     else:
         clip = _run_async(req, client, output_dir, fingerprint, journal)
@@ -196,11 +212,10 @@ def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> bool:
         pending = _submits_in_flight.get(fingerprint)
     if pending is None:
         return False
-    answered, deadline = pending
-    while not answered.is_set() and time.monotonic() < deadline:
-        client.emit("waiting_submit", left=deadline - time.monotonic())
+    while not pending.settled.is_set() and time.monotonic() < pending.deadline:
+        client.emit("waiting_submit", left=pending.deadline - time.monotonic())
         client.check_cancel()
-        answered.wait(0.2)
+        pending.settled.wait(0.2)
     with _memo_lock:
         if _submits_in_flight.get(fingerprint) is pending:
             del _submits_in_flight[fingerprint]
@@ -233,21 +248,24 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
                 log.warning("Segmind: could not record job %s in %s (%s); if this run is interrupted, "
                             "the job cannot be resumed.", accepted.request_id, journal.root, exc)
 
-        answered = threading.Event()
-        deadline = time.monotonic() + client.config.connect_timeout + client.config.read_timeout + 5
+        marker = _SubmitInFlight()
         with _memo_lock:
-            _submits_in_flight[fingerprint] = (answered, deadline)
+            _submits_in_flight[fingerprint] = marker
 
-        def on_answer(accepted: SubmittedJob) -> None:
-            on_accepted(accepted)
-            answered.set()
+        def on_attempt(in_flight: bool) -> None:
+            if in_flight:
+                marker.deadline = (time.monotonic() + client.config.connect_timeout
+                                   + client.config.read_timeout + 5)
+                marker.settled.clear()
+            else:
+                marker.settled.set()  # after on_accepted: a paid job is journalled by now
 
         try:
-            job = client.submit(req.model, body, on_accepted=on_answer)
+            job = client.submit(req.model, body, on_accepted=on_accepted, on_attempt=on_attempt)
         except Cancelled:
             raise  # the answer may still come: leave the marker for a re-queue to wait on
         except BaseException:
-            answered.set()  # a definite failure: nothing is in flight any more
+            marker.settled.set()  # a definite failure: nothing is in flight any more
             raise
         entry = recorded[0] if recorded else None
     try:

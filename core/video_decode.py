@@ -17,6 +17,7 @@ import math
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -261,6 +262,11 @@ class _Prefaulter:
     def __init__(self, out: "torch.Tensor") -> None:
         self._rows = out.view(out.shape[0], -1)
         self._stop = threading.Event()
+        # The writer claims each row before writing it; this thread skips claimed rows and
+        # the writer waits while this thread is zeroing the very row it claims. Without
+        # that, a helper started late would zero frames already written (black frames).
+        self._writer_at = -1
+        self._current = -1
         self._thread = threading.Thread(target=self._run, name="video_decode-prefault", daemon=True)
         self._thread.start()
 
@@ -270,12 +276,25 @@ class _Prefaulter:
             # ComfyUI runs nodes under inference_mode, which is per thread: match the
             # tensor's mode or in-place writes from this thread are refused.
             with torch.inference_mode(self._rows.is_inference()):
-                for row in self._rows:
+                for i, row in enumerate(self._rows):
                     if self._stop.is_set():
                         return
+                    if i <= self._writer_at:
+                        continue
+                    self._current = i
+                    if i <= self._writer_at:  # claimed meanwhile: the writer owns it
+                        self._current = -1
+                        continue
                     row.zero_()  # torch releases the GIL: the decoder keeps running
+                    self._current = -1
         except Exception as e:  # only a speed-up: the writer faults the pages itself
             log.debug("video_decode: prefault stopped: %s", e)
+
+    def claim(self, i: int) -> None:
+        """Called by the writer before it writes row `i`."""
+        self._writer_at = i
+        while self._current == i:
+            time.sleep(0.0002)  # at most one row's zeroing
 
     def stop(self) -> None:
         self._stop.set()
@@ -551,6 +570,8 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
                 out = bigger
                 del bigger
                 conv = _Converter(out) if _CONVERT_IN_WORKER else None
+            if prefault is not None:
+                prefault.claim(count)
             rgb = _frame_to_rgb(frame, out_w, out_h)
             if conv is not None:
                 conv.put(count, rgb)

@@ -43,6 +43,7 @@ test("validation mirrors the server's rules", () => {
   assert.match(validateKeyInput("SG_abc def12345").error, /spaces/);
   assert.match(validateKeyInput("SG_abc\tdef12345").error, /spaces/);
   assert.match(validateKeyInput("SG_abc\u0007def12345").error, /control/);
+  assert.match(validateKeyInput("SG_smart\u2026quote123456").error, /non-ASCII/);  // cannot go in an HTTP header
   assert.match(validateKeyInput("SG_1").error, /does not look like/);
   assert.match(validateKeyInput("SG_" + "x".repeat(300)).error, /does not look like/);
   assert.equal(keyWarning(KEY), "");

@@ -21,8 +21,8 @@ export const ENV_VAR = "SEGMIND_API_KEY";
 export function validateKeyInput(text) {
   const key = String(text ?? "").trim();
   if (!key) return { ok: false, error: "The API key is empty: paste your Segmind key (it starts with SG_)." };
-  if (/[\s\u0000-\u001f\u007f]/.test(key)) {
-    return { ok: false, error: "The API key contains spaces or control characters: paste only the key itself." };
+  if (/[\s\u0000-\u001f\u007f-\uffff]/.test(key)) {
+    return { ok: false, error: "The API key contains spaces, control or non-ASCII characters: paste only the key itself." };
   }
   if (key.length < 8 || key.length > 256) {
     return { ok: false, error: "That does not look like a Segmind API key (expected 8 to 256 characters, starting with SG_)." };

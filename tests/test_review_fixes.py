@@ -1,0 +1,240 @@
+"""Regression tests for bugs found in review: each fails without its fix."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from fake_segmind import make_mp4
+from pack_loader import load_pack, pack_module
+
+pack = load_pack()
+client_mod = pack_module("core.client")
+comfy_host = pack_module("comfy_host")
+credentials = pack_module("core.credentials")
+errors = pack_module("core.errors")
+job_journal = pack_module("core.job_journal")
+pipeline = pack_module("core.pipeline")
+NODE = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
+
+IMAGE = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(3))
+SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
+
+
+def queue(**over: Any) -> dict:
+    return NODE().generate(image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **{**SMALL, **over})
+
+
+def attempt(**over: Any) -> Any:
+    try:
+        return queue(**over)
+    except Exception as exc:  # judged by the test
+        return exc
+
+
+def journal_files(srv) -> list[Path]:
+    return sorted(job_journal.journal_directory(srv.home).glob("*.json"))
+
+
+def wait_until(condition, what: str, limit: float = 20.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- key leakage
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """GET /go redirects (302) to the other server's /file; /file answers a few bytes."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.seen.append({k.lower(): v for k, v in self.headers.items()})
+        if self.path == "/go":
+            self.send_response(302)
+            self.send_header("Location", self.server.target + "/file")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = self.server.body
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _server(body: bytes = b"") -> ThreadingHTTPServer:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    srv.seen, srv.body, srv.target = [], body, ""
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return srv
+
+
+def test_key_is_not_forwarded_on_a_redirect_to_another_host(tmp_path):
+    segmind, cdn = _server(), _server(b"\x00" * 1000)
+    try:
+        base = f"http://127.0.0.1:{segmind.server_address[1]}"
+        segmind.target = f"http://127.0.0.1:{cdn.server_address[1]}"
+        cfg = client_mod.ClientConfig(api_base=base, storage_base=base)
+        client = client_mod.SegmindClient("SG_secretkey123456", cfg)
+        client.download(base + "/go", tmp_path / "clip.mp4")
+        assert (tmp_path / "clip.mp4").stat().st_size == 1000
+        assert segmind.seen[0]["x-api-key"] == "SG_secretkey123456"
+        assert cdn.seen and all("x-api-key" not in h for h in cdn.seen)
+    finally:
+        for s in (segmind, cdn):
+            s.shutdown()
+            s.server_close()
+
+
+# --------------------------------------------------------------------------- billing
+
+
+def test_switching_to_sync_collects_the_recorded_paid_job(pack_env, monkeypatch):
+    srv = pack_env
+    srv.polls_until_done = 3
+    armed = threading.Event()
+    armed.set()
+    monkeypatch.setattr(comfy_host, "is_interrupted", lambda: armed.is_set() and srv.counts["status_calls"] >= 1)
+    assert isinstance(attempt(), errors.Cancelled) and len(journal_files(srv)) == 1
+    armed.clear()
+    out = attempt(api_mode="sync (v1)")  # same request, now in v1 mode
+    assert not isinstance(out, Exception), out
+    assert srv.jobs_submitted == 1 and not journal_files(srv)
+
+
+def test_requeue_waits_for_a_cancelled_submit_sent_after_a_long_429_wait(pack_env, monkeypatch):
+    """A 429 reset 85 s away delays the second submit attempt past a deadline counted from
+    the first attempt; a re-queue must still wait for that attempt's answer."""
+    import types
+
+    srv = pack_env
+    clock = {"offset": 0.0}
+    real = time.monotonic
+    monkeypatch.setattr(pipeline, "time", types.SimpleNamespace(
+        monotonic=lambda: real() + clock["offset"], strftime=time.strftime, time=time.time))
+    monkeypatch.setattr(client_mod.SegmindClient, "_sleep",
+                        lambda self, seconds: clock.__setitem__("offset", clock["offset"] + seconds))
+    srv.fault("submit", status=429, headers={"x-rate-limit-reset-at-utc": str(time.time() + 85)})
+    srv.fault("submit", delay=1.0)
+    armed = threading.Event()
+    armed.set()
+    monkeypatch.setattr(comfy_host, "is_interrupted", lambda: armed.is_set() and srv.counts["submits"] >= 2)
+    assert isinstance(attempt(), errors.Cancelled) and not journal_files(srv)
+    armed.clear()
+    out = attempt()  # queued again while the second attempt is still on the wire
+    assert not isinstance(out, Exception), out
+    time.sleep(1.2)  # let any second submit be answered too
+    assert srv.jobs_submitted == 1 and srv.counts["submits"] == 2
+
+
+# --------------------------------------------------------------------------- weird answers
+
+
+class _Resp:
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        self.body, self.headers = body, headers
+
+    def iter_content(self, size: int):
+        for i in range(0, len(self.body), 1000):
+            yield self.body[i:i + 1000]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("headers", [
+    {"Content-Length": "abc"},                                # malformed
+    {"Content-Length": "5000, 5000"},                         # duplicated header, joined
+    {"Content-Length": "1200", "Content-Encoding": "gzip"},   # counts compressed bytes
+])
+def test_download_survives_odd_content_length(tmp_path, headers):
+    client = client_mod.SegmindClient("SG_secretkey123456", client_mod.ClientConfig())
+    body = b"\x01" * 5000
+    client._stream_to(_Resp(body, headers), tmp_path / "clip.mp4", stage="download")
+    assert (tmp_path / "clip.mp4").read_bytes() == body
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_late_prefault_thread_never_zeroes_written_frames(tmp_path, monkeypatch):
+    video_decode = pack_module("core.video_decode")
+    path = tmp_path / "v.mp4"
+    make_mp4(path, 64, 64, 12, 8, audio=False)
+    go = threading.Event()
+    original_run, original_to_float = video_decode._Prefaulter._run, video_decode._to_float
+    written = []
+
+    def late_run(self) -> None:  # a helper thread the scheduler starts late
+        while not go.is_set() and not self._stop.is_set():
+            time.sleep(0.002)
+        original_run(self)
+
+    def to_float(dst, rgb) -> None:
+        original_to_float(dst, rgb)
+        written.append(1)
+        if len(written) == 4:
+            go.set()
+            time.sleep(0.3)  # the helper now runs over rows already written
+
+    monkeypatch.setattr(video_decode._Prefaulter, "_run", late_run)
+    monkeypatch.setattr(video_decode, "_to_float", to_float)
+    with torch.inference_mode():
+        frames = video_decode.decode_video(path).frames
+    assert all(float(frames[i].max()) > 0 for i in range(frames.shape[0]))
+
+
+# --------------------------------------------------------------------------- the key file
+
+
+def test_key_file_with_a_byte_order_mark_works(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEGMIND_API_KEY", raising=False)
+    path = credentials.key_file_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xef\xbb\xbfSG_notepadkey123456\r\n")  # as Windows Notepad saves it
+    assert credentials.require_api_key(tmp_path) == "SG_notepadkey123456"
+
+
+@pytest.mark.parametrize("text", ["SG_firstline123456\n# my key", "SG_smart\u2026quote123456"])
+def test_unusable_key_is_refused_before_anything_is_sent(tmp_path, monkeypatch, text):
+    monkeypatch.delenv("SEGMIND_API_KEY", raising=False)
+    path = credentials.key_file_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(errors.MissingAPIKeyError) as exc:
+        credentials.require_api_key(tmp_path)
+    assert str(path) in str(exc.value) and "SG_" not in str(exc.value).replace("SG_...", "")
+    with pytest.raises(errors.InvalidInputError):
+        credentials.validate_key_text("SG_smart\u2026quote123456")  # the settings route refuses it too
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_unusable_out_folder_fails_before_anything_is_sent(pack_env, tmp_path, capsys):
+    cli = pack_module("__main__")
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    code = cli.main(["--backend", "segmind", "--t2v", "--prompt", "x", "--width", "256", "--height", "256",
+                     "--num-frames", "9", "--out", str(blocker)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out" in err and "Traceback" not in err
+    assert pack_env.counts["submits"] == 0 and pack_env.jobs_submitted == 0
+
+
+def test_empty_200_answer_to_a_submit_warns_it_may_be_billed(pack_env):
+    pack_env.fault("submit", status=200, text="")
+    exc = attempt()
+    assert isinstance(exc, errors.SegmindError) and "dashboard" in str(exc)
+    assert pack_env.counts["submits"] == 1  # not resent
