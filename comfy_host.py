@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import html
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from .core.errors import Cancelled
+
+log = logging.getLogger(__name__)
 
 
 def _module(name: str) -> Any:
@@ -55,8 +58,12 @@ def is_interrupted() -> bool:
     return bool(fn()) if callable(fn) else False
 
 
-def raise_interrupted() -> None:
-    """Raise ComfyUI's own interruption so the run shows as cancelled, not failed."""
+def raise_interrupted(cause: Cancelled) -> None:
+    """Raise ComfyUI's own interruption so the run shows as cancelled, not failed; outside
+    ComfyUI re-raise `cause`. Its message (say, where a cancelled v1 clip will land) goes
+    to the log first, since ComfyUI shows no text for an interruption."""
+    if str(cause) != "Cancelled by the user.":
+        log.warning("Segmind LTX-2: %s", cause)
     mm = _module("comfy.model_management")
     throw = getattr(mm, "throw_exception_if_processing_interrupted", None)
     if callable(throw):
@@ -64,7 +71,7 @@ def raise_interrupted() -> None:
     exc = getattr(mm, "InterruptProcessingException", None)
     if isinstance(exc, type) and issubclass(exc, BaseException):
         raise exc()
-    raise Cancelled("Cancelled by the user.")
+    raise cause
 
 
 class NodeProgress:

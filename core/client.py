@@ -10,6 +10,7 @@ import base64
 import binascii
 import email.utils
 import json
+import logging
 import os
 import re
 import threading
@@ -23,6 +24,8 @@ from .credentials import redact
 from .params import DEFAULT_RUNTIME_SECONDS
 from .errors import (Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed,
                      SegmindNetworkError, SegmindTimeoutError, VideoError)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.segmind.com"
 DEFAULT_STORAGE_BASE = "https://workflows-api.segmind.com"
@@ -198,6 +201,12 @@ def parse_reset_at(value: str | None, now: float | None = None) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError):
         return None
+
+
+def _is_text(resp: Any) -> bool:
+    """A JSON or text answer (an error, or a v1 answer naming the video) rather than the video."""
+    ctype = resp.headers.get("Content-Type", "").lower()
+    return "json" in ctype or "text" in ctype
 
 
 def _host(url: str) -> str:
@@ -439,16 +448,34 @@ class SegmindClient:
         """v1: one request held open for the whole run; the answer is the video itself."""
         url = f"{self.config.api_base}/v1/{model}"
         self.emit("status", status="PROCESSING", elapsed=0.0, mode="sync")
-        resp = self._request("POST", url, stage="run (v1 sync)", billed=True, json_body=body,
-                             read_timeout=timeout, stream=True)
+
+        def keep_if_cancelled(resp: Any) -> Any:
+            # On the HTTP thread: a v1 answer that arrives after Cancel is still the paid
+            # clip, and v1 gives no id to collect it by later, so it is saved anyway.
+            if self._abort.is_set() and not _is_text(resp):
+                self._save_body(resp, dest, "run (v1 sync)", keep_on_cancel=True)
+            return resp
+
+        sent: list[bool] = []
+        try:
+            return self._run_sync_answer(
+                self._request("POST", url, stage="run (v1 sync)", billed=True, json_body=body,
+                              read_timeout=timeout, stream=True, accept=keep_if_cancelled,
+                              on_attempt=lambda starting: starting and sent.append(True)), dest)
+        except Cancelled:
+            if not sent:
+                raise
+            raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
+                            f"its clip will still be saved as {dest} when it arrives.") from None
+
+    def _run_sync_answer(self, resp: Any, dest: Path) -> RunInfo:
         info = RunInfo(request_id=resp.headers.get("x-request-id"),
                        cost=_as_float(resp.headers.get("x-cost")),
                        remaining_credits=_as_float(resp.headers.get("x-remaining-credits")),
                        inference_time=_as_float(resp.headers.get("x-generation-time")))
         seed = _as_float(resp.headers.get("x-seed-value"))
         info.seed = int(seed) if seed is not None else None
-        ctype = resp.headers.get("Content-Type", "").lower()
-        if "json" in ctype or "text" in ctype:
+        if _is_text(resp):
             payload = self._json(resp, "run (v1 sync)")
             ref = extract_video_ref(payload)
             if isinstance(payload, dict):
@@ -457,7 +484,7 @@ class SegmindClient:
                 raise VideoError(f"Segmind's v1 answer holds no video (answer: {redact(str(payload)[:200], self._key)}).")
             self.save_output(ref, dest)
         else:
-            self._stream_to(resp, dest, stage="run (v1 sync)")
+            self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True)
         return info
 
     def submit(self, model: str, body: dict,
@@ -574,41 +601,47 @@ class SegmindClient:
                 self._sleep(min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
         return dest
 
-    def _stream_to(self, resp: Any, dest: Path, stage: str) -> None:
+    def _save_body(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool) -> int:
+        """Write a response body to dest via a .part file, checked; runs on an HTTP thread.
+        With keep_on_cancel (a v1 answer: the paid clip itself, with no id to fetch it by
+        later) it carries on after Cancel, so the clip still lands on disk."""
         import requests
 
         total = _content_length(resp.headers)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
-        state = {"done": 0}
-
-        def pump() -> None:
+        done = 0
+        try:
             with open(tmp, "wb") as fh:
                 for chunk in resp.iter_content(_CHUNK):
-                    if self._abort.is_set():
-                        return
+                    if self._abort.is_set() and not keep_on_cancel:
+                        break  # the caller has raised Cancelled already
                     fh.write(chunk)
-                    state["done"] += len(chunk)
-                    self.emit("downloading", done=state["done"], total=total)
-
-        try:
-            self._in_worker(pump)
-        except Cancelled:
-            tmp.unlink(missing_ok=True)  # the pump stops at its next chunk; no half file stays
-            raise
+                    done += len(chunk)
+                    if not self._abort.is_set():
+                        self.emit("downloading", done=done, total=total)
         except (requests.exceptions.RequestException, OSError) as exc:
             tmp.unlink(missing_ok=True)
             raise VideoError(f"The video download from Segmind broke off ({type(exc).__name__}) during {stage}.") from None
         finally:
             resp.close()
-        if total is not None and state["done"] != total:
+        if self._abort.is_set() and not keep_on_cancel:
+            tmp.unlink(missing_ok=True)  # no half file stays
+            return done
+        if total is not None and done != total:
             tmp.unlink(missing_ok=True)
-            raise VideoError(f"The video from Segmind arrived incomplete ({state['done']} of {total} bytes).")
-        if state["done"] == 0:
+            raise VideoError(f"The video from Segmind arrived incomplete ({done} of {total} bytes).")
+        if done == 0:
             tmp.unlink(missing_ok=True)
             raise VideoError("Segmind sent an empty video.")
         os.replace(tmp, dest)
-        self.emit("downloaded", path=str(dest), size=state["done"])
+        if self._abort.is_set():
+            log.warning("Segmind: the clip of a cancelled v1 run arrived and was saved to %s.", dest)
+        return done
+
+    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False) -> None:
+        done = self._in_worker(lambda: self._save_body(resp, dest, stage, keep_on_cancel))
+        self.emit("downloaded", path=str(dest), size=done)
 
     def credits(self) -> dict:
         resp = self._request("GET", f"{self.config.api_base}/v1/get-user-credits",

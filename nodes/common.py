@@ -142,8 +142,8 @@ def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id
                               force_rerun=bool(options.get("force_rerun", False)))
         reporter.progress.text("Decoding...")
         return clip_outputs(clip, options, reporter, api_mode=req.api_mode)
-    except Cancelled:
-        comfy_host.raise_interrupted()
+    except Cancelled as exc:
+        comfy_host.raise_interrupted(exc)
         raise
 
 

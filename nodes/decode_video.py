@@ -61,8 +61,8 @@ class SegmindLTX2DecodeVideo:
                 result = decode_video(file_path, frame_load_cap=frame_load_cap, skip_first_frames=skip_first_frames,
                                       select_every_nth=select_every_nth, custom_width=custom_width,
                                       custom_height=custom_height, cancel_check=is_interrupted, progress=progress)
-        except Cancelled:
-            raise_interrupted()  # ComfyUI shows an interruption, not a failure
+        except Cancelled as exc:
+            raise_interrupted(exc)  # ComfyUI shows an interruption, not a failure
             raise
         return (result.frames, result.audio, float(result.fps), int(result.frame_count))
 

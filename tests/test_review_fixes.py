@@ -238,3 +238,35 @@ def test_empty_200_answer_to_a_submit_warns_it_may_be_billed(pack_env):
     exc = attempt()
     assert isinstance(exc, errors.SegmindError) and "dashboard" in str(exc)
     assert pack_env.counts["submits"] == 1  # not resent
+
+
+def test_v1_clip_arriving_after_cancel_is_still_saved(pack_env, monkeypatch):
+    """v1 has no request id: a clip paid for but cancelled while generating is kept anyway."""
+    import threading
+    import torch
+
+    from pack_loader import load_pack, pack_module
+
+    comfy_host = pack_module("comfy_host")
+    errors = pack_module("core.errors")
+    video_decode = pack_module("core.video_decode")
+    node = load_pack().NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]()
+    pack_env.fault("sync", delay=1.0)  # Segmind still generating when the user cancels
+    flag = threading.Event()
+    monkeypatch.setattr(comfy_host, "is_interrupted", flag.is_set)
+    threading.Timer(0.3, flag.set).start()
+    with pytest.raises(errors.Cancelled) as exc:
+        with torch.inference_mode():
+            node.generate(image=torch.rand(1, 32, 32, 3), prompt="x", negative_prompt="", unique_id="1",
+                          width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0,
+                          api_mode="sync (v1)")
+    assert "will still be saved" in str(exc.value)
+    folder = pack_env.output / "segmind_ltx2"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not list(folder.glob("*.mp4")):
+        time.sleep(0.05)
+    clips = list(folder.glob("*.mp4"))
+    assert pack_env.jobs_submitted == 1 and len(clips) == 1
+    assert str(clips[0]) in str(exc.value)
+    assert video_decode.probe_video(clips[0]).frame_count == 9
+    assert not list(folder.glob("*.part"))
