@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://api.segmind.com"
 DEFAULT_STORAGE_BASE = "https://workflows-api.segmind.com"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_ENDED_WITHOUT_VIDEO = frozenset({"FAILED", "ERROR", "CANCELLED", "CANCELED", "EXPIRED", "TIMEOUT"})
 _CHUNK = 1 << 20
 
 EventCallback = Callable[[str, dict], None]
@@ -535,8 +536,11 @@ class SegmindClient:
             status = str(data.get("status", "")).upper() if isinstance(data, dict) else ""
             info.merge_metrics(data.get("metrics") if isinstance(data, dict) else None)
             now = time.monotonic()
-            if status == "FAILED":
-                raise SegmindJobFailed(422, str(data.get("error") or ""), "generation", job.request_id)
+            if status in _ENDED_WITHOUT_VIDEO:
+                # FAILED is documented; the others are what queue services say of a dead job,
+                # and waiting for them until timeout_seconds would only waste the user's time.
+                raise SegmindJobFailed(422, str(data.get("error") or status.lower()), "generation",
+                                       job.request_id)
             if status in ("COMPLETED", "SUCCEEDED", "SUCCESS"):
                 break
             if status == "PROCESSING" and processing_since is None:

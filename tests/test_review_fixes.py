@@ -270,3 +270,20 @@ def test_v1_clip_arriving_after_cancel_is_still_saved(pack_env, monkeypatch):
     assert str(clips[0]) in str(exc.value)
     assert video_decode.probe_video(clips[0]).frame_count == 9
     assert not list(folder.glob("*.part"))
+
+
+@pytest.mark.parametrize("status", ["ERROR", "CANCELLED"])
+def test_a_job_status_that_ended_without_video_stops_the_wait(pack_env, status):
+    """Not only the documented FAILED: a dead job must not be polled until timeout_seconds."""
+    client_mod = pack_module("core.client")
+    errors = pack_module("core.errors")
+    cfg = client_mod.ClientConfig.from_env()
+    client = client_mod.SegmindClient(pack_env.api_key, cfg)
+    job = client.submit("ltx-2-19b-t2v", {"prompt": "x", "width": 256, "height": 256, "num_frames": 9,
+                                          "fps": 8, "seed": 1, "guidance_scale": 4.0})
+    pack_env.fault("status", json={"status": status}, times=5)
+    started = time.monotonic()
+    with pytest.raises(errors.SegmindJobFailed) as exc:
+        client.wait(job, timeout=30)
+    assert time.monotonic() - started < 5 and status.lower() in str(exc.value)
+    assert pack_env.counts["status_calls"] == 1
