@@ -21,10 +21,9 @@ Methods
 - floor: PyAV decode to uint8 RGB into a preallocated numpy buffer, nothing
   else (default decoder settings). floor-threaded is the same with FFmpeg's
   decoder threads on (thread_type AUTO): the stricter floor.
-- pack-no-* / pack+*: the pack with one tuning choice flipped (ablation), to
+- pack-no-* / pack-single-thread: the pack with its tuning choices off (ablation), to
   show what each is worth on this machine: no page-prefault thread, FFmpeg's
-  default decoder threading, float conversion on an extra worker thread, and
-  all three off (plain preallocated fill).
+  default decoder threading, and both off (plain preallocated fill).
 
 The numbers on a shared VM are noisy (first touch of fresh memory is slow and
 varies run to run); compare ratios measured in the same run, not across runs.
@@ -163,11 +162,9 @@ METHODS: dict[str, Callable[[str], Any]] = {
     # ablations: one choice flipped at a time
     "pack-no-prefault": lambda p: m_pack(p, {"_PREFAULT": False}),
     "pack-no-codec-threads": lambda p: m_pack(p, {"_CODEC_THREADS": None}),
-    "pack+worker-convert": lambda p: m_pack(p, {"_CONVERT_IN_WORKER": True}),
-    "pack-single-thread": lambda p: m_pack(p, {"_PREFAULT": False, "_CONVERT_IN_WORKER": False,
-                                               "_CODEC_THREADS": None}),
+    "pack-single-thread": lambda p: m_pack(p, {"_PREFAULT": False, "_CODEC_THREADS": None}),
 }
-ABLATIONS = [m for m in METHODS if m.startswith(("pack-", "pack+"))]
+ABLATIONS = [m for m in METHODS if m.startswith("pack-")]
 
 
 def _status_kib(key: str) -> int:

@@ -57,10 +57,6 @@ T2V_NUMBERS: tuple[NumberField, ...] = tuple(
     for f in I2V_NUMBERS)
 
 
-def field_map(fields: tuple[NumberField, ...]) -> dict[str, NumberField]:
-    return {f.name: f for f in fields}
-
-
 def build_body(fields: tuple[NumberField, ...], prompt: str, negative_prompt: str,
                values: Mapping[str, Any], image_url: str | None = None) -> dict[str, Any]:
     """Validate and assemble a request body. Raises InvalidInputError naming the input."""

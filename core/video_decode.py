@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -35,8 +34,6 @@ GIB = float(1 << 30)
 # Tuning knobs, chosen by bench/bench_decode.py on a 2-core machine (see bench/results.md).
 _CODEC_THREADS = "AUTO"     # FFmpeg frame/slice threads for the decoder (None = FFmpeg's default)
 _PREFAULT = True            # a helper thread first-touches the output pages ahead of the writer
-_CONVERT_IN_WORKER = False  # uint8 -> float32 on a further thread: no gain once prefaulting runs
-_QUEUE_FRAMES = 4           # uint8 frames in flight to that converter (~2.6 MiB each at 720p)
 # Headroom kept free when checking memory: ComfyUI, the model and the OS still need some.
 _MEMORY_HEADROOM_BYTES = 256 << 20
 
@@ -122,7 +119,7 @@ def estimate_decode_bytes(info: VideoInfo, *, frame_load_cap: int = 0, skip_firs
     frames = n * h * w * 3 * 4
     fps = info.fps if info.fps > 0 else 1.0
     seconds = n * max(1, select_every_nth) / fps
-    pipeline = (_QUEUE_FRAMES + 2) * info.width * info.height * 3
+    pipeline = 2 * info.width * info.height * 3  # the uint8 frame being converted, and its resize
     return frames + _audio_bytes(info, seconds) + pipeline
 
 
@@ -299,46 +296,6 @@ class _Prefaulter:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-class _Converter:
-    """uint8 HxWx3 arrays -> out[i] as float32/255 on a worker thread."""
-
-    _DONE = object()
-
-    def __init__(self, out: "torch.Tensor") -> None:
-        self.out = out
-        self._q: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="video_decode-convert", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import torch
-        with torch.inference_mode(self.out.is_inference()):  # per-thread mode, as in _Prefaulter
-            while True:
-                item = self._q.get()
-                if item is self._DONE:
-                    return
-                if self._error is not None:
-                    continue  # drain so the producer never blocks
-                i, arr = item
-                try:
-                    _to_float(self.out[i], arr)
-                except BaseException as e:  # surfaced to the caller in put()/finish()
-                    self._error = e
-
-    def put(self, i: int, arr: Any) -> None:
-        if self._error is not None:
-            raise self._error
-        self._q.put((i, arr))
-
-    def finish(self) -> None:
-        """Wait until every queued frame is written (or the thread failed)."""
-        self._q.put(self._DONE)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
 
 
 def _to_float(dst: "torch.Tensor", rgb: Any) -> None:
@@ -535,7 +492,6 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
         vs.thread_type = _CODEC_THREADS
     out = torch.empty((max(planned, 1), out_h, out_w, 3), dtype=torch.float32)
     prefault = _Prefaulter(out) if _PREFAULT else None
-    conv = _Converter(out) if _CONVERT_IN_WORKER else None
     step = max(1, planned // 50)
     count = 0
     index = -1
@@ -555,8 +511,6 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
             if count >= out.shape[0]:
                 # The header under-counted: grow by a quarter. Old and new buffers
                 # coexist during the copy, so check the new one against what is left.
-                if conv is not None:
-                    conv.finish()
                 if prefault is not None:
                     prefault.stop()
                     prefault = None
@@ -569,33 +523,21 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
                 bigger[:count].copy_(out[:count])
                 out = bigger
                 del bigger
-                conv = _Converter(out) if _CONVERT_IN_WORKER else None
             if prefault is not None:
                 prefault.claim(count)
             rgb = _frame_to_rgb(frame, out_w, out_h)
-            if conv is not None:
-                conv.put(count, rgb)
-            else:
-                _to_float(out[count], rgb)
+            _to_float(out[count], rgb)
             count += 1
             if progress is not None and (count % step == 0 or count == planned):
                 progress(count, max(planned, count))
             if cap and count >= cap:
                 break  # later frames are not needed: stop decoding
-        if conv is not None:
-            conv.finish()
-            conv = None
     except (Cancelled, NotEnoughMemoryError):
         raise
     except _av_errors() as e:
         raise VideoError(f"The video stream broke off after {count} decoded frames ({e}); "
                          "the file is probably truncated or corrupt.") from e
     finally:
-        if conv is not None:
-            try:
-                conv.finish()
-            except BaseException:
-                pass  # the original error is the one worth reporting
         if prefault is not None:
             prefault.stop()
     # Cut by the cap only if the file had more selectable frames than we returned.

@@ -267,7 +267,7 @@ def test_module_imports_no_heavy_libraries() -> None:
 
 
 @pytest.mark.parametrize("knobs", [
-    {"_CONVERT_IN_WORKER": True},
+    {"_PREFAULT": False},
     {"_PREFAULT": False, "_CODEC_THREADS": None},
 ])
 def test_tuning_variants_give_the_same_frames(vd: Any, errors: Any, clip: Path, monkeypatch: pytest.MonkeyPatch,
@@ -329,12 +329,10 @@ def test_truncated_faststart_mp4(vd: Any, errors: Any, tmp_path: Path) -> None:
     assert 0 < d.frame_count < N and frame_ids(d.frames) == list(range(d.frame_count))
 
 
-@pytest.mark.parametrize("worker", [False, True])
-def test_under_inference_mode(vd: Any, clip: Path, monkeypatch: pytest.MonkeyPatch, worker: bool) -> None:
-    # ComfyUI runs nodes inside torch.inference_mode(); the helper threads must cope.
+def test_under_inference_mode(vd: Any, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ComfyUI runs nodes inside torch.inference_mode(); the helper thread must cope.
     import torch
 
-    monkeypatch.setattr(vd, "_CONVERT_IN_WORKER", worker)
     errors_seen: list[BaseException] = []
     monkeypatch.setattr(vd.log, "debug", lambda *a, **k: errors_seen.append(a))
     with torch.inference_mode():

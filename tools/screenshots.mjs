@@ -490,12 +490,7 @@ async function stepKeyError(ids) {
     return;
   }
   try {
-    await page.evaluate((id) => {
-      const n = app.graph.getNodeById(id);
-      const set = (k, v) => { const w = n.widgets.find((x) => x.name === k); w.value = v; w.callback?.(v); };
-      set("prompt", "The camera slowly pushes in while soft rain starts to fall; gentle piano music.");
-      set("seed", Math.floor(Math.random() * 1e9));
-    }, ids.seg);
+    await newRequest(ids.seg);
     await queueAndWait();
     await sleep(1000);
     const r = await page.evaluate((id) => ({
@@ -514,16 +509,21 @@ async function stepKeyError(ids) {
   }
 }
 
+// A request the result cache has not seen (a new seed), so the run really goes to the stand-in.
+async function newRequest(id) {
+  await page.evaluate((nodeId) => {
+    const n = app.graph.getNodeById(nodeId);
+    const set = (k, v) => { const w = n.widgets.find((x) => x.name === k); w.value = v; w.callback?.(v); };
+    set("prompt", "The camera slowly pushes in while soft rain starts to fall; gentle piano music.");
+    set("seed", Math.floor(Math.random() * 1e9));
+  }, id);
+}
+
 // Cancel while Segmind works: the node says "Cancelled"; queueing the same graph again
 // collects the journalled job instead of submitting (and paying for) a new one.
 async function stepCancel(ids) {
   console.log("# cancel, then queue again");
-  await page.evaluate((id) => {
-    const n = app.graph.getNodeById(id);
-    const set = (k, v) => { const w = n.widgets.find((x) => x.name === k); w.value = v; w.callback?.(v); };
-    set("prompt", "The camera slowly pushes in while soft rain starts to fall; gentle piano music.");
-    set("seed", Math.floor(Math.random() * 1e9));
-  }, ids.seg);
+  await newRequest(ids.seg);
   await page.evaluate(() => app.queuePrompt(0, 1));
   await page.waitForFunction((id) => /Processing|Queued/.test(String(app.graph.getNodeById(id).widgets.find((w) => w.name === "$$node-text-preview")?.value ?? "")), ids.seg, { timeout: 60000 });
   await page.evaluate(() => fetch("api/interrupt", { method: "POST" }));
