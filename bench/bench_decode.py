@@ -21,9 +21,10 @@ Methods
 - floor: PyAV decode to uint8 RGB into a preallocated numpy buffer, nothing
   else (default decoder settings). floor-threaded is the same with FFmpeg's
   decoder threads on (thread_type AUTO): the stricter floor.
-- pack-no-* / pack-single-thread: the pack with its tuning choices off (ablation), to
-  show what each is worth on this machine: no page-prefault thread, FFmpeg's
-  default decoder threading, and both off (plain preallocated fill).
+- pack-* ablations: the pack with one tuning choice flipped, to show what each is
+  worth on this machine: pack-one-thread converts on the decoding thread (plain
+  preallocated fill), pack-no-populate lets the writes fault the fresh pages in one
+  by one, pack-codec-threads turns on FFmpeg's decoder threads (thread_type AUTO).
 
 The numbers on a shared VM are noisy (first touch of fresh memory is slow and
 varies run to run); compare ratios measured in the same run, not across runs.
@@ -160,9 +161,9 @@ METHODS: dict[str, Callable[[str], Any]] = {
     "floor": m_floor,
     "floor-threaded": lambda p: m_floor(p, threaded=True),
     # ablations: one choice flipped at a time
-    "pack-no-prefault": lambda p: m_pack(p, {"_PREFAULT": False}),
-    "pack-no-codec-threads": lambda p: m_pack(p, {"_CODEC_THREADS": None}),
-    "pack-single-thread": lambda p: m_pack(p, {"_PREFAULT": False, "_CODEC_THREADS": None}),
+    "pack-one-thread": lambda p: m_pack(p, {"_CONVERTER_THREAD": False}),
+    "pack-no-populate": lambda p: m_pack(p, {"_POPULATE": False}),
+    "pack-codec-threads": lambda p: m_pack(p, {"_CODEC_THREADS": "AUTO"}),
 }
 ABLATIONS = [m for m in METHODS if m.startswith("pack-")]
 
@@ -214,7 +215,7 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=1280)
     ap.add_argument("--fps", type=int, default=24)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--no-ablation", action="store_true", help="skip the pack-no-* variants")
+    ap.add_argument("--no-ablation", action="store_true", help="skip the pack-* ablation variants")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -2,11 +2,12 @@
 
 Why not decode like ComfyUI's VideoFromFile.get_components: it keeps a list of
 per-frame float tensors and then torch.stack()s them, so the video exists twice
-in float32 (plus allocator churn). Here PyAV decodes straight into one
-preallocated float32 tensor, frame selection and resizing happen on uint8
-before any float is produced, and the first touch of the big buffer (page
-faults, the largest single cost on a VM) runs on a helper thread while FFmpeg
-decodes. bench/bench_decode.py measures each of these choices.
+in float32 (plus allocator churn). Here the calling thread only demuxes and
+decodes; a second thread turns each decoded frame into its row of one
+preallocated float32 tensor (colour conversion, first touch of the row's fresh
+pages, the float conversion), and the decoding thread lends a hand whenever
+that thread falls behind. Frame selection and resizing happen on uint8 before
+any float is produced. bench/bench_decode.py measures each of these choices.
 
 torch, av, numpy and cv2 are imported inside functions so that importing this
 module stays cheap and free of heavy dependencies."""
@@ -15,8 +16,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+import sys
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -31,9 +33,12 @@ SILENT_SAMPLE_RATE = 24000  # what LTX-2 returns; used for the silence of a mute
 SILENT_CHANNELS = 2
 GIB = float(1 << 30)
 
-# Tuning knobs, chosen by bench/bench_decode.py on a 2-core machine (see bench/results.md).
-_CODEC_THREADS = "AUTO"     # FFmpeg frame/slice threads for the decoder (None = FFmpeg's default)
-_PREFAULT = True            # a helper thread first-touches the output pages ahead of the writer
+# Tuning knobs, chosen by bench/bench_decode.py on a 2-core machine (see bench/results.md);
+# the benchmark's ablation rows flip them one at a time.
+_CODEC_THREADS: str | None = None  # FFmpeg decoder threading ("AUTO" measured no faster)
+_CONVERTER_THREAD = True   # convert frames on a second thread while this one decodes
+_QUEUE_DEPTH = 2           # decoded frames waiting for the converter (2 measured best of 1/2/3/8/32)
+_POPULATE = True           # fault each output row in with one madvise call before writing it
 # Headroom kept free when checking memory: ComfyUI, the model and the OS still need some.
 _MEMORY_HEADROOM_BYTES = 256 << 20
 
@@ -119,7 +124,8 @@ def estimate_decode_bytes(info: VideoInfo, *, frame_load_cap: int = 0, skip_firs
     frames = n * h * w * 3 * 4
     fps = info.fps if info.fps > 0 else 1.0
     seconds = n * max(1, select_every_nth) / fps
-    pipeline = 2 * info.width * info.height * 3  # the uint8 frame being converted, and its resize
+    # uint8 frames in flight: one being converted on each thread (and its resize), plus the queue
+    pipeline = (4 + _QUEUE_DEPTH) * info.width * info.height * 3
     return frames + _audio_bytes(info, seconds) + pipeline
 
 
@@ -249,60 +255,101 @@ def _validate(frame_load_cap: int, skip_first_frames: int, select_every_nth: int
             raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}.")
 
 
-class _Prefaulter:
-    """First-touches the output pages ahead of the writer on another thread.
+class _Converter:
+    """Converts decoded frames into rows of the output on a second thread.
 
-    Faulting ~2 GiB of fresh pages costs more than the decode itself (measured);
-    doing it off the decoding thread overlaps the two. One thread measured best:
-    a second one, huge pages (madvise) and MADV_POPULATE_WRITE were all slower."""
+    Measured on 2 cores (bench/results.md): decoding alone is about a third of the
+    work; the rest is first-touching ~2 GiB of fresh pages and the uint8 -> float
+    conversion, which this thread overlaps with decoding. A short queue keeps
+    decoded frames (FFmpeg's pooled buffers) few; when it is full the decoding
+    thread converts the frame itself instead of waiting, so both cores stay busy.
+    numpy does the float conversion here: torch would start its own worker threads
+    per frame and fight the decoder for the two cores (measured 1.5x slower)."""
 
-    def __init__(self, out: "torch.Tensor") -> None:
-        self._rows = out.view(out.shape[0], -1)
-        self._stop = threading.Event()
-        # The writer claims each row before writing it; this thread skips claimed rows and
-        # the writer waits while this thread is zeroing the very row it claims. Without
-        # that, a helper started late would zero frames already written (black frames).
-        self._writer_at = -1
-        self._current = -1
-        self._thread = threading.Thread(target=self._run, name="video_decode-prefault", daemon=True)
+    def __init__(self, out_w: int, out_h: int) -> None:
+        self._size = (out_w, out_h)
+        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="video_decode-convert", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        import torch
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:  # after a failure, only drain so the writer never blocks
+                    _convert_into(item[0], item[1], *self._size)
+            except BaseException as e:  # re-raised on the decoding thread
+                self._error = e
+            finally:
+                self._queue.task_done()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, dst: Any, frame: Any) -> None:
+        """Fill `dst` (a float32 row of the output) from `frame`, here or on the thread."""
+        self._raise_if_failed()
         try:
-            # ComfyUI runs nodes under inference_mode, which is per thread: match the
-            # tensor's mode or in-place writes from this thread are refused.
-            with torch.inference_mode(self._rows.is_inference()):
-                for i, row in enumerate(self._rows):
-                    if self._stop.is_set():
-                        return
-                    if i <= self._writer_at:
-                        continue
-                    self._current = i
-                    if i <= self._writer_at:  # claimed meanwhile: the writer owns it
-                        self._current = -1
-                        continue
-                    row.zero_()  # torch releases the GIL: the decoder keeps running
-                    self._current = -1
-        except Exception as e:  # only a speed-up: the writer faults the pages itself
-            log.debug("video_decode: prefault stopped: %s", e)
+            self._queue.put_nowait((dst, frame))
+        except queue.Full:
+            _convert_into(dst, frame, *self._size)
 
-    def claim(self, i: int) -> None:
-        """Called by the writer before it writes row `i`."""
-        self._writer_at = i
-        while self._current == i:
-            time.sleep(0.0002)  # at most one row's zeroing
+    def drain(self) -> None:
+        """Wait until every submitted frame is written (before the output is replaced or returned)."""
+        self._queue.join()
+        self._raise_if_failed()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def close(self) -> None:
+        self._queue.put(None)
         self._thread.join()
 
 
-def _to_float(dst: "torch.Tensor", rgb: Any) -> None:
-    """dst = rgb / 255 in place. copy_ + div_ instead of torch.div(..., out=dst): the
-    mixed-dtype form allocates a float temporary per frame (measured ~70 MiB more peak)."""
-    import torch
-    dst.copy_(torch.from_numpy(rgb)).div_(255.0)
+def _convert_into(dst: Any, frame: Any, out_w: int, out_h: int) -> None:
+    """dst[...] = frame as RGB / 255, with no float temporary.
+
+    A cast copy then an in-place divide: measured 1.4x faster than one mixed-type
+    np.divide (which casts through small buffers), and bit-identical to ComfyUI's
+    torch `/ 255.0`."""
+    import numpy as np
+    rgb = _frame_to_rgb(frame, out_w, out_h)
+    if _POPULATE:
+        _populate(dst)
+    np.copyto(dst, rgb, casting="unsafe")
+    np.divide(dst, np.float32(255.0), out=dst)
+
+
+_MADV_POPULATE_WRITE = 23  # Linux 5.14+
+_madvise: Any = None  # resolved on first use; False when unavailable
+
+
+def _populate(arr: Any) -> None:
+    """Fault in the pages of `arr` with one system call (Linux only; a no-op elsewhere).
+
+    Measured: one madvise(MADV_POPULATE_WRITE) per frame row is ~0.1 s faster over a
+    1.9 GiB output than taking a page fault per 4 KiB as the writes arrive."""
+    global _madvise
+    if _madvise is None:
+        _madvise = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+                fn = ctypes.CDLL(None, use_errno=True).madvise
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+                fn.restype = ctypes.c_int
+                _madvise = fn
+            except (OSError, AttributeError):
+                pass
+    if not _madvise:
+        return
+    import mmap
+    addr = arr.ctypes.data
+    start = addr - addr % mmap.PAGESIZE
+    if _madvise(start, addr + arr.nbytes - start, _MADV_POPULATE_WRITE) != 0:
+        _madvise = False  # older kernel (EINVAL): the writes fault the pages in instead
 
 
 _SWS_THREADS_KW: dict[str, int] | None = {"threads": 1}
@@ -491,7 +538,8 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
     if _CODEC_THREADS:
         vs.thread_type = _CODEC_THREADS
     out = torch.empty((max(planned, 1), out_h, out_w, 3), dtype=torch.float32)
-    prefault = _Prefaulter(out) if _PREFAULT else None
+    rows = out.numpy()  # the same memory; numpy writes need no autograd/inference-mode checks
+    converter = _Converter(out_w, out_h) if _CONVERTER_THREAD else None
     step = max(1, planned // 50)
     count = 0
     index = -1
@@ -511,9 +559,8 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
             if count >= out.shape[0]:
                 # The header under-counted: grow by a quarter. Old and new buffers
                 # coexist during the copy, so check the new one against what is left.
-                if prefault is not None:
-                    prefault.stop()
-                    prefault = None
+                if converter is not None:
+                    converter.drain()  # every queued frame is in the old buffer before the copy
                 grown = out.shape[0] + max(8, out.shape[0] // 4)
                 if cap:
                     grown = min(grown, cap)
@@ -521,25 +568,27 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
                 _check_memory(grown * frame_bytes, grown, out_w, out_h)
                 bigger = torch.empty((grown, out_h, out_w, 3), dtype=torch.float32)
                 bigger[:count].copy_(out[:count])
-                out = bigger
+                out, rows = bigger, bigger.numpy()
                 del bigger
-            if prefault is not None:
-                prefault.claim(count)
-            rgb = _frame_to_rgb(frame, out_w, out_h)
-            _to_float(out[count], rgb)
+            if converter is not None:
+                converter.submit(rows[count], frame)
+            else:
+                _convert_into(rows[count], frame, out_w, out_h)
             count += 1
             if progress is not None and (count % step == 0 or count == planned):
                 progress(count, max(planned, count))
             if cap and count >= cap:
                 break  # later frames are not needed: stop decoding
+        if converter is not None:
+            converter.drain()
     except (Cancelled, NotEnoughMemoryError):
         raise
     except _av_errors() as e:
         raise VideoError(f"The video stream broke off after {count} decoded frames ({e}); "
                          "the file is probably truncated or corrupt.") from e
     finally:
-        if prefault is not None:
-            prefault.stop()
+        if converter is not None:
+            converter.close()
     # Cut by the cap only if the file had more selectable frames than we returned.
     capped = bool(cap) and count >= cap and _selected_count(info.frame_count, skip, nth, 0) > count
     return out, count, capped, first_time

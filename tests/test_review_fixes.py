@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import torch
 
-from fake_segmind import make_mp4
 from pack_loader import load_pack, pack_module
 
 pack = load_pack()
@@ -163,36 +162,6 @@ def test_download_survives_odd_content_length(tmp_path, headers):
     body = b"\x01" * 5000
     client._stream_to(_Resp(body, headers), tmp_path / "clip.mp4", stage="download")
     assert (tmp_path / "clip.mp4").read_bytes() == body
-
-
-# --------------------------------------------------------------------------- threads
-
-
-def test_late_prefault_thread_never_zeroes_written_frames(tmp_path, monkeypatch):
-    video_decode = pack_module("core.video_decode")
-    path = tmp_path / "v.mp4"
-    make_mp4(path, 64, 64, 12, 8, audio=False)
-    go = threading.Event()
-    original_run, original_to_float = video_decode._Prefaulter._run, video_decode._to_float
-    written = []
-
-    def late_run(self) -> None:  # a helper thread the scheduler starts late
-        while not go.is_set() and not self._stop.is_set():
-            time.sleep(0.002)
-        original_run(self)
-
-    def to_float(dst, rgb) -> None:
-        original_to_float(dst, rgb)
-        written.append(1)
-        if len(written) == 4:
-            go.set()
-            time.sleep(0.3)  # the helper now runs over rows already written
-
-    monkeypatch.setattr(video_decode._Prefaulter, "_run", late_run)
-    monkeypatch.setattr(video_decode, "_to_float", to_float)
-    with torch.inference_mode():
-        frames = video_decode.decode_video(path).frames
-    assert all(float(frames[i].max()) > 0 for i in range(frames.shape[0]))
 
 
 # --------------------------------------------------------------------------- the key file

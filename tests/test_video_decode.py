@@ -267,8 +267,10 @@ def test_module_imports_no_heavy_libraries() -> None:
 
 
 @pytest.mark.parametrize("knobs", [
-    {"_PREFAULT": False},
-    {"_PREFAULT": False, "_CODEC_THREADS": None},
+    {"_POPULATE": False},
+    {"_CONVERTER_THREAD": False},
+    {"_CODEC_THREADS": "AUTO"},
+    {"_QUEUE_DEPTH": 1},
 ])
 def test_tuning_variants_give_the_same_frames(vd: Any, errors: Any, clip: Path, monkeypatch: pytest.MonkeyPatch,
                                               knobs: dict) -> None:
@@ -338,4 +340,72 @@ def test_under_inference_mode(vd: Any, clip: Path, monkeypatch: pytest.MonkeyPat
     with torch.inference_mode():
         d = vd.decode_video(clip, frame_load_cap=6)
     assert frame_ids(d.frames) == list(range(6))
-    assert errors_seen == []  # the prefault thread did not fail
+    assert errors_seen == []  # the converter thread did not fail
+
+
+def _converter_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "video_decode-convert"]
+
+
+def test_frames_converted_on_either_thread_land_in_their_rows(vd: Any, clip: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A slow converter thread fills its queue, so the decoding thread converts some
+    # frames itself: whichever thread writes a frame, it must land in its own row.
+    import time
+
+    original = vd._convert_into
+    by_thread: dict[str, int] = {}
+
+    def slow_on_helper(dst: Any, frame: Any, w: int, h: int) -> None:
+        name = threading.current_thread().name
+        by_thread[name] = by_thread.get(name, 0) + 1
+        if name == "video_decode-convert":
+            time.sleep(0.02)
+        original(dst, frame, w, h)
+
+    monkeypatch.setattr(vd, "_convert_into", slow_on_helper)
+    d = vd.decode_video(clip, skip_first_frames=1, select_every_nth=2)
+    assert frame_ids(d.frames) == list(range(1, N, 2))
+    assert by_thread.get("video_decode-convert", 0) > 0
+    assert sum(n for name, n in by_thread.items() if name != "video_decode-convert") > 0
+    assert _converter_threads() == []
+
+
+def test_a_failure_on_the_converter_thread_is_raised(vd: Any, errors: Any, clip: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without passing the error back, the frame would silently stay uninitialised memory.
+    original = vd._frame_to_rgb
+
+    def fails_on_helper(frame: Any, w: int, h: int) -> Any:
+        if threading.current_thread().name == "video_decode-convert":
+            raise ValueError("colour conversion failed")
+        return original(frame, w, h)
+
+    monkeypatch.setattr(vd, "_frame_to_rgb", fails_on_helper)
+    with pytest.raises(errors.VideoError, match="colour conversion failed"):
+        vd.decode_video(clip)
+    assert _converter_threads() == []
+
+
+def test_cancel_stops_the_converter_thread(vd: Any, errors: Any, clip: Path) -> None:
+    calls = iter(range(100))
+    with pytest.raises(errors.Cancelled):
+        vd.decode_video(clip, cancel_check=lambda: next(calls) >= 5)
+    assert _converter_threads() == []
+
+
+def test_populate_refused_by_the_kernel_falls_back_to_plain_writes(vd: Any, clip: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Linux before 5.14 answers MADV_POPULATE_WRITE with EINVAL: no more calls, same frames.
+    calls: list[int] = []
+
+    def refusing(addr: int, length: int, advice: int) -> int:
+        calls.append(advice)
+        return -1
+
+    monkeypatch.setattr(vd, "_madvise", refusing)
+    d = vd.decode_video(clip)
+    assert frame_ids(d.frames) == list(range(N))
+    # tried once per thread at most (both may ask before the first answer), then never again
+    assert calls and len(calls) <= 2 and set(calls) == {vd._MADV_POPULATE_WRITE}
+    assert vd._madvise is False
