@@ -5,7 +5,8 @@
     DELETE /segmind_ltx2/key   -> removes the key file, answers status
 
 status = {"set": bool, "source": "env" | "file" | null, "last4": str | null,
-          "key_file": str, "env_var": "SEGMIND_API_KEY", "env_overrides_file": bool}
+          "key_file": str, "env_var": "SEGMIND_API_KEY", "env_overrides_file": bool,
+          "error": str (only when the key file exists but cannot be read)}
 errors = {"error": "<message for the user>"} with 400 / 403 / 413 / 415 / 500.
 
 No answer ever carries the key itself: only whether one is set, where it comes from and
@@ -41,6 +42,7 @@ from .core.credentials import (
     save_api_key,
     validate_key_text,
 )
+from .core.errors import KeyFileUnreadableError
 
 KEY_ROUTE = "/segmind_ltx2/key"
 MAX_BODY_BYTES = 4096
@@ -123,8 +125,14 @@ def check_same_origin(method: str, headers: Mapping[str, str]) -> str | None:
 
 
 def key_status(user_dir: "str | os.PathLike[str] | None") -> dict[str, Any]:
-    """The status JSON; never contains the key."""
-    key, source = load_api_key(user_dir)
+    """The status JSON; never contains the key. An unreadable key file is reported
+    in "error" (a message saying what to change) instead of failing the request."""
+    try:
+        key, source = load_api_key(user_dir)
+    except KeyFileUnreadableError as exc:
+        return {"set": False, "source": None, "last4": None,
+                "key_file": str(key_file_path(user_dir)) if user_dir is not None else None,
+                "env_var": ENV_VAR, "env_overrides_file": False, "error": str(exc)}
     file_key: str | None = None
     if source == "env" and user_dir is not None:
         try:

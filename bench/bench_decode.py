@@ -18,6 +18,10 @@ Methods
   then the audio concatenated.
 - opencv-prealloc: a cv2.VideoCapture read loop, BGR->RGB, into a preallocated
   float tensor (the VideoHelperSuite way). No audio.
+- comfyui-real (only with --comfyui DIR): ComfyUI's own
+  VideoFromFile(path).get_components(), imported from the ComfyUI checkout at DIR.
+  ComfyUI's Python dependencies must be importable by this interpreter (e.g. add
+  them with PYTHONPATH); nothing of ComfyUI is copied into this repository.
 - floor: PyAV decode to uint8 RGB into a preallocated numpy buffer, nothing
   else (default decoder settings). floor-threaded is the same with FFmpeg's
   decoder threads on (thread_type AUTO): the stricter floor.
@@ -122,6 +126,13 @@ def m_comfyui_style(path: str) -> Any:
     return images, audio
 
 
+def m_comfyui_real(path: str) -> Any:
+    # ComfyUI's own code, from the checkout named by --comfyui (passed to the child via the env).
+    sys.path.insert(0, os.environ["BENCH_COMFYUI_DIR"])
+    from comfy_api.latest._input_impl.video_types import VideoFromFile
+    return VideoFromFile(path).get_components()
+
+
 def m_opencv_prealloc(path: str) -> Any:
     import cv2
     import torch
@@ -157,6 +168,7 @@ def m_floor(path: str, threaded: bool = False) -> Any:
 METHODS: dict[str, Callable[[str], Any]] = {
     "pack": m_pack,
     "comfyui-style": m_comfyui_style,
+    "comfyui-real": m_comfyui_real,
     "opencv-prealloc": m_opencv_prealloc,
     "floor": m_floor,
     "floor-threaded": lambda p: m_floor(p, threaded=True),
@@ -166,6 +178,7 @@ METHODS: dict[str, Callable[[str], Any]] = {
     "pack-codec-threads": lambda p: m_pack(p, {"_CODEC_THREADS": "AUTO"}),
 }
 ABLATIONS = [m for m in METHODS if m.startswith("pack-")]
+NEEDS_COMFYUI = {"comfyui-real"}
 
 
 def _status_kib(key: str) -> int:
@@ -183,6 +196,9 @@ def child(method: str, path: str) -> None:
     import numpy  # noqa: F401
     import torch  # noqa: F401
     _load_pack_decoder()
+    if method in NEEDS_COMFYUI:  # its imports belong to the baseline, not to the decode
+        sys.path.insert(0, os.environ["BENCH_COMFYUI_DIR"])
+        import comfy_api.latest._input_impl.video_types  # noqa: F401
     try:  # reset the peak-RSS counter so imports' transient peaks are not counted
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -199,8 +215,10 @@ def child(method: str, path: str) -> None:
 
 # ----------------------------------------------------------------------------- driver
 
-def run_one(method: str, path: Path) -> dict[str, float]:
+def run_one(method: str, path: Path, comfyui: str | None = None) -> dict[str, float]:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    if comfyui:
+        env["BENCH_COMFYUI_DIR"] = comfyui
     r = subprocess.run([sys.executable, __file__, "--child", method, str(path)], capture_output=True,
                        text=True, env=env, check=False)
     if r.returncode != 0:
@@ -217,6 +235,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-ablation", action="store_true", help="skip the pack-* ablation variants")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
+    ap.add_argument("--comfyui", metavar="DIR", help="a ComfyUI checkout: adds the comfyui-real method")
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -229,14 +248,18 @@ def main() -> None:
         print(f"writing {clip} ...", flush=True)
         make_clip(clip, args.width, args.height, args.frames, args.fps)
     methods = args.methods.split(",") if args.methods else [
-        m for m in METHODS if not (args.no_ablation and m in ABLATIONS)]
+        m for m in METHODS if not (args.no_ablation and m in ABLATIONS)
+        and not (m in NEEDS_COMFYUI and not args.comfyui)]
+    if any(m in NEEDS_COMFYUI for m in methods) and not args.comfyui:
+        ap.error("comfyui-real needs --comfyui DIR (a ComfyUI checkout)")
+    comfyui = str(Path(args.comfyui).resolve()) if args.comfyui else None
     out_bytes = args.frames * args.height * args.width * 3 * 4
 
     load_before = os.getloadavg()[0]
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     for rep in range(args.repeats):
         for m in methods:  # interleaved, so slow phases of a noisy VM hit every method
-            r = run_one(m, clip)
+            r = run_one(m, clip, comfyui)
             runs[m].append(r)
             print(f"  [{rep + 1}/{args.repeats}] {m:24s} {r['wall']:7.3f} s  "
                   f"peak +{r['peak_above_base'] / 2**30:.2f} GiB", flush=True)
@@ -248,7 +271,8 @@ def main() -> None:
         f"(float32 output {out_bytes / 2**30:.2f} GiB)",
         "",
         f"Machine: {os.cpu_count()} cores, {_mem_total_gib():.0f} GiB, {platform.machine()}, "
-        f"Python {platform.python_version()}, {_versions()}. "
+        f"Python {platform.python_version()}, {_versions()}"
+        f"{_comfyui_version(comfyui) if comfyui else ''}. "
         f"Median of {args.repeats} runs, each in a fresh process, interleaved; "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the VM "
         "makes wall times noisy: compare ratios from the same run, and the min column).",
@@ -265,9 +289,9 @@ def main() -> None:
     if ref:
         best = {m: min(x["wall"] for x in runs[m]) for m in methods}
         notes = []
-        if "comfyui-style" in med:
-            notes.append(f"pack is {med['comfyui-style'] / ref:.1f}x faster than comfyui-style "
-                         f"(min/min {best['comfyui-style'] / best['pack']:.1f}x)")
+        for c in ("comfyui-style", "comfyui-real"):
+            if c in med:
+                notes.append(f"pack is {med[c] / ref:.1f}x faster than {c} (min/min {best[c] / best['pack']:.1f}x)")
         for f in ("floor", "floor-threaded"):
             if f in med:
                 notes.append(f"takes {ref / med[f]:.2f}x the time of {f} (min/min {best['pack'] / best[f]:.2f}x)")
@@ -291,6 +315,15 @@ def _versions() -> str:
     import cv2
     import torch
     return f"torch {torch.__version__}, PyAV {av.__version__}, OpenCV {cv2.__version__}"
+
+
+def _comfyui_version(comfyui: str) -> str:
+    """', ComfyUI 0.3.64' for the comfyui-real row, read from the checkout."""
+    try:
+        text = (Path(comfyui) / "comfyui_version.py").read_text()
+        return ", ComfyUI " + text.split('"')[1]
+    except (OSError, IndexError):
+        return ", ComfyUI (version unknown)"
 
 
 def _write_section(text: str, key: str) -> None:

@@ -624,9 +624,15 @@ class SegmindClient:
                     done += len(chunk)
                     if not self._abort.is_set():
                         self.emit("downloading", done=done, total=total)
-        except (requests.exceptions.RequestException, OSError) as exc:
+        except requests.exceptions.RequestException as exc:
             tmp.unlink(missing_ok=True)
             raise VideoError(f"The video download from Segmind broke off ({type(exc).__name__}) during {stage}.") from None
+        except OSError as exc:  # our disk, not the network: say so, and what to do
+            _unlink_quietly(tmp)
+            raise VideoError(f"Could not write the video to {dest.parent} during {stage} "
+                             f"({exc.strerror or type(exc).__name__}). Free some disk space or fix the "
+                             "folder's permissions, then queue again (an async job already paid "
+                             "for is collected without paying again).") from None
         finally:
             resp.close()
         if self._abort.is_set() and not keep_on_cancel:
@@ -652,3 +658,11 @@ class SegmindClient:
                              stage="credits check", billed=False)
         data = self._json(resp, "credits check")
         return data if isinstance(data, dict) else {"credits": data}
+
+
+def _unlink_quietly(path: Path) -> None:
+    """Remove a partial file; on Windows it may still be held open by a scanner."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        log.warning("Segmind: could not remove the partial file %s; delete it by hand.", path)

@@ -34,9 +34,22 @@ def load_api_key(user_dir: str | os.PathLike | None) -> tuple[str | None, str | 
             text = path.read_text(encoding="utf-8-sig").strip()
         except (FileNotFoundError, NotADirectoryError):
             text = ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _unreadable(path, exc) from None
         if text:
             return text, "file"
     return None, None
+
+
+def _unreadable(path: Path, exc: BaseException) -> Exception:
+    from .errors import KeyFileUnreadableError
+
+    why = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
+        getattr(exc, "strerror", None) or type(exc).__name__).lower()
+    return KeyFileUnreadableError(
+        f"The Segmind API key file {path} cannot be read ({why}). Make it a plain text file "
+        f"this user can read, or delete it and save the key again under Settings > Segmind, "
+        f"or set the environment variable {ENV_VAR} instead.")
 
 
 def require_api_key(user_dir: str | os.PathLike | None) -> str:

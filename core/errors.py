@@ -13,6 +13,14 @@ class MissingAPIKeyError(SegmindError):
     pass
 
 
+class KeyFileUnreadableError(MissingAPIKeyError):
+    """The key file exists but cannot be read (permissions, a folder, not text)."""
+
+
+class OutputFolderError(SegmindError):
+    """The folder the clip must be saved to cannot be written; raised before anything is paid."""
+
+
 class InvalidInputError(SegmindError):
     """A node input or request field the service would refuse; raised before sending."""
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .client import RunInfo, SegmindClient, SubmittedJob
-from .errors import (Cancelled, InvalidInputError, SegmindAPIError, SegmindError, SegmindJobFailed,
-                     SegmindTimeoutError, VideoError)
+from .errors import (Cancelled, InvalidInputError, OutputFolderError, SegmindAPIError, SegmindError,
+                     SegmindJobFailed, SegmindTimeoutError, VideoError)
 from .image_encode import EncodedImage
 from .params import expected_runtime
 from .job_journal import JobExpiredError, JobJournal, JournalEntry
@@ -86,6 +86,21 @@ def clip_path(output_dir: Path, model: str, request_id: str | None) -> Path:
     return Path(output_dir) / OUTPUT_SUBFOLDER / f"{short}_{stamp}_{tag}.mp4"
 
 
+def ensure_writable(folder: Path) -> None:
+    """Create `folder` and prove a file can be written there, or raise OutputFolderError."""
+    probe = folder / f".write-test-{uuid.uuid4().hex[:8]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise OutputFolderError(
+            f"Cannot save clips in {folder} ({why}). Nothing was sent to Segmind. Make the folder "
+            "writable, free some disk space, or start ComfyUI with --output-directory pointing "
+            "somewhere writable.") from None
+
+
 def check_video(path: Path) -> None:
     """A downloaded clip must be a readable video before it is used or cached."""
     from .video_decode import probe_video
@@ -128,6 +143,8 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     else from a job recorded in `journal`, else from a new (billed) run."""
     if not req.timeout > 0:
         raise InvalidInputError(f"'timeout_seconds' is {req.timeout}: set it to a positive number of seconds (900 fits a 2-minute job with queueing).")
+    # Before anything is paid: a clip that cannot be saved would be a clip lost.
+    ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER)
     fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
     pending = journal.get(fingerprint) if journal is not None else None
     # A paid job not yet collected (say, an interrupted force_rerun) wins over the cache.

@@ -122,8 +122,17 @@ class ResultCache:
         place_file(clip, dest)
         record = dict(meta, size=size, stored_at=time.time())
         tmp = meta_path.with_name(meta_path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, meta_path)
+        try:
+            tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, meta_path)
+        except OSError:
+            # Without its record the clip would never be found nor evicted: take it out again.
+            for path in (tmp, dest):
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            raise
         self.evict()
         return True
 

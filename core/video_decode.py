@@ -37,7 +37,7 @@ GIB = float(1 << 30)
 # the benchmark's ablation rows flip them one at a time.
 _CODEC_THREADS: str | None = None  # FFmpeg decoder threading ("AUTO" measured no faster)
 _CONVERTER_THREAD = True   # convert frames on a second thread while this one decodes
-_QUEUE_DEPTH = 2           # decoded frames waiting for the converter (2 measured best of 1/2/3/8/32)
+_QUEUE_DEPTH = 2           # decoded frames waiting for the converter (1..8 measured within noise; 32 slower)
 _POPULATE = True           # fault each output row in with one madvise call before writing it
 # Headroom kept free when checking memory: ComfyUI, the model and the OS still need some.
 _MEMORY_HEADROOM_BYTES = 256 << 20
@@ -264,7 +264,7 @@ class _Converter:
     decoded frames (FFmpeg's pooled buffers) few; when it is full the decoding
     thread converts the frame itself instead of waiting, so both cores stay busy.
     numpy does the float conversion here: torch would start its own worker threads
-    per frame and fight the decoder for the two cores (measured 1.5x slower)."""
+    per frame and fight the decoder for the two cores (measured 1.4x slower)."""
 
     def __init__(self, out_w: int, out_h: int) -> None:
         self._size = (out_w, out_h)

@@ -256,3 +256,42 @@ def test_a_job_status_that_ended_without_video_stops_the_wait(pack_env, status):
         client.wait(job, timeout=30)
     assert time.monotonic() - started < 5 and status.lower() in str(exc.value)
     assert pack_env.counts["status_calls"] == 1
+
+
+# --------------------------------------------------------------------------- the disk
+
+
+@pytest.mark.parametrize("api_mode", ["async (v2)", "sync (v1)"])
+def test_unwritable_output_folder_fails_before_anything_is_paid(pack_env, api_mode):
+    # A v1 clip that cannot be saved is lost for good; a v2 one waits for a fix. Either
+    # way the user learns it before paying, with what to change.
+    pack_env.output.mkdir(parents=True)
+    (pack_env.output / pipeline.OUTPUT_SUBFOLDER).write_text("a file where the folder should be")
+    exc = attempt(api_mode=api_mode)
+    assert isinstance(exc, errors.OutputFolderError), exc
+    assert "Nothing was sent to Segmind" in str(exc) and "--output-directory" in str(exc)
+    assert pack_env.counts["uploads"] == 0 and pack_env.counts["submits"] == 0
+    assert pack_env.jobs_submitted == 0
+
+
+def test_a_failed_disk_write_says_so_instead_of_blaming_the_network(tmp_path):
+    client = client_mod.SegmindClient("SG_secretkey123456", client_mod.ClientConfig())
+    dest = tmp_path / "clip.mp4"
+    (tmp_path / "clip.mp4.part").mkdir()  # opening the partial file fails, as on a full or read-only disk
+    with pytest.raises(errors.VideoError) as exc:
+        client._stream_to(_Resp(b"\x01" * 100, {"Content-Length": "100"}), dest, stage="download")
+    assert "Could not write the video" in str(exc.value) and str(tmp_path) in str(exc.value)
+    assert "broke off" not in str(exc.value)
+
+
+def test_cache_entry_whose_record_cannot_be_written_leaves_no_orphan_clip(tmp_path):
+    result_cache = pack_module("core.result_cache")
+    cache = result_cache.ResultCache(tmp_path / "cache", max_bytes=10**9)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 1000)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "abc.json.tmp").mkdir()  # the record cannot be written
+    with pytest.raises(OSError):
+        cache.store("abc", clip, {"model": "m"})
+    assert not (tmp_path / "cache" / "abc.mp4").exists()  # would never be found nor evicted
+    assert clip.exists() and cache.lookup("abc") is None

@@ -19,6 +19,7 @@ from pack_loader import pack_module  # noqa: E402
 
 routes_mod = pack_module("routes")
 credentials = pack_module("core.credentials")
+errors_mod = pack_module("core.errors")
 
 KEY = "SG_0123456789abcdefWXYZ"
 ENV_KEY = "SG_fromtheenvironment9876"
@@ -265,6 +266,28 @@ def test_short_keys_do_not_reveal_last4(tmp_path: Path) -> None:
         assert status == 200 and data["set"] is True and data["last4"] is None
 
     run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("spoil", ["folder", "binary"])
+def test_unreadable_key_file_is_reported_not_a_server_error(tmp_path: Path, spoil: str) -> None:
+    # A key file that exists but cannot be read (a folder in its place, bytes that are
+    # not text) used to make GET answer 500 and the node fail with a raw OSError.
+    key_file = credentials.key_file_path(tmp_path)
+    key_file.parent.mkdir(parents=True)
+    if spoil == "folder":
+        key_file.mkdir()
+    else:
+        key_file.write_bytes(b"\xff\xfe\x00S\x00G")  # UTF-16 saved by an editor
+
+    async def scenario(call, host):
+        status, data, _ = await call("GET")
+        assert status == 200 and data["set"] is False
+        assert str(key_file) in data["error"] and "cannot be read" in data["error"]
+
+    run(tmp_path, scenario)
+    with pytest.raises(errors_mod.KeyFileUnreadableError, match="Settings > Segmind"):
+        credentials.require_api_key(tmp_path)
+    assert isinstance(errors_mod.KeyFileUnreadableError("x"), errors_mod.MissingAPIKeyError)
 
 
 # --------------------------------------------------------------------------- origin check unit

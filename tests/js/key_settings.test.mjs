@@ -72,6 +72,9 @@ test("status text: unset, file, env wins", () => {
   const both = describeKeyStatus({ set: true, source: "env", last4: "9876", key_file: "/u/k", env_overrides_file: true });
   assert.match(both.text, /saved key in \/u\/k is ignored/);
   assert.equal(describeKeyStatus(null).level, "warn");
+  const broken = describeKeyStatus({ set: false, key_file: "/u/k", error: "The Segmind API key file /u/k cannot be read (is a directory)." });
+  assert.equal(broken.level, "error");
+  assert.match(broken.text, /\/u\/k cannot be read/);
 });
 
 test("saving sends the key once and never keeps it in state", async () => {

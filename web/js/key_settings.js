@@ -48,6 +48,7 @@ export function describeKeyStatus(status) {
   if (!status || typeof status !== "object") return { level: "warn", text: "Key status unknown." };
   const ends = status.last4 ? ` (ends in …${status.last4})` : "";
   const file = status.key_file ? ` ${status.key_file}` : " the key file";
+  if (typeof status.error === "string" && status.error) return { level: "error", text: status.error };
   if (!status.set) {
     return {
       level: "warn",
