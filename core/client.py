@@ -445,8 +445,12 @@ class SegmindClient:
             raise SegmindError(f"Segmind's image upload returned no file URL (answer: {redact(str(body)[:200], self._key)}).")
         return ref[1]
 
-    def run_sync(self, model: str, body: dict, dest: Path, timeout: float) -> RunInfo:
-        """v1: one request held open for the whole run; the answer is the video itself."""
+    def run_sync(self, model: str, body: dict, dest: Path, timeout: float,
+                 on_attempt: Callable[[bool], None] | None = None,
+                 on_late_clip: Callable[[Path, RunInfo], None] | None = None) -> RunInfo:
+        """v1: one request held open for the whole run; the answer is the video itself.
+        `on_attempt`: see _request. `on_late_clip(dest, info)` runs on the HTTP thread when
+        the clip of a run cancelled meanwhile has been saved (so the caller can keep it)."""
         url = f"{self.config.api_base}/v1/{model}"
         self.emit("status", status="PROCESSING", elapsed=0.0, mode="sync")
 
@@ -455,27 +459,49 @@ class SegmindClient:
             # clip, and v1 gives no id to collect it by later, so it is saved anyway.
             if self._abort.is_set() and not _is_text(resp):
                 self._save_body(resp, dest, "run (v1 sync)", keep_on_cancel=True)
+                self._late_clip(on_late_clip, dest, resp)
             return resp
 
         sent: list[bool] = []
+
+        def attempt(starting: bool) -> None:
+            if starting:
+                sent.append(True)
+            if on_attempt is not None:
+                on_attempt(starting)
+
         try:
             return self._run_sync_answer(
                 self._request("POST", url, stage="run (v1 sync)", billed=True, json_body=body,
                               read_timeout=timeout, stream=True, accept=keep_if_cancelled,
-                              on_attempt=lambda starting: starting and sent.append(True)), dest)
+                              on_attempt=attempt), dest, on_late_clip)
         except Cancelled:
             if not sent:
                 raise
             raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
                             f"its clip will still be saved as {dest} when it arrives.") from None
 
-    def _run_sync_answer(self, resp: Any, dest: Path) -> RunInfo:
+    @staticmethod
+    def _sync_info(resp: Any) -> RunInfo:
         info = RunInfo(request_id=resp.headers.get("x-request-id"),
                        cost=_as_float(resp.headers.get("x-cost")),
                        remaining_credits=_as_float(resp.headers.get("x-remaining-credits")),
                        inference_time=_as_float(resp.headers.get("x-generation-time")))
         seed = _as_float(resp.headers.get("x-seed-value"))
         info.seed = int(seed) if seed is not None else None
+        return info
+
+    def _late_clip(self, hook: Callable[[Path, RunInfo], None] | None, dest: Path, resp: Any) -> None:
+        if hook is None or not dest.exists():
+            return
+        try:
+            hook(dest, self._sync_info(resp))
+        except Exception as exc:  # on the HTTP thread: nobody is there to catch it
+            log.warning("Segmind: could not keep the late clip %s (%s).", dest, exc)
+
+    def _run_sync_answer(self, resp: Any, dest: Path,
+                         on_late_clip: Callable[[Path, RunInfo], None] | None = None) -> RunInfo:
+        info = self._sync_info(resp)
         if _is_text(resp):
             payload = self._json(resp, "run (v1 sync)")
             ref = extract_video_ref(payload)
@@ -485,7 +511,8 @@ class SegmindClient:
                 raise VideoError(f"Segmind's v1 answer holds no video (answer: {redact(str(payload)[:200], self._key)}).")
             self.save_output(ref, dest)
         else:
-            self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True)
+            self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True,
+                            after_cancel=lambda: self._late_clip(on_late_clip, dest, resp))
         return info
 
     def submit(self, model: str, body: dict,
@@ -649,8 +676,15 @@ class SegmindClient:
             log.warning("Segmind: the clip of a cancelled v1 run arrived and was saved to %s.", dest)
         return done
 
-    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False) -> None:
-        done = self._in_worker(lambda: self._save_body(resp, dest, stage, keep_on_cancel))
+    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False,
+                   after_cancel: Callable[[], None] | None = None) -> None:
+        def work() -> int:
+            done = self._save_body(resp, dest, stage, keep_on_cancel)
+            if after_cancel is not None and self._abort.is_set():
+                after_cancel()  # still on the HTTP thread: the caller has raised Cancelled
+            return done
+
+        done = self._in_worker(work)
         self.emit("downloaded", path=str(dest), size=done)
 
     def credits(self) -> dict:

@@ -35,19 +35,20 @@ _memo_lock = threading.Lock()
 
 
 class _SubmitInFlight:
-    """`settled` is clear while a submit attempt is on the wire; `deadline` is a safety
-    limit counted from the start of the latest attempt (a 429 wait before a retry can
-    outlast any limit counted from the first one)."""
+    """`settled` is clear while a submit attempt (v2) or a whole v1 run is on the wire;
+    `deadline` is a safety limit counted from the start of the latest attempt (a 429
+    wait before a retry can outlast any limit counted from the first one)."""
 
     def __init__(self) -> None:
         self.settled = threading.Event()
         self.settled.set()
         self.deadline = 0.0
+        self.started = time.time()  # cache entries stored after this came from this run
 
 
-# fingerprint -> its submit. A Cancel does not stop a submit already on the wire: its
-# answer still arrives, on the HTTP thread, and is journalled. A re-queue of the same
-# request meanwhile waits for it instead of paying twice.
+# fingerprint -> its billed request. A Cancel does not stop a request already on the wire:
+# its answer still arrives, on the HTTP thread, and is journalled (v2) or saved and cached
+# (v1). A re-queue of the same request meanwhile waits for it instead of paying twice.
 _submits_in_flight: dict[str, _SubmitInFlight] = {}
 
 
@@ -158,8 +159,19 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     # switching to sync (v1) after an interrupted async run must not pay a second time.
     resumable = (pending is not None and pending.collectable()
                  and pending.api_base == client.config.api_base)
+    waited = None if resumable else _await_submit_in_flight(fingerprint, client)
+    if waited is not None:
+        # An earlier, cancelled run of this request has settled meanwhile: its v2 job is
+        # journalled by now, or its v1 clip cached. Either is the paid result: take it,
+        # even under force_rerun (that run was the re-run).
+        pending = journal.get(fingerprint) if journal is not None else None
+        resumable = (pending is not None and pending.collectable()
+                     and pending.api_base == client.config.api_base)
+        hit = cache.lookup(fingerprint) if cache is not None and not resumable else None
+        if hit is not None and (not force_rerun or _as_time(hit.meta.get("stored_at")) >= waited.started):
+            return _from_cache(hit, req, client, output_dir)
     if req.api_mode == API_MODES[1] and not resumable:
-        clip = _run_sync(req, client, output_dir)
+        clip = _run_sync(req, client, output_dir, fingerprint, cache)
     else:
         clip = _run_async(req, client, output_dir, fingerprint, journal)
     if cache is not None:
@@ -198,13 +210,55 @@ def _with_image(req: GenerationRequest, client: SegmindClient) -> dict[str, Any]
     return body
 
 
-def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path) -> ClipResult:
-    # v1 has no request id before the answer, so nothing can be journalled or resumed.
+def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
+              cache: ResultCache | None) -> ClipResult:
+    # v1 has no request id before the answer, so nothing can be journalled or resumed;
+    # a run cancelled on our side still ends (and is billed) on Segmind's, so its clip
+    # is saved and cached when it arrives, and a re-queue meanwhile waits for it.
     body = _with_image(req, client)
     dest = clip_path(output_dir, req.model, None)
-    info = client.run_sync(req.model, body, dest, timeout=req.timeout)
+    marker = _SubmitInFlight()
+    with _memo_lock:
+        _submits_in_flight[fingerprint] = marker
+
+    def on_attempt(in_flight: bool) -> None:
+        if in_flight:
+            marker.deadline = time.monotonic() + client.config.connect_timeout + req.timeout + 5
+            marker.settled.clear()
+        else:
+            marker.settled.set()  # after on_late_clip: a late clip is cached by now
+
+    def on_late_clip(path: Path, info: RunInfo) -> None:
+        check_video(path)
+        if cache is not None:
+            _keep(cache, fingerprint, ClipResult(path=path, info=info), req)
+
+    try:
+        info = client.run_sync(req.model, body, dest, timeout=req.timeout, on_attempt=on_attempt,
+                               on_late_clip=on_late_clip)
+    except Cancelled:
+        raise  # the clip may still come: leave the marker for a re-queue to wait on
+    except BaseException:
+        _forget_in_flight(fingerprint, marker)
+        raise
+    _forget_in_flight(fingerprint, marker)
     check_video(dest)
     return ClipResult(path=dest, info=info)
+
+
+def _forget_in_flight(fingerprint: str, marker: _SubmitInFlight) -> None:
+    """Nothing of this request is on the wire any more: a re-queue has nothing to wait for."""
+    marker.settled.set()
+    with _memo_lock:
+        if _submits_in_flight.get(fingerprint) is marker:
+            del _submits_in_flight[fingerprint]
+
+
+def _as_time(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _usable_entry(journal: JobJournal | None, fingerprint: str, client: SegmindClient) -> JournalEntry | None:
@@ -222,13 +276,14 @@ def _usable_entry(journal: JobJournal | None, fingerprint: str, client: SegmindC
     return entry
 
 
-def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> bool:
-    """Wait (cancellably) for an earlier, cancelled submit of the same request to be
-    answered; True if there was one. Its job, if accepted, is then in the journal."""
+def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> _SubmitInFlight | None:
+    """Wait (cancellably) for an earlier, cancelled request of the same run to be
+    answered; returns its marker if there was one. Its v2 job, if accepted, is then in
+    the journal; its v1 clip, if it arrived, in the cache."""
     with _memo_lock:
         pending = _submits_in_flight.get(fingerprint)
     if pending is None:
-        return False
+        return None
     while not pending.settled.is_set() and time.monotonic() < pending.deadline:
         client.emit("waiting_submit", left=pending.deadline - time.monotonic())
         client.check_cancel()
@@ -236,13 +291,13 @@ def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> bool:
     with _memo_lock:
         if _submits_in_flight.get(fingerprint) is pending:
             del _submits_in_flight[fingerprint]
-    return True
+    return pending
 
 
 def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
                journal: JobJournal | None) -> ClipResult:
     entry = _usable_entry(journal, fingerprint, client)
-    if entry is None and journal is not None and _await_submit_in_flight(fingerprint, client):
+    if entry is None and journal is not None and _await_submit_in_flight(fingerprint, client) is not None:
         entry = _usable_entry(journal, fingerprint, client)
     resumed = entry is not None
     started = time.monotonic()
@@ -282,8 +337,9 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
         except Cancelled:
             raise  # the answer may still come: leave the marker for a re-queue to wait on
         except BaseException:
-            marker.settled.set()  # a definite failure: nothing is in flight any more
+            _forget_in_flight(fingerprint, marker)  # a definite failure: nothing is in flight any more
             raise
+        _forget_in_flight(fingerprint, marker)  # answered: the job is journalled, nothing to wait for
         entry = recorded[0] if recorded else None
     try:
         if entry is not None and entry.output_url:

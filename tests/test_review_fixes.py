@@ -295,3 +295,36 @@ def test_cache_entry_whose_record_cannot_be_written_leaves_no_orphan_clip(tmp_pa
         cache.store("abc", clip, {"model": "m"})
     assert not (tmp_path / "cache" / "abc.mp4").exists()  # would never be found nor evicted
     assert clip.exists() and cache.lookup("abc") is None
+
+
+@pytest.mark.parametrize("requeue", ["while_it_generates", "after_it_landed"])
+def test_cancelled_v1_run_is_cached_when_it_lands_and_a_requeue_does_not_pay_again(pack_env, monkeypatch,
+                                                                                   requeue):
+    # v1 cannot be resumed by id: Segmind finishes (and bills) the cancelled run anyway.
+    # Its clip is cached when it lands, and a re-queue meanwhile waits for it.
+    result_cache = pack_module("core.result_cache")
+    cached = lambda: list(result_cache.cache_directory(pack_env.home).glob("*.json"))  # noqa: E731
+    # Segmind still generating when the user cancels; a second run (the bug) would take as long,
+    # so the first one is billed by the time it returns.
+    pack_env.fault("sync", delay=1.0, times=2)
+    flag = threading.Event()
+    monkeypatch.setattr(comfy_host, "is_interrupted", flag.is_set)
+    threading.Timer(0.3, flag.set).start()
+    assert isinstance(attempt(api_mode="sync (v1)"), errors.Cancelled)
+    flag.clear()
+    if requeue == "after_it_landed":
+        wait_until(lambda: cached(), "the late clip to be cached")
+    else:
+        assert not cached()  # still generating: the re-queue has to wait for it
+    out = attempt(api_mode="sync (v1)")
+    assert not isinstance(out, Exception), out
+    assert pack_env.jobs_submitted == 1 and len(cached()) == 1
+
+
+def test_force_rerun_after_a_finished_run_still_pays_for_a_new_one(pack_env):
+    # The in-flight marker of a finished run must not pass its cached clip off as the re-run.
+    for seed, mode in ((11, "async (v2)"), (12, "sync (v1)")):  # a request of its own per mode
+        assert not isinstance(attempt(api_mode=mode, seed=seed), Exception)
+        before = pack_env.jobs_submitted
+        assert not isinstance(attempt(api_mode=mode, seed=seed, force_rerun=True), Exception)
+        assert pack_env.jobs_submitted == before + 1
