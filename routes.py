@@ -136,8 +136,8 @@ def key_status(user_dir: "str | os.PathLike[str] | None") -> dict[str, Any]:
     file_key: str | None = None
     if source == "env" and user_dir is not None:
         try:
-            file_key = key_file_path(user_dir).read_text(encoding="utf-8").strip() or None
-        except OSError:
+            file_key = key_file_path(user_dir).read_text(encoding="utf-8-sig").strip() or None
+        except (OSError, UnicodeDecodeError):  # unused while the variable is set: only informative
             file_key = None
     last4 = key[-4:] if key and len(key) >= LAST4_MIN_LENGTH else None
     return {

@@ -157,16 +157,13 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
             return _from_cache(hit, req, client, output_dir)
     # A paid v2 job recorded for this request is collected whatever api_mode says now:
     # switching to sync (v1) after an interrupted async run must not pay a second time.
-    resumable = (pending is not None and pending.collectable()
-                 and pending.api_base == client.config.api_base)
+    resumable = _collectable_here(pending, client)
     waited = None if resumable else _await_submit_in_flight(fingerprint, client)
     if waited is not None:
         # An earlier, cancelled run of this request has settled meanwhile: its v2 job is
         # journalled by now, or its v1 clip cached. Either is the paid result: take it,
         # even under force_rerun (that run was the re-run).
-        pending = journal.get(fingerprint) if journal is not None else None
-        resumable = (pending is not None and pending.collectable()
-                     and pending.api_base == client.config.api_base)
+        resumable = _collectable_here(journal.get(fingerprint) if journal is not None else None, client)
         hit = cache.lookup(fingerprint) if cache is not None and not resumable else None
         if hit is not None and (not force_rerun or _as_time(hit.meta.get("stored_at")) >= waited.started):
             return _from_cache(hit, req, client, output_dir)
@@ -254,6 +251,11 @@ def _forget_in_flight(fingerprint: str, marker: _SubmitInFlight) -> None:
             del _submits_in_flight[fingerprint]
 
 
+def _collectable_here(entry: JournalEntry | None, client: SegmindClient) -> bool:
+    """A recorded job this client can still collect (recorded against this server, not expired)."""
+    return entry is not None and entry.collectable() and entry.api_base == client.config.api_base
+
+
 def _as_time(value: Any) -> float:
     try:
         return float(value)
@@ -296,9 +298,7 @@ def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> _SubmitI
 
 def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
                journal: JobJournal | None) -> ClipResult:
-    entry = _usable_entry(journal, fingerprint, client)
-    if entry is None and journal is not None and _await_submit_in_flight(fingerprint, client) is not None:
-        entry = _usable_entry(journal, fingerprint, client)
+    entry = _usable_entry(journal, fingerprint, client)  # generate_clip waited for a submit in flight
     resumed = entry is not None
     started = time.monotonic()
     if entry is not None:

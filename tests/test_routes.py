@@ -285,6 +285,14 @@ def test_unreadable_key_file_is_reported_not_a_server_error(tmp_path: Path, spoi
         assert str(key_file) in data["error"] and "cannot be read" in data["error"]
 
     run(tmp_path, scenario)
+    with pytest.MonkeyPatch.context() as mp:  # the variable wins; the file is not needed then
+        mp.setenv(credentials.ENV_VAR, ENV_KEY)
+
+        async def with_env(call, host):
+            status, data, _ = await call("GET")
+            assert status == 200 and data["source"] == "env" and data["set"] is True
+
+        run(tmp_path, with_env)
     with pytest.raises(errors_mod.KeyFileUnreadableError, match="Settings > Segmind"):
         credentials.require_api_key(tmp_path)
     assert isinstance(errors_mod.KeyFileUnreadableError("x"), errors_mod.MissingAPIKeyError)
