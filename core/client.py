@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
 import json
 import logging
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .credentials import redact
 from .params import DEFAULT_RUNTIME_SECONDS
@@ -291,15 +292,30 @@ class SegmindClient:
             frozenset({_host(self.config.api_base), _host(self.config.storage_base)}))
         self._sleep_fn = sleep
         self._abort = threading.Event()
+        self._local = threading.local()  # .shielded: Cancel is not honoured on this thread
 
     # -- plumbing -----------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> None:
         self._on_event(kind, data)
 
     def check_cancel(self) -> None:
+        if getattr(self._local, "shielded", False):
+            return  # saving a paid v1 clip: it has no other way back (see _shielded)
         if self._cancel_check():
             self._abort.set()
             raise Cancelled("Cancelled by the user.")
+
+    @contextlib.contextmanager
+    def _shielded(self) -> Iterator[None]:
+        """Within: Cancel is not honoured on this thread. Only for saving the clip of a v1
+        run, which is paid for and has no id to fetch it by later: the few seconds of its
+        download are waited for, so the clip is on disk before Cancel takes effect."""
+        before = getattr(self._local, "shielded", False)
+        self._local.shielded = True
+        try:
+            yield
+        finally:
+            self._local.shielded = before
 
     def _sleep(self, seconds: float) -> None:
         """Sleep in short slices so Cancel is honoured within about 0.2 s."""
@@ -457,9 +473,13 @@ class SegmindClient:
         def keep_if_cancelled(resp: Any) -> Any:
             # On the HTTP thread: a v1 answer that arrives after Cancel is still the paid
             # clip, and v1 gives no id to collect it by later, so it is saved anyway.
-            if self._abort.is_set() and not _is_text(resp):
-                self._save_body(resp, dest, "run (v1 sync)", keep_on_cancel=True)
-                self._late_clip(on_late_clip, dest, resp)
+            if self._abort.is_set():
+                try:
+                    self._save_sync_answer(resp, dest)
+                except Exception as exc:  # nobody is waiting on this thread: tell the log
+                    log.warning("Segmind: the clip of a cancelled v1 run could not be saved (%s).", exc)
+                else:
+                    self._late_clip(on_late_clip, dest, resp)
             return resp
 
         sent: list[bool] = []
@@ -478,8 +498,13 @@ class SegmindClient:
         except Cancelled:
             if not sent:
                 raise
+            if dest.exists():
+                raise Cancelled(f"Cancelled. Segmind had already finished (and billed) this v1 run: its "
+                                f"clip is saved as {dest}. Queue the same graph again to use it without "
+                                "paying again.") from None
             raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
-                            f"its clip will still be saved as {dest} when it arrives.") from None
+                            f"its clip will still be saved as {dest} when it arrives, and queueing the "
+                            "same graph again waits for it instead of paying again.") from None
 
     @staticmethod
     def _sync_info(resp: Any) -> RunInfo:
@@ -502,18 +527,28 @@ class SegmindClient:
     def _run_sync_answer(self, resp: Any, dest: Path,
                          on_late_clip: Callable[[Path, RunInfo], None] | None = None) -> RunInfo:
         info = self._sync_info(resp)
-        if _is_text(resp):
+        payload = self._save_sync_answer(resp, dest)
+        if isinstance(payload, dict):
+            info.merge_metrics(payload.get("metrics", payload))
+        if self._cancel_check():  # pressed while the clip was saving: it is kept, then Cancel
+            self._late_clip(on_late_clip, dest, resp)
+            self.check_cancel()
+        return info
+
+    def _save_sync_answer(self, resp: Any, dest: Path) -> Any:
+        """Save the video a v1 answer carries (the body itself, or JSON with a URL or
+        base64) to dest, shielded from Cancel; returns the JSON payload, if any."""
+        with self._shielded():
+            if not _is_text(resp):
+                done = self._in_worker(lambda: self._save_body(resp, dest, "run (v1 sync)", keep_on_cancel=True))
+                self.emit("downloaded", path=str(dest), size=done)
+                return None
             payload = self._json(resp, "run (v1 sync)")
             ref = extract_video_ref(payload)
-            if isinstance(payload, dict):
-                info.merge_metrics(payload.get("metrics", payload))
             if not ref:
                 raise VideoError(f"Segmind's v1 answer holds no video (answer: {redact(str(payload)[:200], self._key)}).")
-            self.save_output(ref, dest)
-        else:
-            self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True,
-                            after_cancel=lambda: self._late_clip(on_late_clip, dest, resp))
-        return info
+            self.save_output(ref, dest, keep_on_cancel=True)
+            return payload
 
     def submit(self, model: str, body: dict,
                on_accepted: Callable[[SubmittedJob], None] | None = None,
@@ -598,10 +633,10 @@ class SegmindClient:
                              f"(answer: {redact(str(result)[:200], self._key)}).")
         return ref, info
 
-    def save_output(self, ref: tuple[str, str], dest: Path) -> None:
+    def save_output(self, ref: tuple[str, str], dest: Path, keep_on_cancel: bool = False) -> None:
         kind, value = ref
         if kind == "url":
-            self.download(value, dest)
+            self.download(value, dest, keep_on_cancel=keep_on_cancel)
             return
         try:
             data = base64.b64decode("".join(value.split()), validate=True)
@@ -612,7 +647,7 @@ class SegmindClient:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
 
-    def download(self, url: str, dest: Path) -> Path:
+    def download(self, url: str, dest: Path, keep_on_cancel: bool = False) -> Path:
         """Stream a result to disk, checking its length; a short file is fetched again."""
         cfg = self.config
         for attempt in range(1, cfg.get_attempts + 1):
@@ -623,7 +658,7 @@ class SegmindClient:
                 raise VideoError(f"Segmind sent {ctype.split(';')[0]} where the video was expected: "
                                  f"{error_text(resp, self._key)[:200] or 'empty answer'}.")
             try:
-                self._stream_to(resp, dest, stage="download")
+                self._stream_to(resp, dest, stage="download", keep_on_cancel=keep_on_cancel)
                 return dest
             except VideoError:
                 if attempt == cfg.get_attempts:
@@ -676,15 +711,8 @@ class SegmindClient:
             log.warning("Segmind: the clip of a cancelled v1 run arrived and was saved to %s.", dest)
         return done
 
-    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False,
-                   after_cancel: Callable[[], None] | None = None) -> None:
-        def work() -> int:
-            done = self._save_body(resp, dest, stage, keep_on_cancel)
-            if after_cancel is not None and self._abort.is_set():
-                after_cancel()  # still on the HTTP thread: the caller has raised Cancelled
-            return done
-
-        done = self._in_worker(work)
+    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False) -> None:
+        done = self._in_worker(lambda: self._save_body(resp, dest, stage, keep_on_cancel))
         self.emit("downloaded", path=str(dest), size=done)
 
     def credits(self) -> dict:

@@ -1,6 +1,7 @@
 """Regression tests for bugs found in review: each fails without its fix."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+from fake_segmind import make_mp4
 from pack_loader import load_pack, pack_module
 
 pack = load_pack()
@@ -328,3 +330,70 @@ def test_force_rerun_after_a_finished_run_still_pays_for_a_new_one(pack_env):
         before = pack_env.jobs_submitted
         assert not isinstance(attempt(api_mode=mode, seed=seed, force_rerun=True), Exception)
         assert pack_env.jobs_submitted == before + 1
+
+
+class _SlowV1(BaseHTTPRequestHandler):
+    """POST /v1/<model>: after `server.wait` s, the clip as a body trickled over `server.trickle`
+    s, or (server.as_json) JSON naming /clip.mp4; GET /clip.mp4: the clip."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _clip(self, trickle: float) -> None:
+        body = self.server.body
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-request-id", "v1-job")
+        self.end_headers()
+        step = len(body) // 10
+        for i in range(0, len(body), step):
+            self.wfile.write(body[i:i + step])
+            self.wfile.flush()
+            time.sleep(trickle / 10)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(self.server.wait)
+        if not self.server.as_json:
+            self._clip(self.server.trickle)
+            return
+        data = json.dumps({"video": f"http://127.0.0.1:{self.server.server_address[1]}/clip.mp4"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._clip(0.0)
+
+
+@pytest.mark.parametrize("case", ["cancel_while_the_clip_downloads", "json_answer_after_cancel"])
+def test_v1_clip_is_saved_and_handed_over_whenever_cancel_comes(tmp_path, case):
+    # A v1 clip is paid for and has no id to fetch it by: a Cancel during its download
+    # waits for the download (seconds) instead of dropping it, and a JSON answer naming
+    # the clip that arrives after Cancel is followed, not ignored.
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _SlowV1)
+    srv.body = make_mp4(None, 64, 64, 9, 8)
+    srv.wait, srv.trickle, srv.as_json = (0.0, 1.0, False) if case.startswith("cancel_while") else (0.6, 0.0, True)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        pressed_at = time.monotonic() + 0.3
+        client = client_mod.SegmindClient("SG_secretkey123456", client_mod.ClientConfig(api_base=base, storage_base=base),
+                                          cancel_check=lambda: time.monotonic() > pressed_at)
+        late: list[tuple[Path, Any]] = []
+        dest = tmp_path / "clip.mp4"
+        with pytest.raises(errors.Cancelled) as exc:
+            client.run_sync("ltx-2-19b-i2v", {"prompt": "x"}, dest, timeout=30,
+                            on_late_clip=lambda path, info: late.append((path, info)))
+        wait_until(lambda: late, "the late clip to be handed over", limit=10)
+        assert dest.read_bytes() == srv.body and late[0][0] == dest
+        if case.startswith("cancel_while"):
+            assert "is saved as" in str(exc.value) and late[0][1].request_id == "v1-job"
+        else:
+            assert "will still be saved" in str(exc.value)
+    finally:
+        srv.shutdown()
+        srv.server_close()
