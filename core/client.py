@@ -296,6 +296,8 @@ class SegmindClient:
 
     # -- plumbing -----------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> None:
+        if self._abort.is_set():
+            return  # cancelled: the node is gone; a late save on the HTTP thread must not update it
         self._on_event(kind, data)
 
     def check_cancel(self) -> None:

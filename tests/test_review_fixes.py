@@ -381,15 +381,19 @@ def test_v1_clip_is_saved_and_handed_over_whenever_cancel_comes(tmp_path, case):
     try:
         base = f"http://127.0.0.1:{srv.server_address[1]}"
         pressed_at = time.monotonic() + 0.3
+        events: list[str] = []
         client = client_mod.SegmindClient("SG_secretkey123456", client_mod.ClientConfig(api_base=base, storage_base=base),
-                                          cancel_check=lambda: time.monotonic() > pressed_at)
+                                          cancel_check=lambda: time.monotonic() > pressed_at,
+                                          on_event=lambda kind, data: events.append(kind))
         late: list[tuple[Path, Any]] = []
         dest = tmp_path / "clip.mp4"
         with pytest.raises(errors.Cancelled) as exc:
             client.run_sync("ltx-2-19b-i2v", {"prompt": "x"}, dest, timeout=30,
                             on_late_clip=lambda path, info: late.append((path, info)))
+        seen = len(events)
         wait_until(lambda: late, "the late clip to be handed over", limit=10)
         assert dest.read_bytes() == srv.body and late[0][0] == dest
+        assert len(events) == seen  # the cancelled node gets no progress from the late save
         if case.startswith("cancel_while"):
             assert "is saved as" in str(exc.value) and late[0][1].request_id == "v1-job"
         else:
