@@ -542,8 +542,7 @@ class SegmindClient:
         base64) to dest, shielded from Cancel; returns the JSON payload, if any."""
         with self._shielded():
             if not _is_text(resp):
-                done = self._in_worker(lambda: self._save_body(resp, dest, "run (v1 sync)", keep_on_cancel=True))
-                self.emit("downloaded", path=str(dest), size=done)
+                self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True)
                 return None
             payload = self._json(resp, "run (v1 sync)")
             ref = extract_video_ref(payload)
