@@ -3,6 +3,7 @@ ComfyUI IMAGE tensor.
 
     .venv/bin/python bench/bench_decode.py [--frames 181] [--width 720] [--height 1280]
                                            [--fps 24] [--repeats 5] [--no-ablation]
+                                           [--comfyui DIR] [--warm-gib 6]
 
 It first writes a test clip (H.264 + stereo AAC 24 kHz, moving gradients,
 shapes and grain) to bench/out/, then runs every method in a FRESH subprocess,
@@ -32,6 +33,10 @@ Methods
 
 The numbers on a shared VM are noisy (first touch of fresh memory is slow and
 varies run to run); compare ratios measured in the same run, not across runs.
+--warm-gib N makes each child first touch and free N GiB before it is measured, so
+every method gets pages its host already backs: on a VM that hands freed memory back
+to the host (this project's machines do), a fresh page costs several times more on
+its first touch, which weighs most on whatever touches the most memory.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -199,6 +205,8 @@ def child(method: str, path: str) -> None:
     if method in NEEDS_COMFYUI:  # its imports belong to the baseline, not to the decode
         sys.path.insert(0, os.environ["BENCH_COMFYUI_DIR"])
         import comfy_api.latest._input_impl.video_types  # noqa: F401
+    if os.environ.get("BENCH_WARM_GIB"):
+        _warm_memory(float(os.environ["BENCH_WARM_GIB"]))
     try:  # reset the peak-RSS counter so imports' transient peaks are not counted
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -213,12 +221,31 @@ def child(method: str, path: str) -> None:
     print(json.dumps({"wall": wall, "peak_above_base": (peak - base) * 1024}))
 
 
+def _warm_memory(gib: float) -> None:
+    """Touch and free `gib` GiB so the method's fresh pages are ones the host already backs.
+
+    Why: on a VM that hands freed memory back to its host (virtio-balloon free page
+    reporting, as on this project's machines), the first touch of such a page costs
+    several times more, at random, and dominates whatever touches the most memory."""
+    import mmap
+    size = int(gib * 2**30)
+    m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        m.madvise(23)  # MADV_POPULATE_WRITE (Linux 5.14+)
+    except (OSError, AttributeError):
+        for i in range(0, size, mmap.PAGESIZE):
+            m[i] = 1
+    m.close()
+
+
 # ----------------------------------------------------------------------------- driver
 
-def run_one(method: str, path: Path, comfyui: str | None = None) -> dict[str, float]:
+def run_one(method: str, path: Path, comfyui: str | None = None, warm_gib: float = 0.0) -> dict[str, float]:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     if comfyui:
         env["BENCH_COMFYUI_DIR"] = comfyui
+    if warm_gib > 0:
+        env["BENCH_WARM_GIB"] = str(warm_gib)
     r = subprocess.run([sys.executable, __file__, "--child", method, str(path)], capture_output=True,
                        text=True, env=env, check=False)
     if r.returncode != 0:
@@ -236,6 +263,9 @@ def main() -> None:
     ap.add_argument("--no-ablation", action="store_true", help="skip the pack-* ablation variants")
     ap.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     ap.add_argument("--comfyui", metavar="DIR", help="a ComfyUI checkout: adds the comfyui-real method")
+    ap.add_argument("--warm-gib", type=float, default=0.0, metavar="GIB",
+                    help="each child first touches and frees this much memory (host-backed pages for all; "
+                         "see _warm_memory); the table goes to its own section of results.md")
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -258,8 +288,13 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     for rep in range(args.repeats):
-        for m in methods:  # interleaved, so slow phases of a noisy VM hit every method
-            r = run_one(m, clip, comfyui)
+        # Interleaved, so slow phases of a noisy VM hit every method, and in a new order each
+        # repeat: a child that follows one which freed a lot of memory gets already-backed
+        # pages (see _warm_memory), so a fixed order would favour the method placed there.
+        order = list(methods)
+        random.Random(rep).shuffle(order)
+        for m in order:
+            r = run_one(m, clip, comfyui, args.warm_gib)
             runs[m].append(r)
             print(f"  [{rep + 1}/{args.repeats}] {m:24s} {r['wall']:7.3f} s  "
                   f"peak +{r['peak_above_base'] / 2**30:.2f} GiB", flush=True)
@@ -267,13 +302,14 @@ def main() -> None:
     med = {m: statistics.median(x["wall"] for x in runs[m]) for m in methods}
     ref = med.get("pack")
     lines = [
-        f"### decode: {args.width}x{args.height}, {args.frames} frames, {args.fps} fps "
+        f"### decode{' (warm memory)' if args.warm_gib else ''}: {args.width}x{args.height}, {args.frames} frames, {args.fps} fps "
         f"(float32 output {out_bytes / 2**30:.2f} GiB)",
         "",
         f"Machine: {os.cpu_count()} cores, {_mem_total_gib():.0f} GiB, {platform.machine()}, "
         f"Python {platform.python_version()}, {_versions()}"
         f"{_comfyui_version(comfyui) if comfyui else ''}. "
-        f"Median of {args.repeats} runs, each in a fresh process, interleaved; "
+        f"Median of {args.repeats} runs, each in a fresh process, interleaved in a shuffled order"
+        f"{f', each child first touching and freeing {args.warm_gib:g} GiB (--warm-gib)' if args.warm_gib else ''}; "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the VM "
         "makes wall times noisy: compare ratios from the same run, and the min column).",
         "",
@@ -299,7 +335,7 @@ def main() -> None:
     table = "\n".join(lines)
     print()
     print(table)
-    _write_section(table, "decode")
+    _write_section(table, "decode-warm" if args.warm_gib else "decode")
 
 
 def _mem_total_gib() -> float:

@@ -329,8 +329,9 @@ _madvise: Any = None  # resolved on first use; False when unavailable
 def _populate(arr: Any) -> None:
     """Fault in the pages of `arr` with one system call (Linux only; a no-op elsewhere).
 
-    Measured: one madvise(MADV_POPULATE_WRITE) per frame row is ~0.1 s faster over a
-    1.9 GiB output than taking a page fault per 4 KiB as the writes arrive."""
+    Measured: one madvise(MADV_POPULATE_WRITE) per frame row makes the whole decode
+    1.03x to 1.12x faster (across benchmark runs) than taking a page fault per 4 KiB
+    as the writes arrive."""
     global _madvise
     if _madvise is None:
         _madvise = False
