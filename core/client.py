@@ -33,6 +33,9 @@ DEFAULT_STORAGE_BASE = "https://workflows-api.segmind.com"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ENDED_WITHOUT_VIDEO = frozenset({"FAILED", "ERROR", "CANCELLED", "CANCELED", "EXPIRED", "TIMEOUT"})
 _CHUNK = 1 << 20
+# How long a Cancel waits for a finished v1 clip that is downloading: long enough for a
+# clip (tens of MB), short enough that a stalled connection does not hold ComfyUI.
+V1_SAVE_GRACE_SECONDS = 60.0
 
 EventCallback = Callable[[str, dict], None]
 
@@ -301,23 +304,29 @@ class SegmindClient:
         self._on_event(kind, data)
 
     def check_cancel(self) -> None:
-        if getattr(self._local, "shielded", False):
-            return  # saving a paid v1 clip: it has no other way back (see _shielded)
-        if self._cancel_check():
-            self._abort.set()
-            raise Cancelled("Cancelled by the user.")
+        if not self._cancel_check():
+            return
+        shield = getattr(self._local, "shield", None)
+        if shield is not None:  # saving a paid v1 clip: it has no other way back (see _shielded)
+            if shield["seen"] is None:
+                shield["seen"] = time.monotonic()
+            if shield["grace"] is None or time.monotonic() - shield["seen"] < shield["grace"]:
+                return
+        self._abort.set()
+        raise Cancelled("Cancelled by the user.")
 
     @contextlib.contextmanager
-    def _shielded(self) -> Iterator[None]:
-        """Within: Cancel is not honoured on this thread. Only for saving the clip of a v1
-        run, which is paid for and has no id to fetch it by later: the few seconds of its
-        download are waited for, so the clip is on disk before Cancel takes effect."""
-        before = getattr(self._local, "shielded", False)
-        self._local.shielded = True
+    def _shielded(self, grace: float | None) -> Iterator[None]:
+        """Within: Cancel is honoured on this thread only `grace` seconds after it is
+        pressed (None: not at all). Only for saving the clip of a v1 run, which is paid for
+        and has no id to fetch it by later: its download (seconds) is waited for, so the
+        clip is on disk before Cancel takes effect; a stalled one does not hold ComfyUI."""
+        before = getattr(self._local, "shield", None)
+        self._local.shield = {"grace": grace, "seen": None}
         try:
             yield
         finally:
-            self._local.shielded = before
+            self._local.shield = before
 
     def _sleep(self, seconds: float) -> None:
         """Sleep in short slices so Cancel is honoured within about 0.2 s."""
@@ -477,7 +486,7 @@ class SegmindClient:
             # clip, and v1 gives no id to collect it by later, so it is saved anyway.
             if self._abort.is_set():
                 try:
-                    self._save_sync_answer(resp, dest)
+                    self._save_sync_answer(resp, dest, grace=None)  # nobody waits on this thread
                 except Exception as exc:  # nobody is waiting on this thread: tell the log
                     log.warning("Segmind: the clip of a cancelled v1 run could not be saved (%s).", exc)
                 else:
@@ -506,7 +515,7 @@ class SegmindClient:
                                 "paying again.") from None
             raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
                             f"its clip will still be saved as {dest} when it arrives, and queueing the "
-                            "same graph again waits for it instead of paying again.") from None
+                            "same graph again uses it instead of paying again.") from None
 
     @staticmethod
     def _sync_info(resp: Any) -> RunInfo:
@@ -529,7 +538,8 @@ class SegmindClient:
     def _run_sync_answer(self, resp: Any, dest: Path,
                          on_late_clip: Callable[[Path, RunInfo], None] | None = None) -> RunInfo:
         info = self._sync_info(resp)
-        payload = self._save_sync_answer(resp, dest)
+        payload = self._save_sync_answer(resp, dest, V1_SAVE_GRACE_SECONDS,
+                                         late=lambda: self._late_clip(on_late_clip, dest, resp))
         if isinstance(payload, dict):
             info.merge_metrics(payload.get("metrics", payload))
         if self._cancel_check():  # pressed while the clip was saving: it is kept, then Cancel
@@ -537,12 +547,15 @@ class SegmindClient:
             self.check_cancel()
         return info
 
-    def _save_sync_answer(self, resp: Any, dest: Path) -> Any:
+    def _save_sync_answer(self, resp: Any, dest: Path, grace: float | None,
+                          late: Callable[[], None] | None = None) -> Any:
         """Save the video a v1 answer carries (the body itself, or JSON with a URL or
-        base64) to dest, shielded from Cancel; returns the JSON payload, if any."""
-        with self._shielded():
+        base64) to dest, shielded from Cancel for `grace` seconds; returns the JSON payload,
+        if any. `late` runs on the HTTP thread if the body is still saving when the grace
+        runs out, once it is saved."""
+        with self._shielded(grace):
             if not _is_text(resp):
-                self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True)
+                self._stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True, after_cancel=late)
                 return None
             payload = self._json(resp, "run (v1 sync)")
             ref = extract_video_ref(payload)
@@ -712,8 +725,15 @@ class SegmindClient:
             log.warning("Segmind: the clip of a cancelled v1 run arrived and was saved to %s.", dest)
         return done
 
-    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False) -> None:
-        done = self._in_worker(lambda: self._save_body(resp, dest, stage, keep_on_cancel))
+    def _stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False,
+                   after_cancel: Callable[[], None] | None = None) -> None:
+        def save() -> int:
+            done = self._save_body(resp, dest, stage, keep_on_cancel)
+            if after_cancel is not None and self._abort.is_set():
+                after_cancel()  # the caller has stopped waiting: this thread hands the clip over
+            return done
+
+        done = self._in_worker(save)
         self.emit("downloaded", path=str(dest), size=done)
 
     def credits(self) -> dict:

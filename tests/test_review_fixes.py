@@ -401,3 +401,30 @@ def test_v1_clip_is_saved_and_handed_over_whenever_cancel_comes(tmp_path, case):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_cancel_waits_for_a_v1_download_only_so_long(tmp_path, monkeypatch):
+    # A stalled download of the finished clip must not hold ComfyUI: after the grace
+    # period Cancel takes effect, and the clip is still saved and handed over when it lands.
+    monkeypatch.setattr(client_mod, "V1_SAVE_GRACE_SECONDS", 0.3)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _SlowV1)
+    srv.body = make_mp4(None, 64, 64, 9, 8)
+    srv.wait, srv.trickle, srv.as_json = 0.0, 2.5, False
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        pressed_at = time.monotonic() + 0.2
+        client = client_mod.SegmindClient("SG_secretkey123456", client_mod.ClientConfig(api_base=base, storage_base=base),
+                                          cancel_check=lambda: time.monotonic() > pressed_at)
+        late: list[Path] = []
+        dest = tmp_path / "clip.mp4"
+        with pytest.raises(errors.Cancelled) as exc:
+            client.run_sync("ltx-2-19b-i2v", {"prompt": "x"}, dest, timeout=30,
+                            on_late_clip=lambda path, info: late.append(path))
+        assert time.monotonic() - pressed_at < 1.5  # not the whole 2.5 s download
+        assert "will still be saved" in str(exc.value) and not late
+        wait_until(lambda: late, "the clip to be handed over once saved", limit=10)
+        assert dest.read_bytes() == srv.body
+    finally:
+        srv.shutdown()
+        srv.server_close()
