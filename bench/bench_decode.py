@@ -282,6 +282,13 @@ def main() -> None:
         and not (m in NEEDS_COMFYUI and not args.comfyui)]
     if any(m in NEEDS_COMFYUI for m in methods) and not args.comfyui:
         ap.error("comfyui-real needs --comfyui DIR (a ComfyUI checkout)")
+    if args.comfyui and not (Path(args.comfyui) / "comfy_api").is_dir():
+        ap.error(f"--comfyui {args.comfyui}: no comfy_api folder there; give the root of a ComfyUI checkout")
+    if args.warm_gib < 0:
+        ap.error("--warm-gib must be 0 (off) or a positive number of GiB")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     comfyui = str(Path(args.comfyui).resolve()) if args.comfyui else None
     out_bytes = args.frames * args.height * args.width * 3 * 4
 

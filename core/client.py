@@ -295,7 +295,7 @@ class SegmindClient:
             frozenset({_host(self.config.api_base), _host(self.config.storage_base)}))
         self._sleep_fn = sleep
         self._abort = threading.Event()
-        self._local = threading.local()  # .shielded: Cancel is not honoured on this thread
+        self._local = threading.local()  # .shield: see _shielded
 
     # -- plumbing -----------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> None:
@@ -512,10 +512,11 @@ class SegmindClient:
             if dest.exists():
                 raise Cancelled(f"Cancelled. Segmind had already finished (and billed) this v1 run: its "
                                 f"clip is saved as {dest}. Queue the same graph again to use it without "
-                                "paying again.") from None
+                                "paying again (the result cache keeps it unless it is turned off).") from None
             raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
                             f"its clip will still be saved as {dest} when it arrives, and queueing the "
-                            "same graph again uses it instead of paying again.") from None
+                            "same graph again uses it instead of paying again (unless the result "
+                            "cache is turned off).") from None
 
     @staticmethod
     def _sync_info(resp: Any) -> RunInfo:
