@@ -25,7 +25,17 @@ Methods
   them with PYTHONPATH); nothing of ComfyUI is copied into this repository.
 - floor: PyAV decode to uint8 RGB into a preallocated numpy buffer, nothing
   else (default decoder settings). floor-threaded is the same with FFmpeg's
-  decoder threads on (thread_type AUTO): the stricter floor.
+  decoder threads on (thread_type AUTO): the stricter floor. numpy asks the kernel
+  for huge pages for a buffer this size (the pack's torch tensor gets ordinary
+  pages), which can make the floor's first touch fast or slow depending on what
+  the previous process left free; floor-small-pages is the floor with that
+  request turned off.
+- decode-only: FFmpeg's H.264 decoding and nothing else, no colour conversion,
+  nothing kept: the CPU every method spends before it uses a frame.
+
+Per run the child also records its CPU time (user and system, all threads, from
+getrusage): CPU seconds divided by the number of cores is a wall time no method
+can beat on that machine.
 - pack-* ablations: the pack with one tuning choice flipped, to show what each is
   worth on this machine: pack-one-thread converts on the decoding thread (plain
   preallocated fill), pack-no-populate lets the writes fault the fresh pages in one
@@ -45,6 +55,7 @@ import json
 import os
 import platform
 import random
+import resource  # Unix only, like the /proc reads below
 import statistics
 import subprocess
 import sys
@@ -158,9 +169,26 @@ def m_opencv_prealloc(path: str) -> Any:
     return out[:i]
 
 
-def m_floor(path: str, threaded: bool = False) -> Any:
+def m_decode_only(path: str) -> Any:
+    """FFmpeg's H.264 decoding and nothing else (no colour conversion, nothing kept):
+    the CPU every method spends before it does anything with a frame."""
+    import av
+    n = 0
+    with av.open(path) as c:
+        for _ in c.decode(c.streams.video[0]):
+            n += 1
+    return n
+
+
+def m_floor(path: str, threaded: bool = False, huge_pages: bool = True) -> Any:
     import av
     import numpy as np
+    if not huge_pages:
+        try:  # numpy >= 1.20 madvises huge pages for large arrays; this turns that off
+            from numpy._core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        _set_madvise_hugepage(False)
     with av.open(path) as c:
         s = c.streams.video[0]
         if threaded:
@@ -178,6 +206,8 @@ METHODS: dict[str, Callable[[str], Any]] = {
     "opencv-prealloc": m_opencv_prealloc,
     "floor": m_floor,
     "floor-threaded": lambda p: m_floor(p, threaded=True),
+    "floor-small-pages": lambda p: m_floor(p, huge_pages=False),
+    "decode-only": m_decode_only,
     # ablations: one choice flipped at a time
     "pack-one-thread": lambda p: m_pack(p, {"_CONVERTER_THREAD": False}),
     "pack-no-populate": lambda p: m_pack(p, {"_POPULATE": False}),
@@ -213,12 +243,15 @@ def child(method: str, path: str) -> None:
     except OSError:
         pass
     base = _status_kib("VmRSS")
+    r0 = resource.getrusage(resource.RUSAGE_SELF)  # counts every thread, finished ones too
     t0 = time.perf_counter()
     result = METHODS[method](path)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     peak = _status_kib("VmHWM")
     del result
-    print(json.dumps({"wall": wall, "peak_above_base": (peak - base) * 1024}))
+    print(json.dumps({"wall": wall, "peak_above_base": (peak - base) * 1024,
+                      "user": r1.ru_utime - r0.ru_utime, "sys": r1.ru_stime - r0.ru_stime}))
 
 
 def _warm_memory(gib: float) -> None:
@@ -304,6 +337,7 @@ def main() -> None:
             r = run_one(m, clip, comfyui, args.warm_gib)
             runs[m].append(r)
             print(f"  [{rep + 1}/{args.repeats}] {m:24s} {r['wall']:7.3f} s  "
+                  f"CPU {r['user']:.2f} user + {r['sys']:.2f} sys  "
                   f"peak +{r['peak_above_base'] / 2**30:.2f} GiB", flush=True)
 
     med = {m: statistics.median(x["wall"] for x in runs[m]) for m in methods}
@@ -320,14 +354,19 @@ def main() -> None:
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the VM "
         "makes wall times noisy: compare ratios from the same run, and the min column).",
         "",
-        "| method | wall (s), median | min (s) | frames/s | peak above baseline (GiB) | x output tensor | time / pack |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| method | wall (s), median | min (s) | frames/s | CPU user + sys (s), median | cores busy "
+        "| peak above baseline (GiB) | x output tensor | time / pack |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in methods:
         peak = statistics.median(x["peak_above_base"] for x in runs[m])
         lo = min(x["wall"] for x in runs[m])
         ratio = f"{med[m] / ref:.2f}x" if ref else "-"
+        user = statistics.median(x["user"] for x in runs[m])
+        sys_ = statistics.median(x["sys"] for x in runs[m])
+        busy = statistics.median((x["user"] + x["sys"]) / x["wall"] for x in runs[m])
         lines.append(f"| {m} | {med[m]:.3f} | {lo:.3f} | {args.frames / med[m]:.0f} | "
+                     f"{user:.2f} + {sys_:.2f} | {busy:.2f} | "
                      f"{peak / 2**30:.2f} | {peak / out_bytes:.2f} | {ratio} |")
     if ref:
         best = {m: min(x["wall"] for x in runs[m]) for m in methods}
@@ -338,6 +377,11 @@ def main() -> None:
         for f in ("floor", "floor-threaded"):
             if f in med:
                 notes.append(f"takes {ref / med[f]:.2f}x the time of {f} (min/min {best['pack'] / best[f]:.2f}x)")
+        cpu = statistics.median(x["user"] + x["sys"] for x in runs["pack"])
+        cores = os.cpu_count() or 1
+        # CPU seconds over cores: what the pack's wall time cannot beat on this machine
+        notes.append(f"the pack spends {cpu:.2f} s of CPU, so on {cores} cores it cannot finish "
+                     f"in less than {cpu / cores:.2f} s")
         lines += ["", "Medians: " + "; ".join(notes) + "."]
     table = "\n".join(lines)
     print()
