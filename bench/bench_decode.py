@@ -8,9 +8,10 @@ ComfyUI IMAGE tensor.
 It first writes a test clip (H.264 + stereo AAC 24 kHz, moving gradients,
 shapes and grain) to bench/out/, then runs every method in a FRESH subprocess,
 interleaved, several times. Peak memory is the child's VmHWM (peak RSS, reset
-via /proc/self/clear_refs when the kernel allows, else ru_maxrss) minus its RSS
-after imports, so each number is that method's own peak. Medians are reported;
-the table is printed and written to bench/results.md.
+via /proc/self/clear_refs after the imports; where the kernel refuses that, the
+imports' own peak can show) minus its RSS after imports, so each number is that
+method's own peak. Medians are reported; the table is printed and written to
+bench/results.md.
 
 Methods
 - pack: core.video_decode.decode_video (frames + audio).
@@ -32,14 +33,14 @@ Methods
   request turned off.
 - decode-only: FFmpeg's H.264 decoding and nothing else, no colour conversion,
   nothing kept: the CPU every method spends before it uses a frame.
-
-Per run the child also records its CPU time (user and system, all threads, from
-getrusage): CPU seconds divided by the number of cores is a wall time no method
-can beat on that machine.
 - pack-* ablations: the pack with one tuning choice flipped, to show what each is
   worth on this machine: pack-one-thread converts on the decoding thread (plain
   preallocated fill), pack-no-populate lets the writes fault the fresh pages in one
   by one, pack-codec-threads turns on FFmpeg's decoder threads (thread_type AUTO).
+
+Per run the child also records its CPU time (user and system, all threads, from
+getrusage): CPU seconds divided by the number of cores is a wall time no method
+can beat on that machine.
 
 The numbers on a shared VM are noisy (first touch of fresh memory is slow and
 varies run to run); compare ratios measured in the same run, not across runs.
@@ -144,8 +145,7 @@ def m_comfyui_style(path: str) -> Any:
 
 
 def m_comfyui_real(path: str) -> Any:
-    # ComfyUI's own code, from the checkout named by --comfyui (passed to the child via the env).
-    sys.path.insert(0, os.environ["BENCH_COMFYUI_DIR"])
+    # ComfyUI's own code, from the checkout named by --comfyui (child() put it on sys.path).
     from comfy_api.latest._input_impl.video_types import VideoFromFile
     return VideoFromFile(path).get_components()
 
@@ -305,11 +305,11 @@ def main() -> None:
         child(*args.child)
         return
 
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    clip = OUT_DIR / f"clip_{args.width}x{args.height}_{args.frames}f_{args.fps}fps.mp4"
-    if not clip.exists():
-        print(f"writing {clip} ...", flush=True)
-        make_clip(clip, args.width, args.height, args.frames, args.fps)
+    for name in ("repeats", "frames", "fps"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be at least 1")
+    if args.width < 2 or args.height < 2 or args.width % 2 or args.height % 2:
+        ap.error("--width and --height must be even numbers of at least 2 (H.264 with 4:2:0 colour needs that)")
     methods = args.methods.split(",") if args.methods else [
         m for m in METHODS if not (args.no_ablation and m in ABLATIONS)
         and not (m in NEEDS_COMFYUI and not args.comfyui)]
@@ -322,6 +322,11 @@ def main() -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         ap.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    clip = OUT_DIR / f"clip_{args.width}x{args.height}_{args.frames}f_{args.fps}fps.mp4"
+    if not clip.exists():
+        print(f"writing {clip} ...", flush=True)
+        make_clip(clip, args.width, args.height, args.frames, args.fps)
     comfyui = str(Path(args.comfyui).resolve()) if args.comfyui else None
     out_bytes = args.frames * args.height * args.width * 3 * 4
 

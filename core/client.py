@@ -702,7 +702,7 @@ class SegmindClient:
                     if not self._abort.is_set():
                         self.emit("downloading", done=done, total=total)
         except requests.exceptions.RequestException as exc:
-            tmp.unlink(missing_ok=True)
+            _unlink_quietly(tmp)
             raise VideoError(f"The video download from Segmind broke off ({type(exc).__name__}) during {stage}.") from None
         except OSError as exc:  # our disk, not the network: say so, and what to do
             _unlink_quietly(tmp)
