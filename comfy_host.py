@@ -43,6 +43,58 @@ def output_directory() -> Path:
     return Path(found or os.environ.get("SEGMIND_LTX2_OUTPUT") or Path.cwd() / "output")
 
 
+def input_directory() -> Path | None:
+    """ComfyUI's input folder; None outside ComfyUI."""
+    found = _call("folder_paths", "get_input_directory")
+    return Path(found) if found else None
+
+
+def temp_directory() -> Path | None:
+    """ComfyUI's temp folder; None outside ComfyUI."""
+    found = _call("folder_paths", "get_temp_directory")
+    return Path(found) if found else None
+
+
+def _running_item() -> Any:
+    """The queue item ComfyUI is executing: (number, prompt_id, prompt, extra_data, outputs...).
+    ComfyUI runs one prompt at a time; anything else (an older or newer host) gives None."""
+    server = getattr(_module("server"), "PromptServer", None)
+    queue = getattr(getattr(server, "instance", None), "prompt_queue", None)
+    running = getattr(queue, "currently_running", None)
+    if not isinstance(running, dict) or len(running) != 1:
+        return None
+    item = next(iter(running.values()))
+    return item if isinstance(item, (tuple, list)) and len(item) > 2 else None
+
+
+def running_prompt() -> dict | None:
+    """The API-format graph being executed (what a PROMPT hidden input holds). ComfyUI hands
+    IS_CHANGED no PROMPT, so this is how it learns which outputs the graph consumes."""
+    item = _running_item()
+    return item[2] if item is not None and isinstance(item[2], dict) else None
+
+
+def current_prompt_id() -> str | None:
+    """The id of the queued run being executed, or None outside ComfyUI."""
+    item = _running_item()
+    return str(item[1]) if item is not None and item[1] is not None else None
+
+
+def consumed_outputs(prompt: Any, node_id: str | None) -> frozenset[int] | None:
+    """The output slots of node `node_id` that some node of the API-format `prompt` takes as
+    an input; None when either is unknown (then every output must be produced)."""
+    if not isinstance(prompt, dict) or node_id is None or str(node_id) not in prompt:
+        return None
+    used: set[int] = set()
+    for node in prompt.values():
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        for value in (inputs.values() if isinstance(inputs, dict) else ()):
+            if (isinstance(value, list) and len(value) == 2 and str(value[0]) == str(node_id)
+                    and isinstance(value[1], int)):
+                used.add(value[1])
+    return frozenset(used)
+
+
 def user_directory() -> Path:
     """ComfyUI's user folder (ComfyUI/user); outside ComfyUI ~/.config/segmind-ltx2."""
     found = _call("folder_paths", "get_user_directory")

@@ -23,19 +23,51 @@ class NumberField:
     integer: bool = True
 
 
-# Product page: ~113.31 s for the defaults. The run time (and, we assume, the price) grows with
-# the pixels x frames denoised; web/js/cost.js uses the same rule for the node's estimate.
+# Product page: ~113.31 s and ~$0.455 for the defaults. The run time (and, we assume, the
+# price) grows with the pixels x frames denoised, at the size LTX-2 really renders (the grid
+# below); web/js/cost.js uses the same rule for the node's estimate.
 DEFAULT_RUNTIME_SECONDS = 113.31
-_DEFAULT_VOLUME = 720 * 1280 * 181
+DEFAULT_PRICE_USD = 0.455
+SIDE_STEP = 32      # LTX-2's VAE downsamples by 32: sides are multiples of 32
+FRAME_STEP = 8      # ...and frame counts are 8k+1
+
+
+def snap_to_grid(width: int, height: int, num_frames: int) -> tuple[int, int, int]:
+    """The size and frame count LTX-2 really renders for a request: sides rounded up to a
+    multiple of 32, frames up to the next 8k+1 (720 -> 736, 181 -> 185). API.md: the service
+    rounds or pads on its side; rounding up is the assumption (it never under-estimates)."""
+    def up(value: int, step: int, offset: int = 0) -> int:
+        return offset + -(-(max(int(value), 1) - offset) // step) * step
+
+    return up(width, SIDE_STEP), up(height, SIDE_STEP), up(num_frames, FRAME_STEP, 1)
+
+
+def _volume(width: Any, height: Any, num_frames: Any) -> int:
+    w, h, n = snap_to_grid(int(width), int(height), int(num_frames))
+    return w * h * n
+
+
+_DEFAULT_VOLUME = _volume(720, 1280, 181)  # the quoted defaults, at the size really rendered
+
+
+def _ratio(body: Mapping[str, Any]) -> float | None:
+    try:
+        return _volume(body["width"], body["height"], body["num_frames"]) / _DEFAULT_VOLUME
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def expected_runtime(body: Mapping[str, Any]) -> float:
-    """Rough seconds of processing for a request, for the ETA (never below 10 s)."""
-    try:
-        volume = int(body["width"]) * int(body["height"]) * int(body["num_frames"])
-    except (KeyError, TypeError, ValueError):
-        return DEFAULT_RUNTIME_SECONDS
-    return max(10.0, DEFAULT_RUNTIME_SECONDS * volume / _DEFAULT_VOLUME)
+    """Rough seconds of processing for a request, for the ETA and polling (never below 10 s)."""
+    ratio = _ratio(body)
+    return DEFAULT_RUNTIME_SECONDS if ratio is None else max(10.0, DEFAULT_RUNTIME_SECONDS * ratio)
+
+
+def estimate_cost(body: Mapping[str, Any]) -> float:
+    """Estimated US dollars for one clip: the quoted $0.455 scaled by the rendered volume.
+    Unconfirmed by Segmind (docs/segmind-unconfirmed.md); the real charge is reported after a run."""
+    ratio = _ratio(body)
+    return DEFAULT_PRICE_USD * (1.0 if ratio is None else ratio)
 
 
 SEED_MAX = 0xFFFFFFFF  # the page gives no range; a 32-bit seed is what every Segmind model takes

@@ -8,6 +8,8 @@ time limit, network) is collected by the next identical queue instead of paid ag
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import threading
 import time
 import uuid
@@ -19,7 +21,8 @@ from .client import RunInfo, SegmindClient, SubmittedJob
 from .errors import (Cancelled, InvalidInputError, OutputFolderError, SegmindAPIError, SegmindError,
                      SegmindJobFailed, SegmindTimeoutError, VideoError)
 from .image_encode import EncodedImage
-from .params import expected_runtime
+from .params import expected_runtime, snap_to_grid
+from .scheduler import FlightLock
 from .job_journal import JobExpiredError, JobJournal, JournalEntry
 from .result_cache import CacheHit, ResultCache, place_file, request_fingerprint
 
@@ -80,26 +83,53 @@ def upload_once(client: SegmindClient, image: EncodedImage) -> str:
     return url
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def safe_name(text: str | None, length: int = 12) -> str:
+    """A server-given string (a request id) reduced to what may name a file: letters, digits,
+    '-' and '_' only, so '../', a NUL byte or a drive letter can never steer a path."""
+    return _UNSAFE.sub("", str(text or ""))[:length]
+
+
 def clip_path(output_dir: Path, model: str, request_id: str | None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    tag = (request_id or uuid.uuid4().hex)[:12]
-    short = model.replace("ltx-2-19b-", "ltx2_")
+    tag = safe_name(request_id) or uuid.uuid4().hex[:12]
+    short = safe_name(model.replace("ltx-2-19b-", "ltx2_"), 40)
     return Path(output_dir) / OUTPUT_SUBFOLDER / f"{short}_{stamp}_{tag}.mp4"
 
 
-def ensure_writable(folder: Path) -> None:
-    """Create `folder` and prove a file can be written there, or raise OutputFolderError."""
+def expected_clip_bytes(body: dict[str, Any]) -> int:
+    """A generous bound on the MP4 a request produces, for the free-space check before paying:
+    H.264 at LTX-2's quality stays far below a quarter byte per pixel per frame, plus audio."""
+    try:
+        w, h, n = snap_to_grid(int(body["width"]), int(body["height"]), int(body["num_frames"]))
+    except (KeyError, TypeError, ValueError):
+        w, h, n = snap_to_grid(1280, 1280, 400)
+    return w * h * n // 4 + (8 << 20)
+
+
+def ensure_writable(folder: Path, needed_bytes: int = 0) -> None:
+    """Create `folder`, prove a file can be written there and that it has room for
+    `needed_bytes`, or raise OutputFolderError. An empty probe file passes on a full disk;
+    the free space is what the paid clip will need."""
     probe = folder / f".write-test-{uuid.uuid4().hex[:8]}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
+        free = shutil.disk_usage(folder).free
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         raise OutputFolderError(
             f"Cannot save clips in {folder} ({why}). Nothing was sent to Segmind. Make the folder "
             "writable, free some disk space, or start ComfyUI with --output-directory pointing "
             "somewhere writable.") from None
+    if free < needed_bytes:
+        raise OutputFolderError(
+            f"Only {free / 1e6:.0f} MB is free in {folder}, and the clip may need up to "
+            f"{needed_bytes / 1e6:.0f} MB. Nothing was sent to Segmind: free some disk space, or start "
+            "ComfyUI with --output-directory pointing at a disk with room.")
 
 
 def check_video(path: Path) -> None:
@@ -139,22 +169,57 @@ def _resume_hint(request_id: str) -> str:
 
 def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Path, *,
                   cache: ResultCache | None = None, journal: JobJournal | None = None,
-                  force_rerun: bool = False) -> ClipResult:
+                  force_rerun: bool = False, lock_dir: Path | None = None) -> ClipResult:
     """Return the clip for `req`, on disk and checked: from `cache` unless `force_rerun`,
-    else from a job recorded in `journal`, else from a new (billed) run."""
+    else from a job recorded in `journal`, else from a new (billed) run.
+
+    A run that may pay holds the request's FlightLock (scheduler.py) from before its upload
+    until its clip is cached: the same request run meanwhile, here or in another process
+    sharing `lock_dir`, waits and then reuses the clip instead of paying again."""
     if not req.timeout > 0:
         raise InvalidInputError(f"'timeout_seconds' is {req.timeout}: set it to a positive number of seconds (900 fits a 2-minute job with queueing).")
     # Before anything is paid: a clip that cannot be saved would be a clip lost.
-    ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER)
+    ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER, expected_clip_bytes(req.body))
     fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
+    hit = None if force_rerun else _cached(fingerprint, cache, journal)
+    if hit is not None:
+        return _from_cache(hit, req, client, output_dir)
+    flight = FlightLock(lock_dir, fingerprint)
+    flight.acquire(client.check_cancel, on_wait=lambda: client.emit("waiting_other_run"))
+    try:
+        if flight.waited:
+            # The same request ran meanwhile (another node, a duplicate picture, another
+            # process): its clip is the paid result, even under force_rerun (that was the re-run).
+            shared = flight.shared_result()
+            if shared is not None and shared.path.is_file():
+                return _reuse(shared, req, client, output_dir)
+            hit = _cached(fingerprint, cache, journal)
+            if hit is not None:
+                return _from_cache(hit, req, client, output_dir)
+        clip = _generate_locked(req, client, output_dir, fingerprint, cache, journal, force_rerun)
+        flight.publish(clip)
+        return clip
+    finally:
+        flight.release()
+
+
+def _cached(fingerprint: str, cache: ResultCache | None, journal: JobJournal | None) -> CacheHit | None:
+    """The cached clip of this request, unless a paid job of it waits to be collected (say, an
+    interrupted force_rerun): that one wins over the cache."""
+    if cache is None:
+        return None
     pending = journal.get(fingerprint) if journal is not None else None
-    # A paid job not yet collected (say, an interrupted force_rerun) wins over the cache.
-    if cache is not None and not force_rerun and (pending is None or not pending.collectable()):
-        hit = cache.lookup(fingerprint)
-        if hit is not None:
-            if pending is not None:
-                journal.remove(fingerprint)  # too old to collect, and the clip is here anyway
-            return _from_cache(hit, req, client, output_dir)
+    if pending is not None and pending.collectable():
+        return None
+    hit = cache.lookup(fingerprint)
+    if hit is not None and pending is not None:
+        journal.remove(fingerprint)  # too old to collect, and the clip is here anyway
+    return hit
+
+
+def _generate_locked(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
+                     cache: ResultCache | None, journal: JobJournal | None, force_rerun: bool) -> ClipResult:
+    pending = journal.get(fingerprint) if journal is not None else None
     # A paid v2 job recorded for this request is collected whatever api_mode says now:
     # switching to sync (v1) after an interrupted async run must not pay a second time.
     resumable = _collectable_here(pending, client)
@@ -176,6 +241,15 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     if journal is not None:
         journal.remove(fingerprint)  # only now: the clip is checked, on disk and cached
     return clip
+
+
+def _reuse(shared: ClipResult, req: GenerationRequest, client: SegmindClient, output_dir: Path) -> ClipResult:
+    """The clip another run of the same request just made in this process (the cache may be off)."""
+    dest = clip_path(output_dir, req.model, None)
+    place_file(shared.path, dest)
+    client.emit("cache_hit", request_id=shared.info.request_id, path=str(dest))
+    return ClipResult(path=dest, info=RunInfo(request_id=shared.info.request_id, cost=0.0,
+                                              seed=shared.info.seed), from_cache=True)
 
 
 def _from_cache(hit: CacheHit, req: GenerationRequest, client: SegmindClient, output_dir: Path) -> ClipResult:
@@ -381,17 +455,58 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
 
 def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
                    cancel_check: Any = None, on_event: Any = None,
-                   force_rerun: bool = False) -> ClipResult:
+                   force_rerun: bool = False, node_id: str | None = None,
+                   run_id: str | None = None) -> ClipResult:
     """The whole Segmind path as the node and the command line both use it: key, client,
-    the result cache and the job journal kept in `user_dir`, then generate_clip."""
+    the result cache, the job journal and the request locks kept in `user_dir`, then
+    generate_clip; the job shows on the process's job board meanwhile."""
     from .client import ClientConfig
     from .credentials import require_api_key
     from .job_journal import journal_directory
+    from .params import estimate_cost
     from .result_cache import cache_directory
+    from .scheduler import job_board, lock_directory
 
     key = require_api_key(user_dir)
-    client = SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
-    return generate_clip(req, client, output_dir,
-                         cache=ResultCache.from_env(cache_directory(user_dir)),
-                         journal=JobJournal(journal_directory(user_dir)),
-                         force_rerun=force_rerun)
+    board = job_board()
+    w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in (("width", 720), ("height", 1280), ("num_frames", 181))))
+    job = board.add(node_id=node_id, prompt_id=run_id, label=str(req.body.get("prompt", ""))[:60],
+                    estimate_usd=estimate_cost(req.body), width=w, height=h, num_frames=n)
+
+    def events(kind: str, data: dict) -> None:
+        change = _BOARD_STATES.get(kind)
+        if kind == "status":
+            change = {"state": "processing" if data.get("mode") == "sync" else
+                      str(data.get("status") or "queued").lower(), "eta": data.get("eta")}
+        if change is not None:
+            board.update(job, **change, **({"request_id": data["request_id"]} if data.get("request_id") else {}))
+        if on_event is not None:
+            on_event(kind, data)
+
+    client = SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=events)
+    try:
+        clip = generate_clip(req, client, output_dir,
+                             cache=ResultCache.from_env(cache_directory(user_dir)),
+                             journal=JobJournal(journal_directory(user_dir)),
+                             force_rerun=force_rerun, lock_dir=lock_directory(user_dir))
+    except Cancelled:
+        board.update(job, state="cancelled")
+        raise
+    except BaseException:
+        board.update(job, state="failed")
+        raise
+    board.update(job, state="done", eta=None, cost=clip.info.cost,
+                 **({"request_id": clip.info.request_id} if clip.info.request_id else {}))
+    return clip
+
+
+# Client events -> the state the job board shows (status events carry their own).
+_BOARD_STATES: dict[str, dict[str, Any]] = {
+    "uploading": {"state": "uploading"},
+    "waiting_other_run": {"state": "waiting_other_run"},
+    "waiting_submit": {"state": "waiting_other_run"},
+    "submitted": {"state": "queued"},
+    "resuming": {"state": "queued"},
+    "downloading": {"state": "downloading", "eta": None},
+    "cache_hit": {"state": "done", "eta": None},
+}

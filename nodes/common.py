@@ -1,14 +1,26 @@
-"""What the Segmind nodes share: widget definitions built from core.params, and one
-run (host callbacks -> core pipeline -> decode -> ComfyUI outputs and UI)."""
+"""What the Segmind nodes share: widget definitions built from core.params, and one run
+(pictures -> one clip each, in flight together -> decode what the graph uses -> ComfyUI
+outputs and UI).
+
+The run function is a coroutine: ComfyUI (0.3.64 and later) awaits it and meanwhile runs
+other nodes, so independent Segmind nodes wait for Segmind at the same time. Everything
+that blocks (encoding, HTTP, waiting, decoding) runs on a thread of its own."""
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import threading
+import time
+from typing import Any, Callable
 
 from ..core.params import DEFAULT_NEGATIVE_PROMPT, NumberField
 
 CATEGORY = "Segmind/LTX-2"
 RETURN_TYPES = ("IMAGE", "AUDIO", "FLOAT", "INT", "VIDEO")
 RETURN_NAMES = ("frames", "audio", "fps", "frame_count", "video")
+OPTIONS_TYPE = "SEGMIND_LTX2_OPTIONS"
+BATCH_MODES = ("one picture", "every picture")
+FIT_MODES = ("crop to width x height", "match the picture's aspect")
+FRAMES_SLOT, AUDIO_SLOT = 0, 1
 
 # Progress-bar budget (of 1000): the wait dominates, decode is the tail.
 _BAR_UPLOAD, _BAR_WAIT_END, _BAR_DOWNLOAD_END = 30, 850, 900
@@ -45,8 +57,10 @@ def number_widgets(fields: tuple[NumberField, ...]) -> dict[str, tuple]:
 
 
 def optional_widgets(with_image: bool) -> dict[str, tuple]:
+    """The node's face: what most users change. Rarely touched settings (API mode, time
+    limit, upload format) come from an optional Segmind LTX-2 Options node, which travels
+    with the workflow; decode options belong to the Decode Video node."""
     from ..core.offline_preview import BACKENDS
-    from ..core.pipeline import API_MODES
 
     opts: dict[str, tuple] = {
         "force_rerun": ("BOOLEAN", {"default": False,
@@ -55,153 +69,402 @@ def optional_widgets(with_image: bool) -> dict[str, tuple]:
         "backend": (list(BACKENDS), {"default": BACKENDS[0],
                     "tooltip": "segmind: the real LTX-2 clip (paid, needs a key). offline preview: a free local "
                                "stand-in (the picture slowly zooms, a soft tone plays) to wire and test a graph."}),
+    }
+    if with_image:
+        opts["batch_mode"] = (list(BATCH_MODES), {"default": BATCH_MODES[0],
+                              "tooltip": "one picture: animate the picture at batch_index. every picture: one clip "
+                                         "per picture of the batch, all sent at once (each billed); the outputs "
+                                         "are lists, one entry per clip."})
+        opts["batch_index"] = ("INT", {"default": 0, "min": 0, "max": 4095,
+                               "tooltip": "Which picture of an image batch to animate with batch_mode 'one picture'."})
+        opts["fit"] = (list(FIT_MODES), {"default": FIT_MODES[0],
+                       "tooltip": "crop to width x height: the clip has the widgets' size and Segmind crops the "
+                                  "picture to it. match the picture's aspect: the clip keeps the picture's shape, "
+                                  "as large as fits within width x height."})
+    opts["options"] = (OPTIONS_TYPE, {"tooltip": "Optional: a Segmind LTX-2 Options node (API mode, time limit, "
+                                                 "upload format)."})
+    return opts
+
+
+def options_widgets() -> dict[str, tuple]:
+    from ..core.image_encode import UPLOAD_FORMATS
+    from ..core.pipeline import API_MODES
+
+    return {
         "api_mode": (list(API_MODES), {"default": API_MODES[0],
                      "tooltip": "async (v2): submit, then poll (recommended for a 2-minute job). sync (v1): one long request."}),
         "timeout_seconds": ("INT", {"default": 900, "min": 60, "max": 3600, "step": 30,
-                            "tooltip": "How long to wait for Segmind before giving up (the job keeps running there)."}),
+                            "tooltip": "How long to wait for Segmind before giving up (the job keeps running there "
+                                       "and is collected by the next identical queue)."}),
+        "upload_format": (list(UPLOAD_FORMATS), {"default": UPLOAD_FORMATS[0],
+                          "tooltip": "png: lossless first frame. jpeg: smaller upload."}),
     }
-    if with_image:
-        from ..core.image_encode import UPLOAD_FORMATS
-
-        opts["batch_index"] = ("INT", {"default": 0, "min": 0, "max": 4095,
-                               "tooltip": "Which picture of an image batch to animate (LTX-2 animates one)."})
-        opts["upload_format"] = (list(UPLOAD_FORMATS), {"default": UPLOAD_FORMATS[0],
-                                 "tooltip": "png: lossless first frame. jpeg: smaller upload."})
-    opts.update({
-        "frame_load_cap": ("INT", {"default": 0, "min": 0, "max": 400, "tooltip": "Keep at most this many frames (0 = all)."}),
-        "skip_first_frames": ("INT", {"default": 0, "min": 0, "max": 400}),
-        "select_every_nth": ("INT", {"default": 1, "min": 1, "max": 400}),
-        "custom_width": ("INT", {"default": 0, "min": 0, "max": 8192, "tooltip": "Resize the decoded frames (0 = keep)."}),
-        "custom_height": ("INT", {"default": 0, "min": 0, "max": 8192, "tooltip": "Resize the decoded frames (0 = keep)."}),
-    })
-    return opts
 
 
 DECODE_OPTIONS = ("frame_load_cap", "skip_first_frames", "select_every_nth", "custom_width", "custom_height")
 
 
 class _Reporter:
-    """Turns client events into progress text and a moving bar on the node."""
+    """Client events of one clip -> its status line and bar fraction; a node with several
+    clips shows them together (see _NodeStatus)."""
 
-    def __init__(self, node_id: str | None) -> None:
-        from ..comfy_host import NodeProgress
-
-        self.progress = NodeProgress(node_id)
+    def __init__(self, status: "_NodeStatus", index: int) -> None:
+        self.status = status
+        self.index = index
         self._last_decode_text = 0.0
 
     def __call__(self, kind: str, data: dict) -> None:
         from ..core.params import DEFAULT_RUNTIME_SECONDS
         from ..core.status_text import describe
 
-        line = describe(kind, data)
-        if line:
-            self.progress.text(line)
+        frac = None
         if kind == "uploading":
-            self.progress.bar(_BAR_UPLOAD // 2)
+            frac = _BAR_UPLOAD / 2
         elif kind == "status":
             expected = float(data.get("expected") or DEFAULT_RUNTIME_SECONDS)
-            frac = min(1.0, float(data.get("elapsed") or 0) / (expected * 1.3))
-            self.progress.bar(_BAR_UPLOAD + frac * (_BAR_WAIT_END - _BAR_UPLOAD))
+            frac = _BAR_UPLOAD + min(1.0, float(data.get("elapsed") or 0) / (expected * 1.3)) * (_BAR_WAIT_END - _BAR_UPLOAD)
         elif kind == "downloading" and data.get("total"):
-            frac = data["done"] / data["total"]
-            self.progress.bar(_BAR_WAIT_END + frac * (_BAR_DOWNLOAD_END - _BAR_WAIT_END))
+            frac = _BAR_WAIT_END + data["done"] / data["total"] * (_BAR_DOWNLOAD_END - _BAR_WAIT_END)
+        elif kind == "decoding" and data.get("total"):
+            frac = _BAR_DOWNLOAD_END + (1000 - _BAR_DOWNLOAD_END) * data.get("done", 0) / data["total"]
+        self.status.update(self.index, describe(kind, data), frac)
 
     def decode_progress(self, done: int, total: int) -> None:
-        import time
-
         # One websocket message per frame would be 181+ messages: a few a second is enough.
         now = time.monotonic()
         if done >= total or now - self._last_decode_text >= 0.25:
             self._last_decode_text = now
-            self.__call__("decoding", {"done": done, "total": total})
-        if total:
-            self.progress.bar(_BAR_DOWNLOAD_END + (1000 - _BAR_DOWNLOAD_END) * done / total)
+            self("decoding", {"done": done, "total": total})
+
+    @property
+    def progress(self) -> "_NodeStatus":  # the node's status line and bar (one per node)
+        return self.status
 
 
-def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id: str | None) -> dict:
-    """The whole node run. Returns ComfyUI's {"ui": ..., "result": ...}."""
+class _NodeStatus:
+    """One node's progress text and bar, fed from its clips' threads."""
+
+    def __init__(self, node_id: str | None, clips: int) -> None:
+        from ..comfy_host import NodeProgress
+
+        self._progress = NodeProgress(node_id)
+        self._lock = threading.Lock()
+        self._lines = [""] * clips
+        self._fracs = [0.0] * clips
+
+    def update(self, index: int, line: str | None, frac: float | None) -> None:
+        with self._lock:
+            if frac is not None:
+                self._fracs[index] = frac
+            if line:
+                self._lines[index] = line
+                n = len(self._lines)
+                self._progress.text(line if n == 1 else f"Clip {index + 1}/{n}: {line}")
+            self._progress.bar(sum(self._fracs) / len(self._fracs))
+
+    def text(self, line: str) -> None:
+        self._progress.text(line)
+
+    def bar(self, value: float) -> None:
+        self._progress.bar(value)
+
+
+# --------------------------------------------------------------------------- a run
+
+
+def _decode_options(options: dict) -> dict[str, int]:
+    return {k: int(options.get(k, 0 if k != "select_every_nth" else 1)) for k in DECODE_OPTIONS}
+
+
+def picture_indices(image: Any, options: dict) -> list[int]:
+    """Which pictures of the IMAGE batch become clips."""
+    from ..core.errors import InvalidInputError
+
+    mode = options.get("batch_mode", BATCH_MODES[0])
+    if mode not in BATCH_MODES:
+        raise InvalidInputError(f"'batch_mode' is {mode!r}: choose one of {', '.join(BATCH_MODES)}.")
+    if image is None:
+        return [-1]
+    if mode == BATCH_MODES[1]:
+        return list(range(int(image.shape[0]) if getattr(image, "ndim", 0) == 4 else 1))
+    return [int(options.get("batch_index", 0))]
+
+
+def fitted_body(body: dict, rgb8: Any, options: dict) -> dict:
+    """With fit 'match the picture's aspect', the request's size keeps the picture's shape,
+    as large as fits within width x height (at least 256 a side, Segmind's minimum)."""
+    from ..core.errors import InvalidInputError
+
+    fit = options.get("fit", FIT_MODES[0])
+    if fit not in FIT_MODES:
+        raise InvalidInputError(f"'fit' is {fit!r}: choose one of {', '.join(FIT_MODES)}.")
+    if fit == FIT_MODES[0] or rgb8 is None:
+        return body
+    return {**body, **dict(zip(("width", "height"), match_aspect(rgb8.shape[1], rgb8.shape[0],
+                                                                 body["width"], body["height"])))}
+
+
+def match_aspect(pic_w: int, pic_h: int, box_w: int, box_h: int) -> tuple[int, int]:
+    scale = min(box_w / pic_w, box_h / pic_h)
+    return (max(256, min(1280, int(round(pic_w * scale)))), max(256, min(1280, int(round(pic_h * scale)))))
+
+
+def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[dict, Any]]:
+    """(body, picture) for each clip: the uint8 picture and its request body."""
+    from ..core.image_encode import to_uint8_rgb
+
+    out = []
+    for index in picture_indices(image, options):
+        rgb8 = to_uint8_rgb(image, index) if index >= 0 else None
+        out.append((fitted_body(body, rgb8, options), rgb8))
+    return out
+
+
+def _segmind_clip(model: str, body: dict, rgb8: Any, options: dict, reporter: _Reporter,
+                  node_id: str | None, run_id: str | None, cancel_check: Callable[[], bool]) -> Any:
+    """One clip on Segmind (a worker thread): encode, then the core pipeline."""
     from .. import comfy_host
-    from ..core.errors import Cancelled
-    from ..core.image_encode import encode_image, to_uint8_rgb
+    from ..core.image_encode import encode_image
     from ..core.pipeline import API_MODES, GenerationRequest, run_on_segmind
 
-    reporter = _Reporter(node_id)
-    try:
-        encoded = None
-        rgb8 = to_uint8_rgb(image, int(options.get("batch_index", 0))) if image is not None else None
-        if _offline_backend(options):
-            return _offline_run(model, body, rgb8, options, reporter)
-        if rgb8 is not None:
-            encoded = encode_image(rgb8, options.get("upload_format", "png"))
-        req = GenerationRequest(model=model, body=body, image=encoded,
-                                api_mode=options.get("api_mode", API_MODES[0]),
-                                timeout=float(options.get("timeout_seconds", 900)))
-        clip = run_on_segmind(req, user_dir=comfy_host.user_directory(),
-                              output_dir=comfy_host.output_directory(),
-                              cancel_check=comfy_host.is_interrupted, on_event=reporter,
-                              force_rerun=bool(options.get("force_rerun", False)))
-        reporter.progress.text("Decoding...")
-        return clip_outputs(clip, options, reporter, api_mode=req.api_mode)
-    except Cancelled as exc:
-        comfy_host.raise_interrupted(exc)
-        raise
+    encoded = encode_image(rgb8, options.get("upload_format", "png")) if rgb8 is not None else None
+    req = GenerationRequest(model=model, body=body, image=encoded,
+                            api_mode=options.get("api_mode", API_MODES[0]),
+                            timeout=float(options.get("timeout_seconds", 900)))
+    return run_on_segmind(req, user_dir=comfy_host.user_directory(), output_dir=comfy_host.output_directory(),
+                          cancel_check=cancel_check, on_event=reporter,
+                          force_rerun=bool(options.get("force_rerun", False)), node_id=node_id, run_id=run_id)
 
 
-def _offline_backend(options: dict) -> bool:
-    from ..core.errors import InvalidInputError
+def _offline_clip(model: str, body: dict, rgb8: Any, reporter: _Reporter,
+                  cancel_check: Callable[[], bool]) -> Any:
+    """The free local stand-in: no key, nothing sent; the clip lands where a real one would,
+    so decoding and the preview are the same as for a Segmind clip."""
+    from .. import comfy_host
+    from ..core.offline_preview import generate_offline_clip
+
+    reporter.status.update(reporter.index, "Rendering the offline preview (free, nothing is sent)...", None)
+
+    def rendered(done: int, total: int) -> None:
+        reporter.status.update(reporter.index, None, _BAR_DOWNLOAD_END * done / total)
+
+    return generate_offline_clip(model, body, rgb8, comfy_host.output_directory(),
+                                 cancel_check=cancel_check, progress=rendered)
+
+
+async def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id: str | None,
+                         prompt_graph: Any = None) -> dict:
+    """The whole node run: every clip in flight at once, then decoded in turns. Returns
+    ComfyUI's {"ui": ..., "result": ...} with one list entry per clip."""
+    from .. import comfy_host
+    from ..core.errors import Cancelled
     from ..core.offline_preview import BACKENDS
 
     backend = options.get("backend", BACKENDS[0])
     if backend not in BACKENDS:
+        from ..core.errors import InvalidInputError
+
         raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
-    return backend == BACKENDS[1]
+    offline = backend == BACKENDS[1]
+    consumed = comfy_host.consumed_outputs(prompt_graph, node_id)
+    run_id = comfy_host.current_prompt_id()
+    cancel = threading.Event()
+
+    def cancelled() -> bool:
+        return cancel.is_set() or comfy_host.is_interrupted()
+
+    try:
+        jobs = await _in_thread(lambda: _prepare(model, body, image, options), cancel)
+        status = _NodeStatus(node_id, len(jobs))
+        reporters = [_Reporter(status, i) for i in range(len(jobs))]
+        if offline:
+            # Rendering is CPU-bound: one after another, on one thread.
+            clips = await _in_thread(lambda: [_offline_clip(model, b, pic, r, cancelled)
+                                              for (b, pic), r in zip(jobs, reporters)], cancel)
+            mode = BACKENDS[1]
+        else:
+            results = await asyncio.gather(*(
+                _in_thread(lambda b=b, pic=pic, r=r: _segmind_clip(model, b, pic, options, r, node_id, run_id,
+                                                                   cancelled), cancel)
+                for (b, pic), r in zip(jobs, reporters)), return_exceptions=True)
+            clips = _settled(results)
+            mode = options.get("api_mode") or "async (v2)"
+        outs = []
+        for clip, reporter in zip(clips, reporters):
+            outs.append(await _in_thread(lambda c=clip, r=reporter: clip_outputs(
+                c, options, r, api_mode=mode, consumed=consumed, cancel_check=cancelled), cancel))
+    except Cancelled as exc:
+        comfy_host.raise_interrupted(exc)
+        raise
+    if len(outs) > 1:
+        status.text(f"Done: {len(outs)} clips" + _batch_cost(outs))
+    return {
+        "ui": {"images": [o["ui"]["images"][0] for o in outs], "animated": [True],
+               "segmind": [o["ui"]["segmind"][0] for o in outs]},
+        "result": tuple(list(values) for values in zip(*(o["result"] for o in outs))),
+    }
 
 
-def _offline_run(model: str, body: dict, rgb8: Any, options: dict, reporter: _Reporter) -> dict:
-    """The free local stand-in: no key, nothing sent; the clip lands where a real one would,
-    so decoding and the preview are the same as for a Segmind clip."""
-    from .. import comfy_host
-    from ..core.offline_preview import BACKENDS, generate_offline_clip
+def _settled(results: list[Any]) -> list[Any]:
+    """Every clip's outcome once all have settled (a failed one never cuts off the others,
+    which are paid for): the clips, or the first error, saying how many others were saved."""
+    from ..core.errors import Cancelled
 
-    reporter.progress.text("Rendering the offline preview (free, nothing is sent)...")
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if not errors:
+        return results
+    cancel = next((e for e in errors if isinstance(e, Cancelled)), None)
+    if cancel is not None:
+        raise cancel
+    first = errors[0]
+    done = len(results) - len(errors)
+    if len(results) > 1:
+        first.args = (f"{first} ({len(errors)} of {len(results)} clips failed; the {done} others are saved and "
+                      "cached, so queueing again reuses them without paying again.)",)
+    raise first
 
-    def rendered(done: int, total: int) -> None:
-        reporter.progress.bar(_BAR_DOWNLOAD_END * done / total)
 
-    clip = generate_offline_clip(model, body, rgb8, comfy_host.output_directory(),
-                                 cancel_check=comfy_host.is_interrupted, progress=rendered)
-    return clip_outputs(clip, options, reporter, api_mode=BACKENDS[1])
+def _batch_cost(outs: list[dict]) -> str:
+    costs = [s.get("cost") for o in outs for s in o["ui"]["segmind"] if not s.get("from_cache")]
+    paid = [c for c in costs if isinstance(c, (int, float))]
+    return f", cost ${sum(paid):.3f}" if paid else ""
 
 
-def clip_outputs(clip: Any, options: dict, reporter: _Reporter, api_mode: str) -> dict:
-    """Decode a clip already on disk into the node's outputs plus its in-node preview."""
+async def _in_thread(fn: Callable[[], Any], cancel: threading.Event) -> Any:
+    """Run `fn` on a thread of its own and await it. If ComfyUI cancels this coroutine (the
+    user pressed Cancel and another node raised it first, or the run ended with an error),
+    `cancel` tells the thread to stop; it winds down on its own (a paid job is journalled)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            (future.set_result if ok else future.set_exception)(value)
+
+    def run() -> None:
+        try:
+            value, ok = fn(), True
+        except BaseException as exc:  # handed to the awaiting coroutine
+            value, ok = exc, False
+        try:
+            loop.call_soon_threadsafe(settle, ok, value)
+        except RuntimeError:  # the loop is gone: nobody is waiting any more
+            pass
+
+    threading.Thread(target=run, daemon=True, name="segmind-clip").start()
+    try:
+        return await future
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
+
+
+def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
+                 consumed: frozenset[int] | None = None,
+                 cancel_check: Callable[[], bool] | None = None) -> dict:
+    """Decode a clip already on disk into the node's outputs plus its in-node preview.
+    `consumed`: the output slots some node takes (None: unknown, decode everything). Frames
+    and audio nothing takes are not decoded: a graph that only saves the VIDEO never pays
+    for the float32 frames (~1.9 GiB at the defaults). The node's IS_CHANGED keeps ComfyUI
+    from reusing such outputs once a consumer is wired in."""
     from .. import comfy_host
     from ..core.pipeline import OUTPUT_SUBFOLDER
-    from ..core.video_decode import decode_video
+    from ..core.scheduler import decode_turn
+    from ..core.video_decode import decode_video, probe_video
 
-    decoded = decode_video(clip.path, cancel_check=comfy_host.is_interrupted,
-                           progress=reporter.decode_progress,
-                           **{k: int(options.get(k, 0 if k != "select_every_nth" else 1)) for k in DECODE_OPTIONS})
+    check = cancel_check or comfy_host.is_interrupted
+    want_frames = consumed is None or FRAMES_SLOT in consumed
+    want_audio = consumed is None or AUDIO_SLOT in consumed
+
+    def raise_if_cancelled() -> None:
+        if check():
+            from ..core.errors import Cancelled
+
+            raise Cancelled("Cancelled by the user.")
+
+    progress = getattr(reporter, "decode_progress", None)
+    if want_frames:
+        with decode_turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
+            _say(reporter, "Decoding...")
+            decoded = decode_video(clip.path, cancel_check=check, progress=progress, **_decode_options(options))
+        frames, audio = decoded.frames, decoded.audio
+        width, height, count, fps = decoded.width, decoded.height, decoded.frame_count, decoded.fps
+    else:
+        info = probe_video(clip.path)
+        width, height, count, fps = info.width, info.height, info.frame_count, info.fps
+        frames = _placeholder_frames()
+        audio = _audio_only(clip.path) if want_audio else _placeholder_audio()
     info = clip.info
+    from_cache = bool(getattr(clip, "from_cache", False))
     summary = {
         "cost": info.cost, "remaining_credits": info.remaining_credits, "request_id": info.request_id,
-        "from_cache": bool(getattr(clip, "from_cache", False)),
-        "width": decoded.width, "height": decoded.height, "frame_count": decoded.frame_count,
-        "fps": decoded.fps, "api_mode": api_mode,
+        "from_cache": from_cache, "width": width, "height": height, "frame_count": count,
+        "fps": fps, "api_mode": api_mode, "decoded": want_frames,
     }
-    done = f"Done: {decoded.frame_count} frames {decoded.width}x{decoded.height} @ {decoded.fps:g} fps"
-    if getattr(clip, "from_cache", False):
+    done = f"Done: {count} frames {width}x{height} @ {fps:g} fps"
+    if from_cache:
         done += ", from the result cache (not billed)"
     elif info.cost is not None:
         done += f", cost ${info.cost:.3f}"
-    reporter.progress.text(done)
-    reporter.progress.bar(1000)
+    if not want_frames:
+        done += " (frames not decoded: nothing takes them)"
+    _say(reporter, done, 1000)
     preview = {"filename": clip.path.name, "subfolder": OUTPUT_SUBFOLDER, "type": "output", "format": "video/mp4"}
     return {
         "ui": {"images": [preview], "animated": [True], "segmind": [summary]},
-        "result": (decoded.frames, decoded.audio, float(decoded.fps), int(decoded.frame_count),
-                   comfy_host.video_from_file(clip.path)),
+        "result": (frames, audio, float(fps), int(count), comfy_host.video_from_file(clip.path)),
     }
+
+
+def _say(reporter: Any, line: str, frac: float | None = None) -> None:
+    status, index = getattr(reporter, "status", None), getattr(reporter, "index", 0)
+    if isinstance(status, _NodeStatus):
+        status.update(index, line, frac)
+        return
+    progress = getattr(reporter, "progress", None)  # any reporter with a NodeProgress
+    if progress is not None:
+        progress.text(line)
+        if frac is not None:
+            progress.bar(frac)
+
+
+def _audio_only(path: Any) -> dict:
+    from ..core import video_decode
+
+    decode_audio = getattr(video_decode, "decode_audio", None)
+    if decode_audio is not None:
+        return decode_audio(path)
+    return video_decode.decode_video(path).audio
+
+
+def _placeholder_frames() -> Any:
+    """What the frames output holds when nothing takes it: one black pixel, never 1.9 GiB."""
+    import torch
+
+    return torch.zeros((1, 1, 1, 3), dtype=torch.float32)
+
+
+def _placeholder_audio() -> dict:
+    import torch
+
+    return {"waveform": torch.zeros((1, 2, 1), dtype=torch.float32), "sample_rate": 24000}
+
+
+class SegmindLTX2Options:
+    """Settings most users never touch, off the generation node's face; travels with the workflow."""
+
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (OPTIONS_TYPE,)
+    RETURN_NAMES = ("options",)
+    FUNCTION = "options"
+    DESCRIPTION = "API mode, time limit and upload format for a Segmind LTX-2 node: connect it to the node's 'options'."
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {"required": options_widgets()}
+
+    def options(self, **values: Any) -> tuple[dict]:
+        return (dict(values),)
 
 
 class SegmindVideoNode:
@@ -213,6 +476,9 @@ class SegmindVideoNode:
     CATEGORY = CATEGORY
     RETURN_TYPES = RETURN_TYPES
     RETURN_NAMES = RETURN_NAMES
+    # One entry per clip: downstream nodes (SaveVideo, CreateVideo, PreviewAudio, VHS Video
+    # Combine) run once per clip. A single clip is a list of one, which they see as usual.
+    OUTPUT_IS_LIST = (True,) * len(RETURN_TYPES)
     FUNCTION = "generate"
     OUTPUT_NODE = True  # shows its own video preview, so it runs even with nothing downstream
 
@@ -222,12 +488,26 @@ class SegmindVideoNode:
         return {
             "required": {**image, **prompt_widgets(), **number_widgets(cls.NUMBERS)},
             "optional": optional_widgets(with_image=cls.WITH_IMAGE),
-            "hidden": {"unique_id": "UNIQUE_ID"},
+            "hidden": {"unique_id": "UNIQUE_ID", "prompt_graph": "PROMPT"},
         }
 
-    def generate(self, prompt: str, negative_prompt: str, image: Any = None,
-                 unique_id: str | None = None, **values: Any) -> dict:
+    @classmethod
+    def IS_CHANGED(cls, unique_id: str | None = None, **_: Any) -> Any:
+        """Which outputs the queued graph consumes: ComfyUI folds this into the node's cache
+        key, so wiring a consumer to frames or audio later re-runs the node (free, from the
+        result cache) instead of handing on the placeholder of a run that skipped decoding."""
+        from ..comfy_host import consumed_outputs, running_prompt
+
+        consumed = consumed_outputs(running_prompt(), unique_id)
+        if consumed is None:
+            return float("nan")  # unknown: never reuse (NaN equals nothing)
+        return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
+
+    async def generate(self, prompt: str, negative_prompt: str, image: Any = None,
+                       unique_id: str | None = None, prompt_graph: Any = None, **values: Any) -> dict:
         from ..core.params import build_body
 
         body = build_body(self.NUMBERS, prompt, negative_prompt, values)
-        return run_generation(model=self.MODEL, body=body, image=image, options=values, node_id=unique_id)
+        options = {**(values.pop("options", None) or {}), **values}
+        return await run_generation(model=self.MODEL, body=body, image=image, options=options,
+                                    node_id=unique_id, prompt_graph=prompt_graph)

@@ -16,6 +16,20 @@ if _HERE not in sys.path:
 from fake_segmind import FakeSegmind  # noqa: E402
 
 
+# --------------------------------------------------------------------------- the process's shared state
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with a fresh request budget (roomy unless a test sets its own: the
+    suite sends far more than a Segmind plan allows a minute), nothing learned about run
+    times and no request locks left over."""
+    from pack_loader import pack_module
+
+    monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "10000")
+    pack_module("core.scheduler").reset_for_tests()
+
+
 # --------------------------------------------------------------------------- fake Segmind
 
 
@@ -56,3 +70,25 @@ def pack_env(segmind_env: FakeSegmind, tmp_path: Path, monkeypatch: pytest.Monke
     segmind_env.output = tmp_path / "output"
     segmind_env.home = tmp_path / "user"
     return segmind_env
+
+
+# --------------------------------------------------------------------------- hardening rows
+
+
+@pytest.fixture
+def fault_row(request: pytest.FixtureRequest):
+    """Record one row of the hardening table (docs/fault-matrix.md): call it with the fault
+    injected, where it hits, and what the user sees / what the pack does. Rows are written
+    when the session ends (see fault_rows.py)."""
+    from fault_rows import record
+
+    def row(fault: str, where: str, outcome: str) -> None:
+        record(request.node.nodeid, fault, where, outcome)
+
+    return row
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from fault_rows import write_table
+
+    write_table(session)

@@ -174,7 +174,10 @@ def test_status_text_lines():
 
 def test_expected_runtime_scales_with_pixels_and_frames():
     assert params.expected_runtime({"width": 720, "height": 1280, "num_frames": 181}) == pytest.approx(113.31)
-    assert params.expected_runtime({"width": 360, "height": 640, "num_frames": 181}) == pytest.approx(113.31 / 4)
+    # At the size LTX-2 renders: 720x1280x181 is 736x1280x185 on its grid, 360x640x181 is 384x640x185.
+    assert params.expected_runtime({"width": 736, "height": 1280, "num_frames": 185}) == pytest.approx(113.31)
+    assert params.expected_runtime({"width": 360, "height": 640, "num_frames": 181}) == pytest.approx(
+        113.31 * (384 * 640) / (736 * 1280))
     assert params.expected_runtime({"width": 256, "height": 256, "num_frames": 1}) == 10.0
     assert status_text.describe("downloading", {"done": 2_500_000, "total": 5_000_000}) == "Downloading 2.5 MB of 5.0 MB"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pack_loader import load_pack, pack_module
+from node_calls import call_node
 
 pack = load_pack()
 params = pack_module("core.params")
@@ -21,7 +22,7 @@ def env(pack_env):
 
 
 def run_t2v(prompt: str = "a storm rolls over the sea", **over):
-    return T2V().generate(prompt=prompt, negative_prompt="blurry", unique_id="9", **{**SMALL, **over})
+    return call_node(T2V(), prompt=prompt, negative_prompt="blurry", unique_id="9", **{**SMALL, **over})
 
 
 def test_contract_same_outputs_no_image_inputs():
@@ -34,7 +35,7 @@ def test_contract_same_outputs_no_image_inputs():
     assert req["seed"][1]["control_after_generate"] is True
     opt = list(spec["optional"])
     assert "batch_index" not in opt and "upload_format" not in opt
-    assert opt == [name for name in I2V.INPUT_TYPES()["optional"] if name not in ("batch_index", "upload_format")]
+    assert opt == [name for name in I2V.INPUT_TYPES()["optional"] if name not in ("batch_mode", "batch_index", "fit")]
     assert spec["optional"]["backend"][0] == ["segmind", "offline preview"]
     assert spec["optional"]["backend"][1]["default"] == "segmind"
     assert (T2V.RETURN_TYPES, T2V.RETURN_NAMES, T2V.CATEGORY) == (I2V.RETURN_TYPES, I2V.RETURN_NAMES, "Segmind/LTX-2")
@@ -45,7 +46,7 @@ def test_contract_same_outputs_no_image_inputs():
 def test_backend_follows_force_rerun_or_comes_first():
     opt = list(I2V.INPUT_TYPES()["optional"])
     assert opt.index("backend") == (opt.index("force_rerun") + 1 if "force_rerun" in opt else 0)
-    assert opt.index("backend") < opt.index("api_mode")
+    assert "api_mode" not in opt  # off the node's face: the Options node carries it
 
 
 def test_t2v_run_sends_no_image_and_returns_a_clip(env):
