@@ -1,47 +1,60 @@
-"""Command line: one clip from a picture (or text) and a prompt, outside ComfyUI, through
-the same code as the nodes (params -> pipeline or offline preview -> decode).
+"""Command line: Segmind LTX-2 clips (with sound) from pictures and prompts, outside
+ComfyUI, through the same code as the nodes. No torch needed.
 
-Run from the folder that contains the pack, with the pack's folder name:
-    python -m comfyui_segmind_ltx2 --image photo.png --prompt "the lake ripples"
+From a clone of the pack (any folder name):
+    python segmind_ltx2.py --image examples_workflows/example.png --prompt "the lake ripples"
+After `pip install -e .`:   segmind-ltx2 --image photo.png --prompt "..."
+From the folder holding the pack (e.g. ComfyUI/custom_nodes): python -m <pack folder> ...
+
 The default backend is the free offline preview (no key, no network); --backend segmind
-makes the real, paid clip. Writes the MP4, a WAV of its audio and a JSON summary."""
+makes the real, paid clip. Each clip: the MP4, a WAV of its sound and a JSON summary.
+Batches: --manifest clips.csv (one row per clip) or --images-dir folder/ --prompt "...".
+`jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` fetches a paid clip."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import wave
 from pathlib import Path
-from typing import Any
 
+from .cli.words import Parser, cli_words
 from .core.params import DEFAULT_NEGATIVE_PROMPT, I2V_NUMBERS, T2V_NUMBERS, NumberField
 
-_CLI_BACKENDS = {"offline": "offline preview", "segmind": "segmind"}
-_API_MODES = {"async": 0, "sync": 1}  # index into core.pipeline.API_MODES
+_API_MODES = ("async", "sync")
+DEFAULT_PARALLEL = 4
+DEFAULT_TIMEOUT = 900.0
 
 
-def _parser() -> argparse.ArgumentParser:
-    prog = f"python -m {__package__ or 'comfyui_segmind_ltx2'}"
-    p = argparse.ArgumentParser(
-        prog=prog, description="Make a Segmind LTX-2 video clip (with sound) from a picture and a prompt.",
-        epilog="The default --backend offline is free and needs no key: it animates the picture locally "
-               "so you can see the whole job run. --backend segmind makes the real clip (about $0.455, 2 minutes).")
-    p.add_argument("--image", type=Path, help="the first frame (PNG, JPEG, WebP, ...); required unless --t2v")
-    p.add_argument("--t2v", action="store_true", help="text to video: no picture, the prompt alone")
-    p.add_argument("--prompt", help="describe the scene, motion and sound")
-    p.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, help="what to avoid")
-    for name in ("width", "height", "num_frames", "fps", "seed"):
-        p.add_argument("--" + name.replace("_", "-"), type=int, dest=name,
-                       help=_default_help(name))
-    p.add_argument("--guidance-scale", type=float, dest="guidance_scale", help=_default_help("guidance_scale"))
-    p.add_argument("--backend", choices=list(_CLI_BACKENDS), default="offline",
-                   help="offline: free local preview (default). segmind: the real, paid clip")
-    p.add_argument("--api-mode", choices=list(_API_MODES), default="async",
-                   help="segmind only: async = v2 submit and poll (default), sync = one long v1 request")
-    p.add_argument("--out", type=Path, help="output folder (default: ./output, or $SEGMIND_LTX2_OUTPUT)")
-    p.add_argument("--check-key", action="store_true", help="check the Segmind key and print the credits left")
-    p.add_argument("--clear-cache", action="store_true", help="delete the cached Segmind clips")
-    return p
+# --------------------------------------------------------------------------- argument types
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds between 1 and 86400 "
+                                         "(900 fits a 2-minute job with queueing)")
+    return value
+
+
+def _money(text: str) -> float:
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in US dollars, e.g. 2 or 0.50")
+    return value
+
+
+def _parallel(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 32:
+        raise argparse.ArgumentTypeError(f"{text!r}: give how many clips to run at once, 1 to 32")
+    return value
 
 
 def _default_help(name: str) -> str:
@@ -55,63 +68,116 @@ def _fmt(value: float, f: NumberField) -> str:
     return str(int(value)) if f.integer else f"{value:g}"
 
 
+# --------------------------------------------------------------------------- parsers
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = Parser(
+        prog=prog, allow_abbrev=False,
+        description="Make Segmind LTX-2 video clips (with sound) from pictures and prompts.",
+        epilog="The default --backend offline is free and needs no key: it animates the picture locally "
+               "so you can see the whole job run. --backend segmind makes the real clip (about $0.455 and "
+               f"2 minutes at the defaults). Other commands: `{prog} jobs` lists recorded jobs and cached "
+               f"clips; `{prog} collect REQUEST_ID` fetches a paid clip without paying again.")
+    what = p.add_argument_group("what to make")
+    what.add_argument("--image", type=Path, metavar="FILE", help="the first frame (PNG, JPEG, WebP, ...); required unless --t2v")
+    what.add_argument("--t2v", action="store_true", help="text to video: no picture, the prompt alone")
+    what.add_argument("--prompt", metavar="TEXT", help="describe the scene, motion and sound")
+    what.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, metavar="TEXT", help="what to avoid")
+    for name in ("width", "height", "num_frames", "fps", "seed"):
+        what.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N", help=_default_help(name))
+    what.add_argument("--guidance-scale", type=float, dest="guidance_scale", metavar="X", help=_default_help("guidance_scale"))
+
+    batch = p.add_argument_group("batches (one clip per row or picture, run in parallel)")
+    batch.add_argument("--manifest", type=Path, metavar="FILE",
+                       help="CSV or JSONL, one clip per row: image (relative to the manifest), prompt, and any "
+                            "of negative_prompt, width, height, num_frames, fps, seed, guidance_scale, name; "
+                            "flags give the values a row leaves empty")
+    batch.add_argument("--images-dir", type=Path, metavar="DIR", help="every picture in this folder, with the one --prompt")
+    batch.add_argument("--parallel", type=_parallel, default=DEFAULT_PARALLEL, metavar="N",
+                       help=f"clips in flight at once (default {DEFAULT_PARALLEL}); the pack's request "
+                            "budget keeps them within Segmind's rate limit")
+    batch.add_argument("--results", type=Path, metavar="FILE",
+                       help="the results file: .jsonl or .csv (default: results-<time>.jsonl in the output folder)")
+
+    cost = p.add_argument_group("cost")
+    cost.add_argument("--backend", choices=("offline", "segmind"), default="offline",
+                      help="offline: free local preview (default). segmind: the real, paid clip")
+    cost.add_argument("--dry-run", action="store_true",
+                      help="print the exact requests and the estimate; send nothing (no key needed)")
+    cost.add_argument("--max-cost", type=_money, metavar="USD",
+                      help="refuse a run estimated above this many US dollars, before anything is sent")
+    cost.add_argument("--yes", "-y", action="store_true", help="do not ask before a run estimated above $1")
+    cost.add_argument("--force-rerun", action="store_true",
+                      help="pay for a new clip even when the same request is cached")
+
+    service = p.add_argument_group("service")
+    service.add_argument("--api-mode", choices=_API_MODES, default="async",
+                         help="segmind only: async = v2 submit and poll (default), sync = one long v1 request")
+    service.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                         help=f"how long to wait for each clip (default {DEFAULT_TIMEOUT:g}); a job still running "
+                              "then is recorded and collected by the same command run again")
+    service.add_argument("--upload-format", choices=("png", "jpeg"), default="png",
+                         help="how the picture is uploaded: png (lossless, default) or jpeg (smaller)")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, metavar="DIR",
+                     help="output folder (default: $SEGMIND_LTX2_OUTPUT, else ComfyUI/output when the pack "
+                          "is in ComfyUI/custom_nodes, else ./output)")
+    out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (all else on stderr)")
+    out.add_argument("--quiet", "-q", action="store_true", help="no progress bars or status lines")
+    out.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+
+    other = p.add_argument_group("other")
+    other.add_argument("--check-key", action="store_true", help="check the Segmind key and print the credits left")
+    other.add_argument("--clear-cache", action="store_true", help="delete the cached Segmind clips")
+    return p
+
+
+def _version() -> str:
+    from .cli.places import version
+
+    return version()
+
+
+def _jobs_parser(prog: str) -> argparse.ArgumentParser:
+    p = Parser(prog=f"{prog} jobs", allow_abbrev=False,
+               description="List the recorded jobs (paid, clip not yet on disk) and the cached clips, "
+                           "with how to collect each.")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--out", type=Path, metavar="DIR", help="the output folder to look for clips in (as for a run)")
+    return p
+
+
+def _collect_parser(prog: str) -> argparse.ArgumentParser:
+    p = Parser(prog=f"{prog} collect", allow_abbrev=False,
+               description="Fetch a paid job's clip by its request id, without paying again: from the cache, "
+                           "or from Segmind (which keeps a job's result for one hour).")
+    p.add_argument("request_id", help="the request id (see `jobs`, or a run's summary)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="output folder (as for a run)")
+    p.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"how long to wait if the job is still running (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or status lines")
+    return p
+
+
+# --------------------------------------------------------------------------- commands
+
 def user_directory() -> Path:
-    """Where the key file and cache live: ComfyUI's user folder when the pack sits in
-    <ComfyUI>/custom_nodes (so a key saved in ComfyUI's settings works here too)."""
-    from . import comfy_host
+    """Where the key file, result cache and job journal live (see cli/places.py)."""
+    from .cli.places import user_directory as where
 
-    here = Path(__file__).absolute().parent  # not resolve(): a symlinked pack still sits in custom_nodes
-    comfy_user = here.parent.parent / "user"
-    if here.parent.name == "custom_nodes" and comfy_user.is_dir():
-        return comfy_user
-    return comfy_host.user_directory()
-
-
-def load_picture(path: Path) -> Any:
-    """uint8 RGB [H, W, 3] from an image file, through PyAV (already required; no cv2 or Pillow needed)."""
-    import av
-
-    from .core.errors import InvalidInputError
-
-    if not path.is_file():
-        raise InvalidInputError(f"--image {path}: no such file. Give the path of a PNG or JPEG picture.")
-    try:
-        with av.open(str(path)) as container:
-            frame = next(container.decode(video=0))
-            return frame.to_ndarray(format="rgb24")
-    except (av.FFmpegError, StopIteration, IndexError) as exc:
-        raise InvalidInputError(f"--image {path} could not be read as a picture ({exc}). Use a PNG or JPEG file.") from None
-
-
-def write_wav(audio: dict, dest: Path) -> Path:
-    """ComfyUI AUDIO {"waveform": [1, C, S] float, "sample_rate"} -> 16-bit PCM WAV."""
-    import numpy as np
-
-    wave_data = audio["waveform"][0].detach().cpu().numpy()  # [C, S]
-    pcm = (np.clip(wave_data, -1.0, 1.0) * 32767.0).round().astype("<i2")
-    with wave.open(str(dest), "wb") as out:
-        out.setnchannels(pcm.shape[0])
-        out.setsampwidth(2)
-        out.setframerate(int(audio["sample_rate"]))
-        out.writeframes(np.ascontiguousarray(pcm.T).tobytes())
-    return dest
-
-
-def _printer(kind: str, data: dict) -> None:
-    from .core.status_text import describe
-
-    line = describe(kind, data)
-    if line and kind != "downloading":  # byte counts would flood the terminal
-        print(line, file=sys.stderr, flush=True)
+    return where()
 
 
 def check_key() -> int:
     from .core import credentials
     from .core.client import ClientConfig, SegmindClient
 
-    key = credentials.require_api_key(user_directory())  # a missing key: the message names both places
-    _, source = credentials.load_api_key(user_directory())
-    where = "SEGMIND_API_KEY" if source == "env" else str(credentials.key_file_path(user_directory()))
+    user = user_directory()
+    key = credentials.require_api_key(user)  # a missing key: the message names both places
+    _, source = credentials.load_api_key(user)
+    where = "SEGMIND_API_KEY" if source == "env" else str(credentials.key_file_path(user))
     data = SegmindClient(key, ClientConfig.from_env()).credits()
     print(f"Key OK (from {where}). Credits left: {data.get('credits')} (free credits: {data.get('free-credits', 0)})")
     return 0
@@ -125,99 +191,63 @@ def clear() -> int:
     return 0
 
 
-def generate(args: argparse.Namespace) -> dict[str, Any]:
-    from . import comfy_host
-    from .core.errors import InvalidInputError
-    from .core.params import I2V_MODEL, T2V_MODEL, build_body
-    from .core.video_decode import decode_video
+def make(args: argparse.Namespace, prog: str) -> int:
+    from .cli.places import output_directory
+    from .cli.plan import rows_from_args
+    from .cli.run import Settings, run
 
-    if not args.prompt:
-        raise InvalidInputError("--prompt is missing: describe the video scene, e.g. --prompt \"waves roll in\".")
-    if args.t2v and args.image:
-        raise InvalidInputError("--t2v makes a clip from text alone: drop --image, or drop --t2v.")
-    if not args.t2v and not args.image:
-        raise InvalidInputError("--image is missing: give the first frame (--image photo.png), or use --t2v.")
-    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
-    values = {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name) is not None}
-    body = build_body(fields, args.prompt, args.negative_prompt, values)
-    picture = None if args.t2v else load_picture(args.image)
-    out_dir = args.out or comfy_host.output_directory()
-    try:  # now, not after a paid run: an unusable folder must fail before anything is sent
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInputError(f"--out {out_dir}: cannot use it as the output folder "
-                                f"({exc.strerror or exc}). Give a writable folder.") from None
-
-    if args.backend == "offline":
-        from .core.offline_preview import generate_offline_clip
-
-        print("Offline preview: rendering locally (free, nothing is sent)...", file=sys.stderr, flush=True)
-        clip = generate_offline_clip(model, body, picture, out_dir)
-        api_mode = _CLI_BACKENDS["offline"]
-    else:
-        from .core.image_encode import encode_image
-        from .core.pipeline import API_MODES, GenerationRequest, run_on_segmind
-
-        api_mode = API_MODES[_API_MODES[args.api_mode]]
-        req = GenerationRequest(model=model, body=body, api_mode=api_mode,
-                                image=None if picture is None else encode_image(picture, "png"))
-        # Same cache and journal as the node: a clip paid for in ComfyUI is reused here, and back.
-        clip = run_on_segmind(req, user_dir=user_directory(), output_dir=Path(out_dir),
-                              on_event=_printer)
-
-    decoded = decode_video(clip.path)
-    wav = write_wav(decoded.audio, clip.path.with_suffix(".wav"))
-    info = clip.info
-    summary = {
-        "video": str(clip.path), "audio": str(wav), "model": model, "backend": args.backend,
-        "api_mode": api_mode, "width": decoded.width, "height": decoded.height,
-        "frame_count": decoded.frame_count, "fps": decoded.fps,
-        "duration_seconds": round(decoded.frame_count / decoded.fps, 3) if decoded.fps else None,
-        "audio_sample_rate": decoded.audio["sample_rate"],
-        "audio_channels": int(decoded.audio["waveform"].shape[1]),
-        "cost": info.cost, "remaining_credits": info.remaining_credits, "request_id": info.request_id,
-        "from_cache": bool(getattr(clip, "from_cache", False)), "request": body,
-    }
-    summary_path = clip.path.with_suffix(".json")
-    summary["summary"] = str(summary_path)
-    summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return summary
+    rows, batch = rows_from_args(args)
+    settings = Settings(
+        backend=args.backend, api_mode=args.api_mode, timeout=args.timeout, upload_format=args.upload_format,
+        force_rerun=args.force_rerun, parallel=args.parallel, output_dir=output_directory(args.out),
+        user_dir=user_directory(), quiet=args.quiet, as_json=args.json, yes=args.yes, max_cost=args.max_cost,
+        dry_run=args.dry_run, results=args.results, prog=prog)
+    return run(rows, batch, settings)
 
 
-def _print_summary(s: dict[str, Any]) -> None:
-    cost = "free (offline preview)" if s["backend"] == "offline" else (
-        f"${s['cost']:.3f}" if s["cost"] is not None else "not reported")
-    print(f"Video:   {s['video']}\n"
-          f"         {s['width']}x{s['height']}, {s['frame_count']} frames @ {s['fps']:g} fps "
-          f"({s['duration_seconds']} s)\n"
-          f"Audio:   {s['audio']} ({s['audio_channels']} ch, {s['audio_sample_rate']} Hz)\n"
-          f"Summary: {s['summary']}\n"
-          f"Cost:    {cost}" + ("" if s["remaining_credits"] is None else f", credits left {s['remaining_credits']}"))
+def _dispatch(argv: list[str], prog: str) -> int:
+    from .cli.places import output_directory
 
+    if argv and argv[0] == "jobs":
+        from .cli.jobs import list_jobs
 
-def main(argv: list[str] | None = None) -> int:
-    from .core.errors import InvalidInputError, MissingAPIKeyError, SegmindError
+        jargs = _jobs_parser(prog).parse_args(argv[1:])
+        return list_jobs(user_directory(), output_directory(jargs.out), prog, jargs.json)
+    if argv and argv[0] == "collect":
+        from .cli.jobs import collect
 
-    args = _parser().parse_args(argv)
-    try:
-        if args.clear_cache:
-            clear()
-        if args.check_key:
-            return check_key()
-        if args.clear_cache and not args.prompt:
-            return 0
-        _print_summary(generate(args))
+        cargs = _collect_parser(prog).parse_args(argv[1:])
+        return collect(cargs.request_id, user_dir=user_directory(), output_dir=output_directory(cargs.out),
+                       timeout=cargs.timeout, quiet=cargs.quiet, as_json=cargs.json)
+    args = _parser(prog).parse_args(argv)
+    if args.clear_cache:
+        clear()
+    if args.check_key:
+        return check_key()
+    if args.clear_cache and not (args.prompt or args.manifest or args.images_dir):
         return 0
-    except (InvalidInputError, MissingAPIKeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    return make(args, prog)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .cli.places import program_name
+    from .cli.run import Refused
+    from .core.errors import InvalidInputError, MissingAPIKeyError, OutputFolderError, SegmindError
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    prog = prog or program_name()
+    try:
+        return _dispatch(argv, prog)
+    except (InvalidInputError, MissingAPIKeyError, OutputFolderError, Refused) as exc:
+        print(f"error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
     except SegmindError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cli_words(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted. A job already submitted to Segmind keeps running (and is billed) there; "
-              "it is recorded, so the same command run again within the hour collects it without "
-              "paying again.", file=sys.stderr)
+        print(f"\nInterrupted. A job already submitted to Segmind keeps running (and is billed) there; "
+              f"it is recorded, so the same command run again within the hour collects it without paying "
+              f"again (`{prog} jobs` lists them).", file=sys.stderr)
         return 130
 
 

@@ -1,5 +1,6 @@
 """The free offline preview backend (on the node and in the command line) and the command
-line itself: files written, what they contain, --check-key, --clear-cache, bad input."""
+line itself: files written, what they contain, --check-key, --clear-cache, bad input.
+Batches, cost and jobs: test_cli_batch.py; a fresh clone and no torch: test_cli_fresh_clone.py."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from pack_loader import PACK_ROOT, load_pack, pack_module
+from node_calls import call_node
 
 pack = load_pack()
 cli = pack_module("__main__")
@@ -53,7 +55,7 @@ def probe(path: Path):
 # -- the offline backend on the node ---------------------------------------------------------
 def test_node_offline_backend_makes_the_requested_clip_without_a_key(dirs):
     image = torch.rand(1, 90, 120, 3)
-    out = I2V().generate(image=image, prompt="leaves drift", negative_prompt="", unique_id="3",
+    out = call_node(I2V(), image=image, prompt="leaves drift", negative_prompt="", unique_id="3",
                          width=320, height=256, num_frames=25, fps=12, seed=1, guidance_scale=4.0,
                          backend="offline preview")
     frames, audio, fps, count, video = out["result"]
@@ -109,10 +111,11 @@ def test_cli_offline_writes_mp4_wav_and_summary(dirs, picture_file, capsys):
                              "--width", "288", "--height", "256", "--num-frames", "17", "--fps", "8",
                              "--out", str(dirs / "cli"))
     assert code == 0, err
-    summary_path = next((dirs / "cli" / "segmind_ltx2").glob("*.json"))
+    summary_path = next((dirs / "cli" / "segmind_ltx2").glob("*.summary.json"))
     summary = json.loads(summary_path.read_text())
     mp4, wav_path = Path(summary["video"]), Path(summary["audio"])
     assert mp4.is_file() and wav_path.is_file() and mp4.parent == summary_path.parent
+    assert summary_path.name == mp4.stem + ".summary.json" and summary["summary"] == str(summary_path)
     assert (summary["width"], summary["height"], summary["frame_count"], summary["fps"]) == (288, 256, 17, 8.0)
     assert summary["backend"] == "offline" and summary["cost"] == 0 and summary["model"] == "ltx-2-19b-i2v"
     assert summary["request"]["prompt"] == "a calm lake" and summary["request"]["num_frames"] == 17
@@ -130,7 +133,7 @@ def test_cli_t2v_offline(dirs, capsys):
     code, out, err = run_cli(capsys, "--t2v", "--prompt", "fireworks", "--num-frames", "9",
                              "--width", "256", "--height", "256", "--out", str(dirs / "t2v"))
     assert code == 0, err
-    summary = json.loads(next((dirs / "t2v" / "segmind_ltx2").glob("*.json")).read_text())
+    summary = json.loads(next((dirs / "t2v" / "segmind_ltx2").glob("*.summary.json")).read_text())
     assert summary["model"] == "ltx-2-19b-t2v" and summary["frame_count"] == 9 and summary["fps"] == 24
 
 
@@ -138,11 +141,16 @@ def test_cli_t2v_offline(dirs, capsys):
     (["--prompt", "x"], "--image is missing"),
     (["--image", "nowhere.png", "--prompt", "x"], "no such file"),
     (["--t2v"], "--prompt is missing"),
-    (["--t2v", "--prompt", "x", "--width", "4000"], "'width' is 4000"),
+    (["--t2v", "--prompt", "x", "--width", "4000"], "--width is 4000"),
+    (["--t2v", "--prompt", "x", "--num-frames", "0"], "--num-frames is 0"),
+    (["--t2v", "--prompt", "x", "--guidance-scale", "50"], "--guidance-scale is 50"),
 ])
 def test_cli_bad_input_says_what_to_change(dirs, capsys, argv, needle):
+    """In the command line's own words: flag names, never the request's field names."""
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and needle in err
+    assert "'width'" not in err and "num_frames" not in err and "guidance_scale" not in err
+    assert "Traceback" not in err
 
 
 def test_cli_image_and_t2v_conflict(dirs, picture_file, capsys):
@@ -162,6 +170,48 @@ def test_cli_check_key_prints_credits_from_the_server(segmind_env, dirs, capsys,
 def test_cli_check_key_without_key_names_where_to_put_it(dirs, capsys):
     code, _, err = run_cli(capsys, "--check-key")
     assert code == 2 and "SEGMIND_API_KEY" in err and str(dirs / "user") in err
+    assert "before starting ComfyUI" not in err  # advice for a terminal, not for ComfyUI
+
+
+def test_cli_never_builds_the_frame_tensor(dirs, picture_file, capsys, monkeypatch):
+    """The WAV and the summary come from the MP4 through PyAV: the float32 frames the node
+    needs (1.9 GiB at the defaults) are never made, and torch is not needed."""
+    def refuse(*_a, **_k):
+        raise AssertionError("the command line decoded the frames")
+
+    monkeypatch.setattr(video_decode, "decode_video", refuse)
+    code, _, err = run_cli(capsys, "--image", str(picture_file), "--prompt", "x", "--width", "256",
+                           "--height", "256", "--num-frames", "9", "--out", str(dirs / "lean"))
+    assert code == 0, err
+    assert len(list((dirs / "lean" / "segmind_ltx2").glob("*.wav"))) == 1
+
+
+def test_cli_wav_holds_the_same_sound_as_the_node_output(tmp_path):
+    """clip_files.write_wav streams the audio track; it must match what the node decodes."""
+    clip_files = pack_module("core.clip_files")
+    pic = np.full((64, 64, 3), 90, np.uint8)
+    clip = offline.generate_offline_clip("ltx-2-19b-i2v", dict(width=256, height=256, num_frames=33, fps=12),
+                                         pic, tmp_path)
+    info = clip_files.write_wav(clip.path, tmp_path / "a.wav")
+    with wave.open(str(tmp_path / "a.wav")) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+        assert (w.getframerate(), w.getnchannels()) == (24000, 2) == (info["sample_rate"], info["channels"])
+    node_audio = video_decode.decode_video(clip.path).audio["waveform"][0].numpy().T  # [S, C]
+    expected = (np.clip(node_audio, -1, 1) * 32767).round().astype(np.int16)
+    assert pcm.shape == expected.shape and info["samples"] == pcm.shape[0]
+    assert np.abs(pcm.astype(int) - expected).max() <= 1
+
+
+def test_cli_wav_of_a_clip_without_sound_is_silence_of_its_length(tmp_path):
+    from fake_segmind import make_mp4
+
+    clip_files = pack_module("core.clip_files")
+    make_mp4(tmp_path / "mute.mp4", 256, 256, 24, 12, audio=False)
+    info = clip_files.write_wav(tmp_path / "mute.mp4", tmp_path / "mute.wav")
+    with wave.open(str(tmp_path / "mute.wav")) as w:
+        assert w.getnframes() == pytest.approx(24000 * 2.0, rel=0.02) and w.getnchannels() == 2
+        assert not any(w.readframes(w.getnframes()))
+    assert info["samples"] == pytest.approx(48000, rel=0.02)
 
 
 def test_cli_segmind_backend_runs_the_same_pipeline(segmind_env, dirs, picture_file, capsys, monkeypatch):
@@ -171,7 +221,7 @@ def test_cli_segmind_backend_runs_the_same_pipeline(segmind_env, dirs, picture_f
                              "--width", "256", "--height", "256", "--num-frames", "9", "--fps", "8",
                              "--out", str(dirs / "paid"))
     assert code == 0, err
-    summary = json.loads(next((dirs / "paid" / "segmind_ltx2").glob("*.json")).read_text())
+    summary = json.loads(next((dirs / "paid" / "segmind_ltx2").glob("*.summary.json")).read_text())
     assert summary["cost"] == pytest.approx(0.455) and summary["frame_count"] == 9
     assert segmind_env.counts["uploads"] == 1 and segmind_env.jobs_submitted == 1
     assert "$0.455" in out

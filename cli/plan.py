@@ -1,0 +1,362 @@
+"""From the command line to a plan: one row per clip (a single --image, a manifest, or a
+folder of pictures), each validated, with its request fingerprint, what it will cost
+(new job, cached clip, recorded job to collect, or the same request as an earlier row)
+and the exact requests a paid run would send. Nothing here touches the network."""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..core.errors import InvalidInputError, SegmindError
+from ..core.image_encode import EncodedImage
+from ..core.params import (I2V_MODEL, I2V_NUMBERS, T2V_MODEL, T2V_NUMBERS,
+                           build_body, estimate_cost, snap_to_grid)
+from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture
+from .words import cli_words
+
+# Manifest columns (names are case-insensitive; dashes count as underscores).
+NUMBER_COLUMNS = tuple(f.name for f in I2V_NUMBERS)
+COLUMNS = ("image", "prompt", "negative_prompt", *NUMBER_COLUMNS, "name")
+_ALIASES = {"picture": "image", "image_path": "image", "file": "image", "negative": "negative_prompt"}
+MAX_ROW_ERRORS = 20
+
+# What a row costs, decided before anything is sent (mirrors core.pipeline.generate_clip).
+NEW, CACHED, RECORDED, DUPLICATE, OFFLINE = "new", "cached", "recorded", "duplicate", "offline"
+
+
+@dataclass
+class Row:
+    number: int                 # 1-based, in the order given
+    label: str                  # what the user calls it: the picture's file name, the `name` column...
+    model: str
+    body: dict[str, Any]        # every API field except the uploaded image's URL
+    image_path: Path | None
+    picture: EncodedImage | None = None   # pixels and format, for the fingerprint (no bytes)
+    fingerprint: str = ""
+    state: str = NEW
+    request_id: str | None = None          # the cached clip's or the recorded job's
+    duplicate_of: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def estimate(self) -> float:
+        return estimate_cost(self.body) if self.state == NEW else 0.0
+
+    def rendered(self) -> tuple[int, int, int]:
+        return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
+
+
+def _flag_values(args: Any, fields: Iterable[Any]) -> dict[str, Any]:
+    return {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None}
+
+
+def rows_from_args(args: Any) -> tuple[list[Row], bool]:
+    """Every row this command asks for; the bool says whether it is a batch (manifest or folder).
+    Raises InvalidInputError listing every bad row at once."""
+    if args.manifest and args.images_dir:
+        raise InvalidInputError("--manifest and --images-dir both list the clips to make: give one of them.")
+    if args.manifest or args.images_dir:
+        if args.image:
+            raise InvalidInputError("--image makes one clip; a batch takes its pictures from "
+                                    f"{'--manifest' if args.manifest else '--images-dir'}: drop --image.")
+        return (_manifest_rows(args) if args.manifest else _folder_rows(args)), True
+    if not args.prompt:
+        raise InvalidInputError("--prompt is missing: describe the video scene, e.g. --prompt \"waves roll in\".")
+    if args.t2v and args.image:
+        raise InvalidInputError("--t2v makes a clip from text alone: drop --image, or drop --t2v.")
+    if not args.t2v and not args.image:
+        raise InvalidInputError("--image is missing: give the first frame (--image photo.png), or use --t2v.")
+    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
+    try:
+        body = build_body(fields, args.prompt, args.negative_prompt, _flag_values(args, fields))
+    except InvalidInputError as exc:
+        raise InvalidInputError(cli_words(str(exc))) from None
+    row = Row(1, args.image.name if args.image else "text to video", model, body, args.image)
+    _read_picture(row, args)
+    return [row], False
+
+
+def _read_picture(row: Row, args: Any, label: str = "--image") -> None:
+    """Read the row's picture now (a bad one fails before anything runs); keep only what the
+    fingerprint needs, not the pixels (a batch of large pictures must not pile up in memory)."""
+    if row.image_path is None:
+        return
+    rgb8 = load_picture(row.image_path, label)
+    if args.backend == "segmind":
+        try:
+            rgb8 = for_upload(rgb8, row.body)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(str(exc))}") from None
+    row.picture = identity(rgb8, args.upload_format)
+
+
+def _folder_rows(args: Any) -> list[Row]:
+    folder: Path = args.images_dir
+    if not folder.is_dir():
+        raise InvalidInputError(f"--images-dir {folder}: no such folder. Give a folder of PNG or JPEG pictures.")
+    if args.t2v:
+        raise InvalidInputError("--images-dir animates pictures: drop --t2v (text to video takes --manifest rows without an image).")
+    if not args.prompt:
+        raise InvalidInputError("--images-dir needs --prompt: one prompt for every picture "
+                                "(use --manifest for a prompt per picture).")
+    pictures = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+    if not pictures:
+        raise InvalidInputError(f"--images-dir {folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)}).")
+    try:
+        body = build_body(I2V_NUMBERS, args.prompt, args.negative_prompt, _flag_values(args, I2V_NUMBERS))
+    except InvalidInputError as exc:
+        raise InvalidInputError(cli_words(str(exc))) from None
+    rows, errors = [], []
+    for n, path in enumerate(pictures, 1):
+        row = Row(n, path.name, I2V_MODEL, dict(body), path)
+        try:
+            _read_picture(row, args, label=f"{folder.name}/{path.name}:")
+        except InvalidInputError as exc:
+            errors.append(str(exc))
+        rows.append(row)
+    _raise_all(errors)
+    return rows
+
+
+def read_manifest(path: Path) -> list[tuple[str, dict[str, str]]]:
+    """(where, {column: text}) for each row of a CSV or JSONL manifest."""
+    if not path.is_file():
+        raise InvalidInputError(f"--manifest {path}: no such file. Give a CSV or JSONL file, one row per clip.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
+        raise InvalidInputError(f"--manifest {path} cannot be read ({why}).") from None
+    rows: list[tuple[str, dict[str, str]]] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for line_no, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise InvalidInputError(f"{path.name} line {line_no} is not a JSON object: each line of a "
+                                        "JSONL manifest is one clip, like {\"image\": \"a.png\", \"prompt\": \"...\"}.") from None
+            if not isinstance(obj, dict):
+                raise InvalidInputError(f"{path.name} line {line_no} is not a JSON object.")
+            rows.append((f"{path.name} line {line_no}", {k: "" if v is None else v for k, v in obj.items()}))
+    else:
+        reader = csv.DictReader(text.splitlines())
+        if not reader.fieldnames:
+            raise InvalidInputError(f"--manifest {path} is empty: its first line names the columns "
+                                    f"(for example image,prompt).")
+        for record in reader:
+            if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
+                continue  # a blank line
+            if None in record:
+                raise InvalidInputError(f"{path.name} line {reader.line_num} has more values than the header "
+                                        "has columns (quote a prompt that contains commas).")
+            rows.append((f"{path.name} line {reader.line_num}", record))
+    if not rows:
+        raise InvalidInputError(f"--manifest {path} lists no clips.")
+    return rows
+
+
+def _column(name: str) -> str:
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    return _ALIASES.get(key, key)
+
+
+def _manifest_rows(args: Any) -> list[Row]:
+    path: Path = args.manifest
+    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
+    flags = _flag_values(args, fields)
+    rows, errors = [], []
+    for n, (where, record) in enumerate(read_manifest(path), 1):
+        try:
+            rows.append(_manifest_row(n, where, record, args, fields, model, flags))
+        except InvalidInputError as exc:
+            errors.append(str(exc))
+            if len(errors) >= MAX_ROW_ERRORS:
+                break
+    _raise_all(errors)
+    return rows
+
+
+def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, fields: Any, model: str,
+                  flags: dict[str, Any]) -> Row:
+    values: dict[str, Any] = {}
+    for name, value in record.items():
+        column = _column(name)
+        if column not in COLUMNS:
+            raise InvalidInputError(f"{where}: unknown column {name!r}. Columns: {', '.join(COLUMNS)}.")
+        if isinstance(value, str):
+            value = value.strip()
+            if column in NUMBER_COLUMNS:
+                value = _number(value)
+        if value != "":
+            values[column] = value
+    prompt = values.pop("prompt", None) or args.prompt
+    if not prompt:
+        raise InvalidInputError(f"{where}: the prompt is empty. Give a prompt column, or --prompt for every row.")
+    image = values.pop("image", None)
+    if args.t2v and image:
+        raise InvalidInputError(f"{where}: has an image, but --t2v makes clips from text alone. "
+                                "Drop the image column, or drop --t2v.")
+    if not args.t2v and not image:
+        raise InvalidInputError(f"{where}: the image is empty. Give the picture's path (relative to "
+                                "the manifest's folder), or use --t2v for text to video.")
+    name = str(values.pop("name", "") or "")
+    negative = values.pop("negative_prompt", None)
+    try:
+        body = build_body(fields, str(prompt), args.negative_prompt if negative is None else str(negative),
+                          {**flags, **values})
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}: {exc}") from None
+    image_path = None
+    if image:
+        image_path = Path(str(image)).expanduser()
+        if not image_path.is_absolute():
+            image_path = args.manifest.parent / image_path
+    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model, body, image_path)
+    _read_picture(row, args, label=f"{where}: image")
+    return row
+
+
+def _number(text: str) -> Any:
+    """A manifest cell as a number when it is one ("9" -> 9, "4.5" -> 4.5); else the text,
+    which build_body then refuses with a message naming the column."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
+def _raise_all(errors: list[str]) -> None:
+    if errors:
+        more = f"\n(stopped after {MAX_ROW_ERRORS} errors)" if len(errors) >= MAX_ROW_ERRORS else ""
+        raise InvalidInputError("Nothing was sent. Fix these rows, then run again:\n  "
+                                + "\n  ".join(errors) + more)
+
+
+# --------------------------------------------------------------------------- what each row costs
+
+def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: bool) -> None:
+    """Set each row's state as core.pipeline.generate_clip will decide it: a recorded job is
+    collected (free), a cached clip reused (free, unless --force-rerun), a request already
+    made by an earlier row shares that row's clip; everything else is a new, billed job."""
+    from ..core.job_journal import JobJournal, journal_directory
+    from ..core.result_cache import ResultCache, cache_directory, request_fingerprint
+
+    cache = ResultCache.from_env(cache_directory(user_dir))
+    journal = JobJournal(journal_directory(user_dir))
+    leaders: dict[str, Row] = {}
+    for row in rows:
+        row.fingerprint = request_fingerprint(row.model, row.body, row.picture, api_base)
+        if row.fingerprint in leaders:
+            row.state, row.duplicate_of = DUPLICATE, leaders[row.fingerprint].number
+            continue
+        leaders[row.fingerprint] = row
+        pending = journal.get(row.fingerprint)
+        if pending is not None and pending.collectable() and pending.api_base == api_base:
+            row.state, row.request_id = RECORDED, pending.request_id
+            continue
+        try:
+            hit = None if force_rerun else cache.lookup(row.fingerprint)
+        except SegmindError as exc:
+            if type(exc).__name__ != "CachedClipDamagedError":
+                raise
+            hit = None  # removed from the cache: this clip is paid for again
+        if hit is not None:
+            row.state, row.request_id = CACHED, hit.meta.get("request_id")
+        else:
+            row.state = NEW
+
+
+def mark_offline(rows: list[Row]) -> None:
+    seen: dict[str, int] = {}
+    for row in rows:
+        key = json.dumps([row.model, row.body, row.picture.pixel_hash if row.picture else None], sort_keys=True)
+        if key in seen:
+            row.state, row.duplicate_of = DUPLICATE, seen[key]
+        else:
+            seen[key], row.state = row.number, OFFLINE
+
+
+def money(amount: float) -> str:
+    return f"${amount:.2f}" if amount >= 10 else f"${amount:.3f}"
+
+
+def estimate_line(rows: list[Row]) -> str:
+    """One line: the estimated cost of the whole run and what is free."""
+    new = [r for r in rows if r.state == NEW]
+    total = sum(r.estimate for r in new)
+    free = []
+    for state, words in ((CACHED, "cached"), (RECORDED, "recorded job(s) to collect"),
+                         (DUPLICATE, "same request as an earlier row")):
+        count = sum(1 for r in rows if r.state == state)
+        if count:
+            free.append(f"{count} {words}")
+    line = (f"Estimated cost: {money(total)} for {len(new)} new clip{'s' if len(new) != 1 else ''}"
+            if new else "Estimated cost: $0 (nothing new to pay for)")
+    if new:
+        sizes = {r.rendered() for r in new}
+        if len(sizes) == 1:
+            w, h, n = sizes.pop()
+            line += f" ({'each ' if len(new) > 1 else ''}rendered at {w}x{h}, {n} frames)"
+    if free:
+        line += "; free: " + ", ".join(free)
+    return line + "."
+
+
+def planned_requests(rows: list[Row], *, api_base: str, storage_base: str, api_mode: str) -> list[dict[str, Any]]:
+    """What a paid run would send for each row, in order, with the picture as a placeholder."""
+    out: list[dict[str, Any]] = []
+    sync = api_mode == "sync"
+    uploaded: dict[tuple[str, str], str] = {}  # the same pixels are uploaded once (core.pipeline.upload_once)
+    for row in rows:
+        entry: dict[str, Any] = {"row": row.number, "label": row.label, "state": row.state,
+                                 "estimate_usd": round(row.estimate, 4), "requests": []}
+        if row.state == NEW:
+            body = dict(row.body)
+            if row.image_path is not None and row.picture is not None:
+                key = (row.picture.pixel_hash, row.picture.mime)
+                if key not in uploaded:
+                    uploaded[key] = f"<upload of {row.image_path.name}>"
+                    entry["requests"].append({"method": "POST", "url": f"{storage_base}/upload-asset",
+                                              "body": {"data_urls": [f"<{row.picture.mime} data of "
+                                                                     f"{row.image_path.name}>"]}})
+                body["image"] = uploaded[key]
+            entry["requests"].append({"method": "POST",
+                                      "url": f"{api_base}/{'v1' if sync else 'v2'}/{row.model}", "body": body})
+        elif row.state == RECORDED:
+            entry["requests"].append({"method": "GET", "url": f"{api_base}/v2/requests/{row.request_id}/status",
+                                      "body": None})
+        entry["rendered"] = dict(zip(("width", "height", "num_frames"), row.rendered()))
+        out.append(entry)
+    return out
+
+
+def describe_plan(plan: list[dict[str, Any]], rows: list[Row]) -> str:
+    """The dry run's text: each row's requests, in full."""
+    by_number = {r.number: r for r in rows}
+    lines = []
+    for entry in plan:
+        row = by_number[entry["row"]]
+        w, h, n = row.rendered()
+        head = f"Row {row.number} ({row.label}): "
+        if row.state == NEW:
+            head += f"new job, estimated {money(row.estimate)} (rendered at {w}x{h}, {n} frames)"
+        elif row.state == CACHED:
+            head += f"cached clip of request {row.request_id or '?'}: reused, nothing sent, not billed"
+        elif row.state == RECORDED:
+            head += f"recorded job {row.request_id}: collected by its id, not billed again"
+        elif row.state == DUPLICATE:
+            head += f"the same request as row {row.duplicate_of}: shares its clip, nothing sent"
+        else:
+            head += "offline preview, nothing sent"
+        lines.append(head)
+        for req in entry["requests"]:
+            lines.append(f"  {req['method']} {req['url']}")
+            if req["body"] is not None:
+                lines.extend("  " + part for part in json.dumps(req["body"], indent=2).splitlines())
+    return "\n".join(lines)
