@@ -21,9 +21,11 @@ import pytest
 import torch
 
 from pack_loader import load_pack, pack_module
+from node_calls import call_node
 
 pack = load_pack()
 client_mod = pack_module("core.client")
+transport_mod = pack_module("core.transport")
 comfy_host = pack_module("comfy_host")
 credentials = pack_module("core.credentials")
 errors = pack_module("core.errors")
@@ -45,6 +47,20 @@ ACTION = {400: "check prompt", 401: "SEGMIND_API_KEY", 403: "permissions", 404: 
 RESUME = "queue the same graph again within the hour"
 
 
+class PausingBudget:
+    """A request budget on a simulated clock: it only holds the pause a 429 asks for, and
+    checks that nothing is sent before that pause is over."""
+
+    def __init__(self, clock) -> None:
+        self.clock, self.until = clock, 0.0
+
+    def acquire(self, kind: str = "call", cancel_check=None) -> None:
+        assert self.clock() >= self.until, "a request was sent before the 429's reset time"
+
+    def rate_limited(self, wait_seconds) -> None:
+        self.until = self.clock() + (wait_seconds or 0.0)
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -56,7 +72,7 @@ def srv(pack_env):
 def queue(**over: Any) -> dict:
     """Queue the Image to Video node once, as ComfyUI would call it."""
     values = {**SMALL, **over}
-    return NODE().generate(image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **values)
+    return call_node(NODE(), image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **values)
 
 
 def restart() -> None:
@@ -429,7 +445,10 @@ def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch):
     reset_at = datetime.now(timezone.utc) + timedelta(seconds=40)
     srv.fault("submit", status=429, headers={"x-rate-limit-reset-at-utc": reset_at.isoformat()})
     waits: list[float] = []
-    monkeypatch.setattr(client_mod.SegmindClient, "_sleep", lambda self, seconds: waits.append(seconds))
+    monkeypatch.setattr(transport_mod.Transport, "_sleep", lambda self, seconds: waits.append(seconds))
+    # The request budget's 429 pause, on the same simulated clock.
+    budget = PausingBudget(lambda: time.monotonic() + sum(waits))
+    monkeypatch.setattr(transport_mod, "process_budget", lambda: budget)
     first = attempt()
     assert first.exc is None and srv.jobs_submitted == 1 and srv.counts["submits"] == 2
     assert 38 <= max(waits) <= 41  # the header's reset time, not a guess

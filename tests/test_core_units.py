@@ -16,6 +16,7 @@ errors = pack_module("core.errors")
 credentials = pack_module("core.credentials")
 image_encode = pack_module("core.image_encode")
 client_mod = pack_module("core.client")
+transport_mod = pack_module("core.transport")
 status_text = pack_module("core.status_text")
 
 
@@ -158,11 +159,11 @@ def test_api_error_message_is_actionable():
 
 def test_parse_reset_at_formats():
     now = 1_700_000_000.0
-    assert client_mod.parse_reset_at(str(now + 12), now) == pytest.approx(12)
+    assert transport_mod.parse_reset_at(str(now + 12), now) == pytest.approx(12)
     from datetime import datetime, timezone
     iso = datetime.fromtimestamp(now + 30, timezone.utc).isoformat()
-    assert client_mod.parse_reset_at(iso, now) == pytest.approx(30, abs=1)
-    assert client_mod.parse_reset_at("garbage", now) is None
+    assert transport_mod.parse_reset_at(iso, now) == pytest.approx(30, abs=1)
+    assert transport_mod.parse_reset_at("garbage", now) is None
 
 
 def test_status_text_lines():

@@ -13,9 +13,11 @@ import torch
 
 from fake_segmind import make_mp4
 from pack_loader import load_pack, pack_module
+from node_calls import call_node
 
 pack = load_pack()
 client_mod = pack_module("core.client")
+transport_mod = pack_module("core.transport")
 comfy_host = pack_module("comfy_host")
 credentials = pack_module("core.credentials")
 errors = pack_module("core.errors")
@@ -27,8 +29,22 @@ IMAGE = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(3))
 SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
 
 
+class PausingBudget:
+    """A request budget on a simulated clock: it only holds the pause a 429 asks for, and
+    checks that nothing is sent before that pause is over."""
+
+    def __init__(self, clock) -> None:
+        self.clock, self.until = clock, 0.0
+
+    def acquire(self, kind: str = "call", cancel_check=None) -> None:
+        assert self.clock() >= self.until, "a request was sent before the 429's reset time"
+
+    def rate_limited(self, wait_seconds) -> None:
+        self.until = self.clock() + (wait_seconds or 0.0)
+
+
 def queue(**over: Any) -> dict:
-    return NODE().generate(image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **{**SMALL, **over})
+    return call_node(NODE(), image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **{**SMALL, **over})
 
 
 def attempt(**over: Any) -> Any:
@@ -124,8 +140,11 @@ def test_requeue_waits_for_a_cancelled_submit_sent_after_a_long_429_wait(pack_en
     real = time.monotonic
     monkeypatch.setattr(pipeline, "time", types.SimpleNamespace(
         monotonic=lambda: real() + clock["offset"], strftime=time.strftime, time=time.time))
-    monkeypatch.setattr(client_mod.SegmindClient, "_sleep",
+    monkeypatch.setattr(transport_mod.Transport, "_sleep",
                         lambda self, seconds: clock.__setitem__("offset", clock["offset"] + seconds))
+    # The request budget's 429 pause, on the same simulated clock.
+    budget = PausingBudget(lambda: real() + clock["offset"])
+    monkeypatch.setattr(transport_mod, "process_budget", lambda: budget)
     srv.fault("submit", status=429, headers={"x-rate-limit-reset-at-utc": str(time.time() + 85)})
     srv.fault("submit", delay=1.0)
     armed = threading.Event()
@@ -162,7 +181,7 @@ class _Resp:
 def test_download_survives_odd_content_length(tmp_path, headers):
     client = client_mod.SegmindClient("SG_secretkey123456", client_mod.ClientConfig())
     body = b"\x01" * 5000
-    client._stream_to(_Resp(body, headers), tmp_path / "clip.mp4", stage="download")
+    client.transport.stream_to(_Resp(body, headers), tmp_path / "clip.mp4", stage="download")
     assert (tmp_path / "clip.mp4").read_bytes() == body
 
 
@@ -228,7 +247,7 @@ def test_v1_clip_arriving_after_cancel_is_still_saved(pack_env, monkeypatch):
     threading.Timer(0.3, flag.set).start()
     with pytest.raises(errors.Cancelled) as exc:
         with torch.inference_mode():
-            node.generate(image=torch.rand(1, 32, 32, 3), prompt="x", negative_prompt="", unique_id="1",
+            call_node(node, image=torch.rand(1, 32, 32, 3), prompt="x", negative_prompt="", unique_id="1",
                           width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0,
                           api_mode="sync (v1)")
     assert "will still be saved" in str(exc.value)
@@ -281,7 +300,7 @@ def test_a_failed_disk_write_says_so_instead_of_blaming_the_network(tmp_path):
     dest = tmp_path / "clip.mp4"
     (tmp_path / "clip.mp4.part").mkdir()  # opening the partial file fails, as on a full or read-only disk
     with pytest.raises(errors.VideoError) as exc:
-        client._stream_to(_Resp(b"\x01" * 100, {"Content-Length": "100"}), dest, stage="download")
+        client.transport.stream_to(_Resp(b"\x01" * 100, {"Content-Length": "100"}), dest, stage="download")
     assert "Could not write the video" in str(exc.value) and str(tmp_path) in str(exc.value)
     assert "broke off" not in str(exc.value)
 
