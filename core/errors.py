@@ -87,3 +87,30 @@ class SegmindAPIError(SegmindError):
 
 class SegmindJobFailed(SegmindAPIError):
     """The async job ended with status FAILED (HTTP 422 on the status call)."""
+
+
+class SpendLimitError(SegmindError):
+    """A run would pass a spend limit (per day or per queued run); refused before any upload."""
+
+
+class InsufficientCreditsError(SegmindError):
+    """The credits left on the Segmind account are below the run's estimate; refused before paying."""
+
+
+class LimitsFileError(SegmindError):
+    """The spend limits file cannot be read; runs are refused until it is fixed (fail closed)."""
+
+
+class LocalStateError(SegmindError, OSError):
+    """The pack's own files cannot be used: its cache or job journal under ComfyUI's user
+    folder (unreadable, a file where a folder belongs, a full disk), or a cached clip being
+    placed in the output folder. Also an OSError, so a caller that carries on past a failed
+    best-effort write (caching a clip that is already saved) still carries on."""
+
+
+class CachedClipDamagedError(SegmindError):
+    """A clip in the result cache no longer decodes; it was removed, and the next queue is billed."""
+
+
+class UnknownJobError(SegmindError):
+    """A request id that neither the result cache nor Segmind (within its hour) knows."""

@@ -107,11 +107,22 @@ def _selected_count(total: int, skip: int, nth: int, cap: int) -> int:
     return min(n, cap) if cap > 0 else n
 
 
+_AUDIO_MARGIN_SECONDS = 1.0  # audio read past the window's end (codec frames, timestamp jitter)
+
+
 def _audio_bytes(info: VideoInfo, seconds: float) -> int:
+    """Peak bytes of the audio for a window of `seconds` from the video start: the track is
+    decoded only that far (plus a margin), whatever its own length."""
     rate = info.audio_sample_rate or SILENT_SAMPLE_RATE
     channels = info.audio_channels or SILENT_CHANNELS
     # decoded chunks + the concatenated waveform exist together for a moment
-    return int(2 * 4 * channels * rate * max(seconds, 0.0))
+    return int(2 * 4 * channels * rate * (max(seconds, 0.0) + _AUDIO_MARGIN_SECONDS))
+
+
+def _audio_until(info: VideoInfo, skip: int, planned: int, nth: int) -> float:
+    """Seconds after the video start that the selected frames reach (never past the last frame)."""
+    fps = info.fps if info.fps > 0 else 1.0
+    return min(skip + planned * nth, info.frame_count) / fps
 
 
 def estimate_decode_bytes(info: VideoInfo, *, frame_load_cap: int = 0, skip_first_frames: int = 0,
@@ -120,10 +131,11 @@ def estimate_decode_bytes(info: VideoInfo, *, frame_load_cap: int = 0, skip_firs
     """Peak bytes decode_video will allocate for `info` with these options
     (float32 frames + audio + the small uint8 pipeline)."""
     w, h = _target_size(info.width, info.height, custom_width, custom_height)
-    n = _selected_count(info.frame_count, skip_first_frames, max(1, select_every_nth), frame_load_cap)
+    nth = max(1, select_every_nth)
+    n = _selected_count(info.frame_count, skip_first_frames, nth, frame_load_cap)
     frames = n * h * w * 3 * 4
-    fps = info.fps if info.fps > 0 else 1.0
-    seconds = n * max(1, select_every_nth) / fps
+    # the audio is read from the video start (skipped frames included) to the last selected frame
+    seconds = _audio_until(info, skip_first_frames, n, nth)
     # uint8 frames in flight: one being converted on each thread (and its resize), plus the queue
     pipeline = (4 + _QUEUE_DEPTH) * info.width * info.height * 3
     return frames + _audio_bytes(info, seconds) + pipeline
@@ -137,7 +149,8 @@ def _check_memory(needed: int, n: int, w: int, h: int) -> None:
     if total > available:
         raise NotEnoughMemoryError(
             f"Decoding this video needs about {total / GIB:.2f} GiB of memory "
-            f"({n} frames at {w}x{h} as float32, plus {_MEMORY_HEADROOM_BYTES / GIB:.2f} GiB to spare) "
+            f"({n} frames at {w}x{h} as float32 and their audio, plus "
+            f"{_MEMORY_HEADROOM_BYTES / GIB:.2f} GiB to spare) "
             f"but only {available / GIB:.2f} GiB is available. "
             "Lower frame_load_cap, raise select_every_nth, or set custom_width/custom_height "
             "to a smaller size, then queue again.")
@@ -397,14 +410,22 @@ def _cv2() -> Any:
 
 
 class _Audio:
-    """A decoded stretch of the audio track as float32 [C, S], `offset` seconds after the video start."""
+    """A decoded stretch of the audio track as float32 [C, S], `offset` seconds after the
+    video start; `complete` when it runs to the end of the track."""
 
-    def __init__(self, wave: Any, rate: int, offset: float) -> None:
-        self.wave, self.rate, self.offset = wave, rate, offset
+    def __init__(self, wave: Any, rate: int, offset: float, complete: bool = True) -> None:
+        self.wave, self.rate, self.offset, self.complete = wave, rate, offset, complete
+
+    @property
+    def end(self) -> float:
+        """Seconds after the video start where the decoded stretch ends."""
+        return self.offset + self.wave.shape[1] / self.rate
 
 
 def _read_audio(path: str, info: VideoInfo, until: float | None) -> _Audio | None:
-    """Decode the audio track up to `until` seconds after the video start (None = all).
+    """Decode the audio track up to `until` seconds after the video start (None = all),
+    plus a margin: a track longer than the video (a 1-frame clip with 20 minutes of
+    sound) is not decoded past it.
 
     Runs before the frames are allocated, so its transient buffers are freed (and
     reused by the video decoder) instead of stacking on top of the big tensor."""
@@ -423,14 +444,20 @@ def _read_audio(path: str, info: VideoInfo, until: float | None) -> _Audio | Non
         chunks: list[Any] = []
         first_time: float | None = None
         have = 0
-        stop_at = None if until is None else int(math.ceil(until * rate)) + rate  # 1 s margin
+        stop_at: int | None = None
+        complete = True
         for frame in container.decode(astream):
             if first_time is None:
                 first_time = float(frame.time) if frame.time is not None else v0
+                if until is not None:
+                    # samples from the track's first one to `until`, plus the margin
+                    span = max(until - (first_time - v0), 0.0) + _AUDIO_MARGIN_SECONDS
+                    stop_at = int(math.ceil(span * rate))
             for rf in resampler.resample(frame):
                 chunks.append(rf.to_ndarray())
                 have += chunks[-1].shape[1]
             if stop_at is not None and have >= stop_at:
+                complete = False
                 break  # past the window: the rest of the track is not needed
         else:
             chunks.extend(rf.to_ndarray() for rf in resampler.resample(None))
@@ -441,7 +468,7 @@ def _read_audio(path: str, info: VideoInfo, until: float | None) -> _Audio | Non
     channels = chunks[0].shape[0] if chunks else (info.audio_channels or SILENT_CHANNELS)
     wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
     offset = (first_time if first_time is not None else v0) - v0
-    return _Audio(np.asarray(wave, dtype=np.float32), rate, offset)
+    return _Audio(np.asarray(wave, dtype=np.float32), rate, offset, complete)
 
 
 def _audio_window(audio: _Audio | None, start: float, length: float | None) -> dict:
@@ -464,6 +491,15 @@ def _audio_window(audio: _Audio | None, start: float, length: float | None) -> d
             wave = np.concatenate([np.zeros((wave.shape[0], pad), np.float32), wave], axis=1)
     wave = np.ascontiguousarray(wave, dtype=np.float32)
     return {"waveform": torch.from_numpy(wave).unsqueeze(0), "sample_rate": rate}
+
+
+def decode_audio(path: str | os.PathLike) -> dict:
+    """The clip's ComfyUI AUDIO alone, over the video's duration, without decoding a frame:
+    for a graph that takes the sound but not the frames."""
+    p = os.fspath(path)
+    info = probe_video(p)
+    seconds = info.frame_count / info.fps if info.fps > 0 else 0.0
+    return _audio_window(_read_audio(p, info, seconds), 0.0, seconds)
 
 
 def decode_video(path: str | os.PathLike, *, frame_load_cap: int = 0, skip_first_frames: int = 0,
@@ -502,11 +538,11 @@ def decode_video(path: str | os.PathLike, *, frame_load_cap: int = 0, skip_first
                                             skip_first_frames=skip_first_frames,
                                             select_every_nth=select_every_nth, custom_width=custom_width,
                                             custom_height=custom_height), planned, out_w, out_h)
-        # Only as much audio as the cap can need; sliced to the real frames afterwards.
-        limited = frame_load_cap > 0 and skip_first_frames + planned * select_every_nth < info.frame_count
-        audio_track = _read_audio(p, info, (skip_first_frames + planned * select_every_nth) / info.fps
-                                  if limited else None)
-        out, count, capped, first_time = _decode_frames(
+        # Only as much audio as the selected frames span (the memory check counted that
+        # much); sliced to the frames actually decoded afterwards.
+        until = _audio_until(info, skip_first_frames, planned, select_every_nth)
+        audio_track = _read_audio(p, info, until)
+        out, count, capped, first_time, seen = _decode_frames(
             container, info, out_w, out_h, planned, frame_load_cap, skip_first_frames, select_every_nth,
             cancel_check, progress)
     finally:
@@ -522,9 +558,14 @@ def decode_video(path: str | os.PathLike, *, frame_load_cap: int = 0, skip_first
         out = out[:count].clone() if count <= out.shape[0] // 2 else out[:count]
 
     fps_out = info.fps / select_every_nth
-    # Audio window: from the first returned frame; cut at the end only when the cap cut the frames.
+    # Audio window: from the first returned frame to the end of the frames it stands for:
+    # those the cap kept, else the video's last one (a longer track is cut there).
     start = first_time if skip_first_frames > 0 else 0.0
-    length = count * select_every_nth / info.fps if capped or audio_track is None else None
+    length = count * select_every_nth / info.fps if capped else max(seen / info.fps - start, 0.0)
+    if audio_track is not None and not audio_track.complete and audio_track.end < start + length:
+        # The header under-counted the frames, so the audio read stopped short: read on.
+        _check_memory(_audio_bytes(info, start + length), count, out_w, out_h)
+        audio_track = _read_audio(p, info, start + length)
     audio = _audio_window(audio_track, start, length)
     return DecodedVideo(frames=out, audio=audio, fps=fps_out, frame_count=count, width=out_w,
                         height=out_h, source=info)
@@ -532,8 +573,9 @@ def decode_video(path: str | os.PathLike, *, frame_load_cap: int = 0, skip_first
 
 def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, planned: int, cap: int,
                    skip: int, nth: int, cancel_check: Callable[[], bool] | None,
-                   progress: Callable[[int, int], None] | None) -> tuple[Any, int, bool, float]:
-    """Fill a preallocated float32 tensor; returns (tensor, frames written, cut by cap, time of first)."""
+                   progress: Callable[[int, int], None] | None) -> tuple[Any, int, bool, float, int]:
+    """Fill a preallocated float32 tensor; returns (tensor, frames written, cut by cap, time
+    of first, source frames decoded)."""
     import torch
     vs = container.streams.video[0]
     if _CODEC_THREADS:
@@ -592,4 +634,4 @@ def _decode_frames(container: Any, info: VideoInfo, out_w: int, out_h: int, plan
             converter.close()
     # Cut by the cap only if the file had more selectable frames than we returned.
     capped = bool(cap) and count >= cap and _selected_count(info.frame_count, skip, nth, 0) > count
-    return out, count, capped, first_time
+    return out, count, capped, first_time, index + 1

@@ -1,12 +1,17 @@
 """Decode Video (lean): any VIDEO or MP4 path -> IMAGE frames, AUDIO, fps, frame count,
 with the pack's lean decoder (one preallocated float32 tensor, options applied on
-uint8). A drop-in for VIDEO -> Get Video Components when memory is tight."""
+uint8). A drop-in for VIDEO -> Get Video Components when memory is tight.
+
+A typed path is read only from ComfyUI's input, output and temp folders, like ComfyUI's
+own loaders: a workflow from someone else must not read any file on the machine, nor
+learn from the error whether one exists."""
 from __future__ import annotations
 
 import io
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInputError
@@ -29,7 +34,9 @@ class SegmindLTX2DecodeVideo:
             "required": {},
             "optional": {
                 "video": ("VIDEO", {"tooltip": "A video from Load Video or a Segmind node. Used instead of path when connected."}),
-                "path": ("STRING", {"default": "", "tooltip": "Path of a video file (MP4, WebM, MOV...) when no VIDEO is connected."}),
+                "path": ("STRING", {"default": "", "tooltip": "A video file (MP4, WebM, MOV...) in ComfyUI's input, output "
+                                                           "or temp folder, used when no VIDEO is connected. A name alone "
+                                                           "is looked up in the input folder."}),
                 "frame_load_cap": ("INT", {"default": 0, "min": 0, "max": _MAX_FRAMES,
                                            "tooltip": "Keep at most this many frames (0 = all)."}),
                 "skip_first_frames": ("INT", {"default": 0, "min": 0, "max": _MAX_FRAMES,
@@ -91,7 +98,7 @@ class _video_file:
                 return self._spill(source)
             raise InvalidInputError(f"Unsupported VIDEO source {type(source).__name__}; pass a file path instead.")
         if self._path:
-            return os.path.expanduser(self._path)
+            return resolve_video_path(self._path)
         raise InvalidInputError("Connect a VIDEO input or type a video file path: neither was given.")
 
     def _spill(self, stream: Any) -> str:
@@ -110,3 +117,63 @@ class _video_file:
                 os.unlink(self._tmp)
             except OSError:
                 pass
+
+
+# ComfyUI's annotation for a file in another of its folders, e.g. "clip.mp4 [output]".
+_ANNOTATIONS = {" [input]": "input", " [output]": "output", " [temp]": "temp"}
+
+
+def _folder(name: str) -> Path | None:
+    """One of ComfyUI's folders, through comfy_host (the only module touching ComfyUI);
+    None where the host does not know it (input and temp outside ComfyUI)."""
+    from .. import comfy_host
+
+    getter = getattr(comfy_host, f"{name}_directory", None)
+    found = getter() if callable(getter) else None
+    return Path(found) if found else None
+
+
+def allowed_video_roots() -> dict[str, Path]:
+    """The folders a typed path may read from: ComfyUI's input, output and temp, by name."""
+    roots = {}
+    for name in ("input", "output", "temp"):
+        folder = _folder(name)
+        if folder is not None:
+            roots[name] = folder
+    return roots
+
+
+def _inside(path: str, root: str) -> bool:
+    path, root = os.path.normcase(path), os.path.normcase(root)
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def resolve_video_path(typed: str) -> str:
+    """The real path of a typed video path, if it lies in an allowed folder.
+
+    A name alone (or a relative path) is looked up in the input folder; "name [output]"
+    / "[temp]" in those folders, as in ComfyUI. Symlinks and ".." are resolved before
+    the check. A path outside is refused with the same message whether or not a file is
+    there, so the node cannot be used to learn what exists elsewhere."""
+    roots = allowed_video_roots()
+    name, base = typed, "input"
+    for suffix, folder in _ANNOTATIONS.items():
+        if name.endswith(suffix):
+            name, base = name[: -len(suffix)], folder
+            break
+    try:
+        name = os.path.expanduser(name)
+        candidate = name if os.path.isabs(name) else os.path.join(roots.get(base, Path.cwd() / base), name)
+        real = os.path.realpath(candidate)
+        if any(_inside(real, os.path.realpath(root)) for root in roots.values()):
+            return real
+    except (ValueError, OSError):  # a NUL byte, a name too long: no file could be there
+        pass
+    where = "; ".join(f"{label}: {root}" for label, root in roots.items())
+    raise InvalidInputError(
+        f"'path' {typed!r} is not in a folder this node reads from. It reads only ComfyUI's input, "
+        f"output and temp folders ({where}); a name alone is looked up in the input folder. Copy the "
+        "video into the input folder and type its name, or connect a VIDEO input (Load Video) instead.")

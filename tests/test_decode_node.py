@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +30,17 @@ def errors() -> Any:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_test_clip(tmp_path_factory.mktemp("node") / "clip.mp4", frames=N_FRAMES)
+
+
+@pytest.fixture(autouse=True)
+def comfy_folders(clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """ComfyUI's input (the folder holding `clip`), output and temp folders, as comfy_host reports them."""
+    folders = {"input": clip.parent, "output": tmp_path / "output", "temp": tmp_path / "temp"}
+    host = pack_module("comfy_host")
+    for name, folder in folders.items():
+        folder.mkdir(exist_ok=True)
+        monkeypatch.setattr(host, f"{name}_directory", lambda folder=folder: folder, raising=False)
+    return folders
 
 
 class FakeVideo:
@@ -93,9 +106,9 @@ def test_no_input_is_a_clear_error(node_mod: Any, errors: Any) -> None:
         _run(node_mod, path="   ")
 
 
-def test_bad_path_is_a_video_error(node_mod: Any, errors: Any, tmp_path: Path) -> None:
+def test_bad_path_is_a_video_error(node_mod: Any, errors: Any, comfy_folders: dict[str, Path]) -> None:
     with pytest.raises(errors.VideoError):
-        _run(node_mod, path=str(tmp_path / "nope.mp4"))
+        _run(node_mod, path=str(comfy_folders["input"] / "nope.mp4"))
 
 
 def test_cancel_propagates(node_mod: Any, errors: Any, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,3 +129,49 @@ def test_import_is_light() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"imported at load time: {r.stdout.strip()}"
+
+
+# --------------------------------------------------------------------------- issue 12: typed paths
+
+
+def test_a_name_or_annotated_path_reads_from_comfyui_folders(node_mod: Any, clip: Path,
+                                                              comfy_folders: dict[str, Path], fault_row: Any) -> None:
+    shutil.copy(clip, comfy_folders["output"] / "out.mp4")
+    shutil.copy(clip, comfy_folders["temp"] / "tmp.mp4")
+    for path in ("clip.mp4", "clip.mp4 [input]", "out.mp4 [output]", "tmp.mp4 [temp]",
+                 str(comfy_folders["output"] / "out.mp4"), str(comfy_folders["temp"] / "tmp.mp4")):
+        assert _run(node_mod, path=path)[3] == N_FRAMES, path
+    fault_row("Decode node: a video name or a path inside ComfyUI's folders", "Decode Video (lean) node, 'path'",
+              "A name alone is read from the input folder, 'name [output]'/'[temp]' from those folders, "
+              "an absolute path inside input/output/temp as typed.")
+
+
+def test_a_path_outside_comfyui_folders_is_refused_without_telling_whether_it_exists(
+        node_mod: Any, errors: Any, clip: Path, comfy_folders: dict[str, Path], tmp_path: Path,
+        fault_row: Any) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(clip, outside / "there.mp4")
+    link = comfy_folders["input"] / "link_out.mp4"
+    if not link.is_symlink():
+        os.symlink(outside / "there.mp4", link)  # a link inside input to a file outside
+    input_rel = os.path.relpath(outside, comfy_folders["input"])
+    messages = {}
+    for label, path in {"exists": str(outside / "there.mp4"), "missing": str(outside / "absent.mp4"),
+                        "dotdot": os.path.join(input_rel, "there.mp4"), "symlink": "link_out.mp4",
+                        "system": "/etc/passwd", "home": "~/x.mp4", "nul": "a\x00b.mp4"}.items():
+        with pytest.raises(errors.InvalidInputError) as exc:
+            _run(node_mod, path=path)
+        text = str(exc.value)
+        assert "input" in text and "output" in text and "temp" in text, text
+        assert str(comfy_folders["input"]) in text
+        messages[label] = text.replace(repr(path), "<path>")
+    # The same words for a file that exists and one that does not.
+    assert messages["exists"] == messages["missing"] == messages["dotdot"] == messages["system"]
+    assert "not found" not in messages["exists"] and "empty" not in messages["exists"]
+    # A connected VIDEO is not limited: it comes from another node, not from a typed path.
+    assert _run(node_mod, video=FakeVideo(str(outside / "there.mp4")))[3] == N_FRAMES
+    fault_row("Decode node: a typed path outside ComfyUI's folders (absolute, '..', a symlink out, /etc/passwd)",
+              "Decode Video (lean) node, 'path'",
+              "Refused before opening, with the same message whether or not the file exists; the message "
+              "names the input, output and temp folders. A connected VIDEO input is unaffected.")

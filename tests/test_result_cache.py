@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from fake_segmind import make_mp4
 from pack_loader import pack_module
 
 errors = pack_module("core.errors")
@@ -55,63 +56,73 @@ def test_fingerprint_refuses_a_body_with_the_upload_url():
 
 
 # -- cache ----------------------------------------------------------------------------------
-def clip(tmp_path, name: str, size: int):
+# A real MP4 (the cache probes a clip before handing it out) and its size in bytes.
+MP4 = make_mp4(None, 32, 32, 2, 8, audio=False)
+SIZE = len(MP4)
+
+
+def clip(tmp_path, name: str):
     path = tmp_path / "out" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
+    path.write_bytes(MP4)
     return path
 
 
 def test_store_then_lookup_survives_a_new_instance(tmp_path):
-    src = clip(tmp_path, "a.mp4", 1000)
-    assert result_cache.ResultCache(tmp_path / "cache", 10_000).store("f1", src, {"request_id": "r1"})
-    hit = result_cache.ResultCache(tmp_path / "cache", 10_000).lookup("f1")
+    src = clip(tmp_path, "a.mp4")
+    assert result_cache.ResultCache(tmp_path / "cache", 10 * SIZE).store("f1", src, {"request_id": "r1"})
+    hit = result_cache.ResultCache(tmp_path / "cache", 10 * SIZE).lookup("f1")
     assert hit.meta["request_id"] == "r1" and hit.path.read_bytes() == src.read_bytes()
     src.unlink()  # the user deleting the output file does not empty the cache
-    assert result_cache.ResultCache(tmp_path / "cache", 10_000).lookup("f1").path.is_file()
+    assert result_cache.ResultCache(tmp_path / "cache", 10 * SIZE).lookup("f1").path.is_file()
 
 
 def test_least_recently_used_is_evicted_first(tmp_path):
-    cache = result_cache.ResultCache(tmp_path / "cache", 2500)
+    cache = result_cache.ResultCache(tmp_path / "cache", int(2.5 * SIZE))
     for name in ("f1", "f2"):
-        cache.store(name, clip(tmp_path, f"{name}.mp4", 1000), {})
+        cache.store(name, clip(tmp_path, f"{name}.mp4"), {})
     os.utime(tmp_path / "cache" / "f1.json", (2, 2))
     os.utime(tmp_path / "cache" / "f2.json", (1, 1))  # f2 was used longest ago...
-    cache.store("f3", clip(tmp_path, "f3.mp4", 1000), {})
+    cache.store("f3", clip(tmp_path, "f3.mp4"), {})
     assert cache.lookup("f2") is None  # ...so it made room
     assert cache.lookup("f1") is not None and cache.lookup("f3") is not None
 
 
 def test_a_lookup_counts_as_use(tmp_path):
-    cache = result_cache.ResultCache(tmp_path / "cache", 2500)
+    cache = result_cache.ResultCache(tmp_path / "cache", int(2.5 * SIZE))
     for name in ("f1", "f2"):
-        cache.store(name, clip(tmp_path, f"{name}.mp4", 1000), {})
+        cache.store(name, clip(tmp_path, f"{name}.mp4"), {})
     os.utime(tmp_path / "cache" / "f1.json", (1, 1))
     os.utime(tmp_path / "cache" / "f2.json", (2, 2))
     assert cache.lookup("f1") is not None  # f1 is now the newest
-    cache.store("f3", clip(tmp_path, "f3.mp4", 1000), {})
+    cache.store("f3", clip(tmp_path, "f3.mp4"), {})
     assert cache.lookup("f2") is None and cache.lookup("f1") is not None
 
 
 def test_zero_size_turns_caching_off_and_oversized_clips_are_not_kept(tmp_path):
-    src = clip(tmp_path, "a.mp4", 1000)
+    src = clip(tmp_path, "a.mp4")
     assert not result_cache.ResultCache(tmp_path / "c0", 0).store("f", src, {})
-    assert not result_cache.ResultCache(tmp_path / "c1", 999).store("f", src, {})
+    assert not result_cache.ResultCache(tmp_path / "c1", SIZE - 1).store("f", src, {})
     assert not (tmp_path / "c0" / "f.mp4").exists() and not (tmp_path / "c1" / "f.mp4").exists()
 
 
-def test_a_damaged_entry_is_a_miss(tmp_path):
-    cache = result_cache.ResultCache(tmp_path / "cache", 10_000)
-    cache.store("f1", clip(tmp_path, "a.mp4", 1000), {})
+def test_a_clip_that_changed_size_is_removed_and_reported(tmp_path):
+    # Issue 12: a damaged cached clip is dropped with a message (the next queue is billed),
+    # not passed over silently.
+    cache = result_cache.ResultCache(tmp_path / "cache", 10 * SIZE)
+    cache.store("f1", clip(tmp_path, "a.mp4"), {})
     with open(tmp_path / "cache" / "f1.mp4", "ab") as fh:
         fh.write(b"x")
-    assert cache.lookup("f1") is None and not (tmp_path / "cache" / "f1.mp4").exists()
+    with pytest.raises(errors.CachedClipDamagedError, match="billed"):
+        cache.lookup("f1")
+    assert not (tmp_path / "cache" / "f1.mp4").exists()
+    assert cache.lookup("f1") is None
 
 
 def test_clear_cache_counts_and_empties(tmp_path):
-    cache = result_cache.ResultCache(tmp_path / "cache", 10_000)
+    cache = result_cache.ResultCache(tmp_path / "cache", 10 * SIZE)
     for name in ("f1", "f2"):
-        cache.store(name, clip(tmp_path, f"{name}.mp4", 100), {})
+        cache.store(name, clip(tmp_path, f"{name}.mp4"), {})
     assert result_cache.clear_cache(tmp_path / "cache") == 2
     assert not list((tmp_path / "cache").iterdir())
     assert result_cache.clear_cache(tmp_path / "missing") == 0

@@ -4,6 +4,8 @@ encoded with, so every option can be checked frame by frame."""
 from __future__ import annotations
 
 import threading
+import tracemalloc
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +254,8 @@ def test_wrong_frame_count_grows_or_trims(vd: Any, clip: Path, monkeypatch: pyte
     d = vd.decode_video(clip)
     assert frame_ids(d.frames) == list(range(N))
     assert d.frame_count == N and d.frames.is_contiguous()
+    # the audio still covers every decoded frame, though it was first read for `claimed` frames only
+    assert d.audio["waveform"].shape[2] == pytest.approx(N / FPS * RATE, abs=2048)
     capped = vd.decode_video(clip, frame_load_cap=7)
     assert frame_ids(capped.frames) == list(range(7))
 
@@ -409,3 +413,72 @@ def test_populate_refused_by_the_kernel_falls_back_to_plain_writes(vd: Any, clip
     # tried once per thread at most (both may ask before the first answer), then never again
     assert calls and len(calls) <= 2 and set(calls) == {vd._MADV_POPULATE_WRITE}
     assert vd._madvise is False
+
+
+# --------------------------------------------------------------------------- issue 12: long audio
+
+
+def make_long_audio_clip(path: Path, *, seconds: int = 600, rate: int = 8000, fps: int = FPS) -> Path:
+    """One video frame and `seconds` of mono AAC: a track far longer than the video.
+
+    Only a few AAC packets are encoded; a steady-state one is then repeated with advancing
+    timestamps, so ten minutes of sound take milliseconds to write (and decode as a tone)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 32, 32, "yuv420p"
+        vs.options = {"preset": "ultrafast"}
+        aus = out.add_stream("aac", rate=rate, layout="mono")
+        frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 100, np.uint8), format="rgb24")
+        frame.pts, frame.time_base = 0, Fraction(1, fps)
+        out.mux(vs.encode(frame))
+        out.mux(vs.encode())
+        tone = (0.2 * np.sin(2 * np.pi * 500 * np.arange(1024) / rate)).astype(np.float32)[None]
+        packets = []
+        for start in range(0, 8 * 1024, 1024):
+            a = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            a.sample_rate, a.pts, a.time_base = rate, start, Fraction(1, rate)
+            packets += aus.encode(a)
+        out.mux(packets)
+        steady = bytes(packets[-1])
+        for start in range(8 * 1024, seconds * rate, 1024):
+            p = av.Packet(steady)
+            p.stream, p.time_base, p.pts, p.dts, p.duration = aus, Fraction(1, rate), start, start, 1024
+            out.mux(p)
+    return path
+
+
+def test_audio_is_decoded_only_for_the_video_duration_and_counted_by_the_guard(
+        vd: Any, errors: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault_row: Any) -> None:
+    # A 1-frame video with 10 minutes of sound: the returned audio lasts as long as the
+    # video, and the memory the decode really takes stays within what the guard checked.
+    clip = make_long_audio_clip(tmp_path / "long.mp4")
+    info = vd.probe_video(clip)
+    assert info.frame_count == 1 and info.has_audio and info.audio_sample_rate == 8000
+    vd.decode_video(clip)  # warm-up: first-call imports are not the decode's memory
+    tracemalloc.start()
+    try:
+        d = vd.decode_video(clip)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    wave = d.audio["waveform"]
+    assert d.audio["sample_rate"] == 8000 and wave.shape[:2] == (1, 1)
+    assert wave.shape[2] == round(1 / FPS * 8000)  # the video's duration, not 10 minutes
+    estimate = vd.estimate_decode_bytes(info)
+    frames_and_pipeline = vd.estimate_decode_bytes(info) - vd._audio_bytes(info, 1 / FPS)
+    assert estimate - frames_and_pipeline >= 2 * wave.numel() * 4  # the estimate counts the audio...
+    # ...and bounds what decoding allocates (numpy audio buffers are traced; 10 minutes
+    # decoded would be ~38 MB). A little slack for Python's own bookkeeping.
+    assert peak <= estimate + (256 << 10), (peak, estimate)
+    # The guard checks that same figure.
+    monkeypatch.setattr(vd, "_MEMORY_HEADROOM_BYTES", 0)
+    monkeypatch.setattr(vd, "_available_memory_bytes", lambda: estimate - 1)
+    with pytest.raises(errors.NotEnoughMemoryError, match="audio"):
+        vd.decode_video(clip)
+    monkeypatch.setattr(vd, "_available_memory_bytes", lambda: estimate)
+    assert vd.decode_video(clip).audio["waveform"].shape[2] == wave.shape[2]
+    fault_row("A 1-frame MP4 carrying 10 minutes of AAC", "Decoding a clip (core.video_decode)",
+              f"Audio is decoded only for the video's duration ({wave.shape[2]} samples for 1 frame at "
+              f"{FPS} fps); the memory guard's estimate counts that audio and bounds the real allocation.")
