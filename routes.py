@@ -1,8 +1,20 @@
-"""HTTP routes the pack adds to ComfyUI's server: the Segmind API key entry.
+"""HTTP routes the pack adds to ComfyUI's server: the Segmind API key entry, and the
+jobs panel's data (jobs, spend, limits, credits, thumbnails).
 
     GET    /segmind_ltx2/key   -> status
     POST   /segmind_ltx2/key   JSON {"key": "SG_..."} -> stores it, answers status
     DELETE /segmind_ltx2/key   -> removes the key file, answers status
+
+    GET    /segmind/jobs       -> {"live": [...], "past": [...], "spend": {...}}  (see jobs_payload)
+    GET    /segmind/thumb?fingerprint=<sha256>  -> image/jpeg poster frame, cached beside the cache entry
+    GET    /segmind/clip?fingerprint=<sha256>   -> video/mp4 of a cached clip (for clips no longer in output/)
+    GET    /segmind/limits     -> {"per_day": x|null, "per_run": y|null, "file": path[, "error"]}
+    POST   /segmind/limits     JSON {"per_day": x|null, "per_run": y|null} (a key left out keeps its value)
+    POST   /segmind/credits/refresh  JSON {} -> {"credits": x|null[, "error": message]} (reused for 60 s)
+
+URLs inside answers ("thumb", "clip_url") are route paths such as "/segmind/thumb?...":
+the front end prefixes them like any API path (api.apiURL). Every POST must be sent as
+application/json, even one with an empty body ({}).
 
 status = {"set": bool, "source": "env" | "file" | null, "last4": str | null,
           "key_file": str, "env_var": "SEGMIND_API_KEY", "env_overrides_file": bool,
@@ -29,10 +41,16 @@ The handlers are plain aiohttp; aiohttp (a ComfyUI dependency) is imported insid
 functions so that importing this module never needs it."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import math
 import os
+import re
+import uuid
+from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .core.credentials import (
     ENV_VAR,
@@ -44,12 +62,22 @@ from .core.credentials import (
 )
 from .core.errors import KeyFileUnreadableError
 
+log = logging.getLogger(__name__)
+
 KEY_ROUTE = "/segmind_ltx2/key"
+JOBS_ROUTE = "/segmind/jobs"
+THUMB_ROUTE = "/segmind/thumb"
+CLIP_ROUTE = "/segmind/clip"
+LIMITS_ROUTE = "/segmind/limits"
+CREDITS_ROUTE = "/segmind/credits/refresh"
 MAX_BODY_BYTES = 4096
+THUMB_MAX_SIDE = 320
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 # last4 only for keys long enough that four characters give little away.
 LAST4_MIN_LENGTH = 12
 
 UserDirGetter = Callable[[], "str | os.PathLike[str]"]
+OutputDirGetter = Callable[[], "str | os.PathLike[str]"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -88,12 +116,10 @@ def _origin_matches(origin: str, host_header: str) -> bool:
     h = _normalise_netloc(host_header, scheme)
     if o is None or h is None:
         return False
-    if o[0] != h[0]:
-        return False
-    # A Host header without a port means the scheme's default port (filled in above);
-    # a proxy may strip the port from Host while the page keeps it in Origin: accept a
-    # port-less Host as long as the host names agree.
-    return o[1] == h[1] or ":" not in host_header.strip().rsplit("]", 1)[-1]
+    # A Host header without a port means the scheme's default port (filled in above), so
+    # a page on another port of the same host (another origin) never matches it. A proxy
+    # that drops the port must pass the client-facing host in X-Forwarded-Host.
+    return o == h
 
 
 def check_same_origin(method: str, headers: Mapping[str, str]) -> str | None:
@@ -150,11 +176,180 @@ def key_status(user_dir: "str | os.PathLike[str] | None") -> dict[str, Any]:
     }
 
 
+async def read_body(request: Any, limit: int) -> bytes | None:
+    """The whole request body, or None when it passes `limit` bytes. One read() returns
+    only what has arrived so far (a body split across TCP segments came in halves)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+
+
+def _json_safe(value: Any) -> Any:
+    """No NaN or infinity reaches the browser (its JSON.parse refuses them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def live_jobs() -> list[dict[str, Any]]:
+    """core.scheduler.job_board().snapshot(), or [] while the scheduler is not there."""
+    try:
+        from .core import scheduler
+    except Exception:  # ImportError today; a scheduler that fails to import must not break the panel
+        return []
+    board = getattr(scheduler, "job_board", None)
+    if not callable(board):
+        return []
+    try:
+        return [dict(job) for job in board().snapshot()]
+    except Exception as exc:
+        log.warning("Segmind: the live jobs could not be listed (%s).", exc)
+        return []
+
+
+def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
+    from .core.errors import LimitsFileError
+    from .core.ledger import CREDITS_TTL, Ledger, SpendLimits, known_credits, reserved_total
+
+    ledger = Ledger(user_dir)
+    out: dict[str, Any] = {"today": ledger.spent_today(), "session": ledger.spent_in_session(),
+                           "reserved": reserved_total(), "credits": known_credits(),
+                           "credits_fresh": known_credits(CREDITS_TTL) is not None}
+    try:
+        out["limits"] = SpendLimits.load(user_dir).as_dict()
+    except LimitsFileError as exc:
+        out["limits"] = {"per_day": None, "per_run": None}
+        out["limits_error"] = str(exc)
+    return out
+
+
+def _clip_ref(path: str | None, output_dir: Path) -> dict[str, str] | None:
+    """{"filename", "subfolder", "type": "output"} for ComfyUI's /view of an output clip."""
+    if not path:
+        return None
+    try:
+        rel = Path(path).resolve().relative_to(Path(output_dir).resolve())
+    except (OSError, ValueError):
+        return None
+    return {"filename": rel.name, "subfolder": rel.parent.as_posix() if rel.parent != Path(".") else "",
+            "type": "output"}
+
+
+def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathLike[str]",
+                 limit: int = 200) -> dict[str, Any]:
+    """The jobs panel's data: live jobs, past jobs (ledger + cache, newest first), spend."""
+    from .core.collect import recorded_jobs
+
+    past = []
+    for job in recorded_jobs(user_dir, output_dir, limit=limit):
+        fp = job.get("fingerprint")
+        has_clip = bool(job["cached"] or job["clip_path"])
+        past.append({
+            "request_id": job["request_id"], "fingerprint": fp, "time": job["time"], "model": job["model"],
+            "prompt": job["prompt"], "width": job["width"], "height": job["height"],
+            "num_frames": job["num_frames"], "fps": job["fps"], "seed": job["seed"], "grid": job["grid"],
+            "cost": job["cost"], "estimate": job["estimate"], "collectable": job["collectable"],
+            "cached": job["cached"], "run_id": job["run_id"],
+            "thumb": f"{THUMB_ROUTE}?fingerprint={quote(fp)}" if fp and has_clip else None,
+            "clip": _clip_ref(job["clip_path"], Path(output_dir)),
+            "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job["cached"] else None,
+        })
+    return _json_safe({"live": live_jobs(), "past": past, "spend": spend_payload(user_dir)})
+
+
+def _clip_for_fingerprint(user_dir: Path, output_dir: Path, fingerprint: str) -> Path | None:
+    from .core.collect import output_clip
+    from .core.ledger import Ledger
+    from .core.result_cache import cache_directory
+
+    cached = cache_directory(user_dir) / f"{fingerprint}.mp4"
+    if cached.is_file():
+        return cached
+    for entry in Ledger(user_dir).entries(limit=10_000):
+        if entry.get("fingerprint") == fingerprint:
+            clip = output_clip(entry.get("clip"), output_dir)
+            if clip is not None:
+                return clip
+    return None
+
+
+def poster_jpeg(clip: Path, max_side: int = THUMB_MAX_SIDE) -> bytes:
+    """A JPEG of the frame about one second in (the first frame of an image-to-video clip is
+    the uploaded picture), at most max_side pixels on its long side. PyAV only (no Pillow)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 24)
+        want = max(0, int(rate))
+        chosen = None
+        for n, frame in enumerate(container.decode(stream)):
+            chosen = frame
+            if n >= want:
+                break
+        if chosen is None:
+            raise ValueError("no video frame")
+    scale = min(1.0, max_side / max(chosen.width, chosen.height))
+    width = max(2, int(chosen.width * scale) // 2 * 2)
+    height = max(2, int(chosen.height * scale) // 2 * 2)
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
+    encoder.time_base = Fraction(1, 25)
+    picture = chosen.reformat(width=width, height=height, format="yuvj420p")
+    return b"".join(bytes(p) for p in encoder.encode(picture) + encoder.encode(None))
+
+
+def thumbnail(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathLike[str]",
+              fingerprint: str) -> bytes | None:
+    """The poster frame of a past job's clip, made once and kept beside the cache entry
+    (<cache>/<fingerprint>.jpg); None when the job has no clip any more."""
+    from .core.result_cache import cache_directory
+
+    if not _FINGERPRINT.fullmatch(fingerprint or ""):
+        return None
+    clip = _clip_for_fingerprint(Path(user_dir), Path(output_dir), fingerprint)
+    if clip is None:
+        return None
+    thumb = cache_directory(user_dir) / f"{fingerprint}.jpg"
+    try:
+        if thumb.stat().st_mtime >= clip.stat().st_mtime:
+            return thumb.read_bytes()
+    except OSError:
+        pass
+    data = poster_jpeg(clip)
+    tmp = thumb.with_name(f".{thumb.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        thumb.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, thumb)
+    except OSError as exc:  # served anyway; made again next time
+        log.info("Segmind: could not keep the thumbnail %s (%s).", thumb, exc.strerror or exc)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return data
+
+
 # --------------------------------------------------------------------------- aiohttp handlers
 
 
-def make_routes(user_dir_getter: UserDirGetter) -> list[Any]:
-    """aiohttp RouteDefs for the key routes; `user_dir_getter()` gives ComfyUI's user folder."""
+def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGetter | None = None) -> list[Any]:
+    """aiohttp RouteDefs for the pack's routes; `user_dir_getter()` gives ComfyUI's user
+    folder, `output_dir_getter()` its output folder (default: comfy_host.output_directory)."""
     from aiohttp import web
 
     def respond(payload: dict[str, Any], status: int = 200) -> "web.Response":
@@ -168,6 +363,29 @@ def make_routes(user_dir_getter: UserDirGetter) -> list[Any]:
 
     def user_dir() -> "str | os.PathLike[str]":
         return user_dir_getter()
+
+    def output_dir() -> "str | os.PathLike[str]":
+        if output_dir_getter is not None:
+            return output_dir_getter()
+        from .comfy_host import output_directory
+
+        return output_directory()
+
+    async def json_body(request: "web.Request") -> "tuple[Any, web.Response | None]":
+        """(parsed JSON body, None), or (None, the error answer)."""
+        if request.content_type != "application/json":
+            return None, respond({"error": "Send JSON with Content-Type application/json."}, 415)
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return None, respond({"error": "Request too large."}, 413)
+        raw = await read_body(request, MAX_BODY_BYTES)
+        if raw is None:
+            return None, respond({"error": "Request too large."}, 413)
+        if not raw.strip():
+            return {}, None
+        try:
+            return json.loads(raw.decode("utf-8")), None
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return None, respond({"error": "The request body is not valid JSON."}, 400)
 
     async def get_key(request: "web.Request") -> "web.Response":
         bad = refuse(request)
@@ -183,8 +401,8 @@ def make_routes(user_dir_getter: UserDirGetter) -> list[Any]:
             return respond({"error": 'Send JSON: {"key": "SG_..."} with Content-Type application/json.'}, 415)
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return respond({"error": "Request too large: send only the API key."}, 413)
-        raw = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
+        raw = await read_body(request, MAX_BODY_BYTES)
+        if raw is None:
             return respond({"error": "Request too large: send only the API key."}, 413)
         try:
             body = json.loads(raw.decode("utf-8"))
@@ -214,19 +432,145 @@ def make_routes(user_dir_getter: UserDirGetter) -> list[Any]:
             return respond({"error": f"Could not remove the key file {where}: {exc.strerror or exc}."}, 500)
         return respond(key_status(user_dir()))
 
+    async def get_jobs(request: "web.Request") -> "web.Response":
+        bad = refuse(request)
+        if bad is not None:
+            return bad
+        payload = await asyncio.to_thread(jobs_payload, user_dir(), output_dir())
+        return respond(payload)
+
+    def fingerprint_of(request: "web.Request") -> str | None:
+        fp = request.query.get("fingerprint", "")
+        return fp if _FINGERPRINT.fullmatch(fp) else None
+
+    async def get_thumb(request: "web.Request") -> "web.Response":
+        bad = refuse(request)
+        if bad is not None:
+            return bad
+        fp = fingerprint_of(request)
+        if fp is None:
+            return respond({"error": "Give ?fingerprint= with a job's fingerprint (64 hex digits)."}, 400)
+        try:
+            data = await asyncio.to_thread(thumbnail, user_dir(), output_dir(), fp)
+        except Exception as exc:  # an unreadable clip: no thumbnail, never a traceback
+            log.info("Segmind: no thumbnail for %s (%s).", fp[:12], exc)
+            data = None
+        if data is None:
+            return respond({"error": "No clip of this job is left to make a thumbnail from."}, 404)
+        return web.Response(body=data, content_type="image/jpeg",
+                            headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+    async def get_clip(request: "web.Request") -> "web.StreamResponse":
+        bad = refuse(request)
+        if bad is not None:
+            return bad
+        from .core.result_cache import cache_directory
+
+        fp = fingerprint_of(request)
+        if fp is None:
+            return respond({"error": "Give ?fingerprint= with a job's fingerprint (64 hex digits)."}, 400)
+        clip = cache_directory(user_dir()) / f"{fp}.mp4"
+        if not clip.is_file():
+            return respond({"error": "This clip is no longer in the result cache."}, 404)
+        return web.FileResponse(clip, headers={"Content-Type": "video/mp4", "Cache-Control": "private, max-age=3600",
+                                               "X-Content-Type-Options": "nosniff"})
+
+    def limits_answer() -> dict[str, Any]:
+        from .core.errors import LimitsFileError
+        from .core.ledger import SpendLimits, limits_path
+
+        try:
+            answer: dict[str, Any] = SpendLimits.load(user_dir()).as_dict()
+        except LimitsFileError as exc:
+            answer = {"per_day": None, "per_run": None, "error": str(exc)}
+        answer["file"] = str(limits_path(user_dir()))
+        return answer
+
+    async def get_limits(request: "web.Request") -> "web.Response":
+        bad = refuse(request)
+        if bad is not None:
+            return bad
+        return respond(_json_safe(limits_answer()))
+
+    async def post_limits(request: "web.Request") -> "web.Response":
+        bad = refuse(request)
+        if bad is not None:
+            return bad
+        from .core.errors import InvalidInputError, LimitsFileError
+        from .core.ledger import SpendLimits, limits_path, parse_limit
+
+        body, error = await json_body(request)
+        if error is not None:
+            return error
+        if not isinstance(body, dict) or not set(body) <= {"per_day", "per_run"}:
+            return respond({"error": 'Send {"per_day": dollars or null, "per_run": dollars or null}.'}, 400)
+        try:
+            limits = SpendLimits.load(user_dir())
+        except LimitsFileError:
+            limits = SpendLimits()  # a damaged file is replaced by what is sent now
+        try:
+            for name in ("per_day", "per_run"):
+                if name in body:
+                    setattr(limits, name, parse_limit(name, body[name]))
+        except InvalidInputError as exc:
+            return respond({"error": str(exc)}, 400)
+        try:
+            limits.save(user_dir())
+        except OSError as exc:
+            return respond({"error": f"Could not write {limits_path(user_dir())}: {exc.strerror or exc}."}, 500)
+        return respond(_json_safe(limits_answer()))
+
+    credits_lock = asyncio.Lock()
+
+    async def post_credits(request: "web.Request") -> "web.Response":
+        bad = refuse(request)
+        if bad is not None:
+            return bad
+        from .core.credentials import redact
+        from .core.errors import SegmindError
+        from .core.ledger import CREDITS_TTL, known_credits, refresh_credits
+
+        _, error = await json_body(request)
+        if error is not None:
+            return error
+
+        def fetch() -> float | None:
+            from .core.client import ClientConfig, SegmindClient
+            from .core.credentials import require_api_key
+
+            client = SegmindClient(require_api_key(user_dir()), ClientConfig.from_env())
+            return refresh_credits(client, CREDITS_TTL)
+
+        async with credits_lock:  # one call for many clicks; each call spends the request budget
+            cached = known_credits(CREDITS_TTL)
+            if cached is not None:
+                return respond(_json_safe({"credits": cached, "cached": True}))
+            try:
+                value = await asyncio.to_thread(fetch)
+            except SegmindError as exc:
+                return respond(_json_safe({"credits": known_credits(), "error": redact(str(exc))}))
+        return respond(_json_safe({"credits": value, "cached": False}))
+
     return [
         web.get(KEY_ROUTE, get_key, allow_head=False),
         web.post(KEY_ROUTE, post_key),
         web.delete(KEY_ROUTE, delete_key),
+        web.get(JOBS_ROUTE, get_jobs, allow_head=False),
+        web.get(THUMB_ROUTE, get_thumb, allow_head=False),
+        web.get(CLIP_ROUTE, get_clip, allow_head=False),
+        web.get(LIMITS_ROUTE, get_limits, allow_head=False),
+        web.post(LIMITS_ROUTE, post_limits),
+        web.post(CREDITS_ROUTE, post_credits),
     ]
 
 
-def register_routes(route_table: Any, user_dir_getter: UserDirGetter) -> None:
+def register_routes(route_table: Any, user_dir_getter: UserDirGetter,
+                    output_dir_getter: OutputDirGetter | None = None) -> None:
     """Add the routes to a `web.RouteTableDef` (PromptServer.instance.routes), which has
     no add_routes(); ComfyUI copies them under /api/... when it builds its app.
 
     No route keyword arguments (name=, allow_head=...): ComfyUI 0.3.64 copies each route
     with `api_routes.route(method, "/api" + path)(handler, **route.kwargs)`, and that
     decorator takes no keywords, so any kwargs stop the whole server from starting."""
-    for route in make_routes(user_dir_getter):
+    for route in make_routes(user_dir_getter, output_dir_getter):
         route_table.route(route.method, route.path)(route.handler)

@@ -1,5 +1,7 @@
 """Node registry. Importing this stays cheap: node modules import torch, av and cv2
 only inside their run functions."""
+from .collect_job import SegmindLTX2CollectJob
+from .common import SegmindLTX2Options
 from .decode_video import SegmindLTX2DecodeVideo
 from .image_to_video import SegmindLTX2ImageToVideo
 from .text_to_video import SegmindLTX2TextToVideo
@@ -8,10 +10,14 @@ NODE_CLASS_MAPPINGS = {
     "SegmindLTX2ImageToVideo": SegmindLTX2ImageToVideo,
     "SegmindLTX2TextToVideo": SegmindLTX2TextToVideo,
     "SegmindLTX2DecodeVideo": SegmindLTX2DecodeVideo,
+    "SegmindLTX2CollectJob": SegmindLTX2CollectJob,
+    "SegmindLTX2Options": SegmindLTX2Options,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "SegmindLTX2ImageToVideo": "Segmind LTX-2 Image to Video",
     "SegmindLTX2TextToVideo": "Segmind LTX-2 Text to Video",
     "SegmindLTX2DecodeVideo": "Decode Video (lean, Segmind LTX-2)",
+    "SegmindLTX2CollectJob": "Segmind LTX-2 Collect Job",
+    "SegmindLTX2Options": "Segmind LTX-2 Options",
 }

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,13 @@ class Seen:
             assert secret not in text
 
 
-def run(user_dir: Path, scenario, seen: Seen | None = None):
+def run(user_dir: Path, scenario, seen: Seen | None = None, output_dir: Path | None = None):
     """Start the routes on a real 127.0.0.1 server and run `scenario(call)`."""
 
     async def main():
         app = web.Application()
-        app.add_routes(routes_mod.make_routes(lambda: str(user_dir)))
+        out = (lambda: str(output_dir)) if output_dir is not None else None
+        app.add_routes(routes_mod.make_routes(lambda: str(user_dir), out))
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             host = f"127.0.0.1:{client.port}"
 
@@ -68,10 +70,14 @@ def run(user_dir: Path, scenario, seen: Seen | None = None):
                     kwargs["data"] = json.dumps(body)
                     h.setdefault("Content-Type", "application/json")
                 resp = await client.request(method, path, **kwargs)
-                text = await resp.text()
+                body = await resp.read()
+                text = body.decode("utf-8", "replace")
                 if seen is not None:
                     seen.add(resp.status, resp.headers, text)
-                data = json.loads(text) if resp.content_type == "application/json" else None
+                if resp.content_type != "application/json":
+                    return resp.status, body, resp.headers
+                # Strict JSON, as the browser parses it: NaN or Infinity would fail here.
+                data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
                 return resp.status, data, resp.headers
 
             return await scenario(call, host)
@@ -125,7 +131,10 @@ def test_routes_are_also_reachable_under_api_prefix_when_comfy_copies_them(tmp_p
     table = web.RouteTableDef()
     routes_mod.register_routes(table, lambda: str(tmp_path))
     methods = sorted((r.method, r.path) for r in table)
-    assert methods == [("DELETE", PATH), ("GET", PATH), ("POST", PATH)]
+    assert methods == sorted([("DELETE", PATH), ("GET", PATH), ("POST", PATH),
+                              ("GET", "/segmind/jobs"), ("GET", "/segmind/thumb"), ("GET", "/segmind/clip"),
+                              ("GET", "/segmind/limits"), ("POST", "/segmind/limits"),
+                              ("POST", "/segmind/credits/refresh")])
     # ComfyUI 0.3.64 server.add_routes copies every RouteDef like this; a route with
     # keyword arguments (e.g. allow_head=False) raised TypeError and ComfyUI did not start.
     api_routes = web.RouteTableDef()
@@ -134,8 +143,8 @@ def test_routes_are_also_reachable_under_api_prefix_when_comfy_copies_them(tmp_p
     app = web.Application()
     app.add_routes(api_routes)
     app.add_routes(table)
-    paths = sorted({r.resource.canonical for r in app.router.routes()})
-    assert paths == ["/api" + PATH, PATH]
+    paths = {r.resource.canonical for r in app.router.routes()}
+    assert {"/api" + PATH, PATH, "/api/segmind/jobs", "/segmind/jobs"} <= paths
 
 
 # --------------------------------------------------------------------------- environment
@@ -319,3 +328,287 @@ def test_unreadable_key_file_is_reported_not_a_server_error(tmp_path: Path, spoi
 ])
 def test_check_same_origin(method: str, headers: dict, ok: bool) -> None:
     assert (routes_mod.check_same_origin(method, headers) is None) is ok
+
+
+# --------------------------------------------------------------------------- issue 12: the settings route
+
+
+async def _raw_http(port: int, head: str, parts: list[bytes], pause: float = 0.2) -> tuple[int, bytes]:
+    """Send a request over a plain socket, its body in separate writes with a pause
+    between them (two TCP segments), and return (status, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head.encode("latin-1") + parts[0])
+    await writer.drain()
+    for part in parts[1:]:
+        await asyncio.sleep(pause)
+        writer.write(part)
+        await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[1]
+
+
+def test_a_body_split_across_two_tcp_segments_is_read_whole(tmp_path: Path, fault_row) -> None:
+    seen = Seen()
+    body = json.dumps({"key": KEY}).encode()
+
+    async def scenario(call, host):
+        port = int(host.rsplit(":", 1)[1])
+        head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+                f"Sec-Fetch-Site: same-origin\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        status, answer = await _raw_http(port, head, [body[:9], body[9:]])
+        seen.add(status, {}, answer.decode())
+        assert status == 200, answer
+        assert json.loads(answer)["source"] == "file"
+        # An oversized body is still refused when it comes in pieces.
+        big = json.dumps({"key": KEY, "pad": "x" * 6000}).encode()
+        head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        chunks = [f"{len(big[:3000]):x}\r\n".encode() + big[:3000] + b"\r\n",
+                  f"{len(big[3000:]):x}\r\n".encode() + big[3000:] + b"\r\n0\r\n\r\n"]
+        status, answer = await _raw_http(port, head, chunks)
+        assert status == 413
+
+    run(tmp_path, scenario)
+    assert credentials.key_file_path(tmp_path).read_text(encoding="utf-8") == KEY
+    seen.assert_never(KEY)
+    fault_row("A valid key body split across two TCP segments (a pause between them)",
+              "settings route POST /segmind_ltx2/key (routes.py read_body)",
+              "The whole body is read (up to 4 KB, then 413) and the key is stored; before, only the "
+              "first segment was read and the request was refused as 'not valid JSON'.")
+
+
+def test_same_origin_holds_when_the_host_header_has_no_port(tmp_path: Path, fault_row) -> None:
+    # ComfyUI on port 80: the browser sends "Host: 127.0.0.1". A page served from another
+    # port of the same machine is another origin and must not change the key.
+    assert routes_mod.check_same_origin("POST", {"Host": "127.0.0.1", "Origin": "http://127.0.0.1:9999"})
+    assert routes_mod.check_same_origin("POST", {"Host": "localhost", "Origin": "http://localhost:8188"})
+    assert routes_mod.check_same_origin("POST", {"Host": "box.example", "Origin": "http://box.example:8443"})
+    assert routes_mod.check_same_origin("POST", {"Host": "127.0.0.1", "Origin": "http://127.0.0.1"}) is None
+    assert routes_mod.check_same_origin("POST", {"Host": "127.0.0.1", "Origin": "http://127.0.0.1:80"}) is None
+    assert routes_mod.check_same_origin("POST", {"Host": "box.example", "Origin": "https://box.example"}) is None
+    credentials.save_api_key(tmp_path, "SG_previously_saved_key_1")
+
+    async def scenario(call, host):
+        for method, body in (("POST", {"key": KEY}), ("DELETE", None)):
+            status, data, _ = await call(method, body, headers={"Host": "127.0.0.1",
+                                                                "Origin": "http://127.0.0.1:9999"})
+            assert status == 403 and "Forbidden" in data["error"]
+
+    run(tmp_path, scenario)
+    assert credentials.key_file_path(tmp_path).read_text(encoding="utf-8") == "SG_previously_saved_key_1"
+    fault_row("A request with a Host header without a port (ComfyUI on port 80) from a page on another port",
+              "settings route origin check (routes.py _origin_matches)",
+              "Refused with 403: a port-less Host means the scheme's default port; before, any Origin port "
+              "of the same host name was accepted and could replace or delete the key.")
+
+
+# --------------------------------------------------------------------------- the jobs panel
+
+ledger_mod = pack_module("core.ledger")
+cache_mod = pack_module("core.result_cache")
+scheduler_mod = pack_module("core.scheduler")
+FP_OUT, FP_CACHED = "a1" * 32, "b2" * 32
+
+
+@pytest.fixture(autouse=True)
+def _fresh_spend_state():
+    ledger_mod.reset_reservations()
+    ledger_mod.reset_credits()
+    yield
+    ledger_mod.reset_reservations()
+    ledger_mod.reset_credits()
+
+
+def _two_past_jobs(user: Path, out: Path) -> tuple[Path, Path]:
+    """A job whose clip is in the output folder and one whose clip is only in the cache."""
+    from fake_segmind import make_mp4
+
+    clip_dir = out / "segmind_ltx2"
+    clip_dir.mkdir(parents=True)
+    out_clip = clip_dir / "ltx2_i2v_first.mp4"
+    make_mp4(out_clip, 128, 96, 9, 8)
+    other = user / "other.mp4"
+    user.mkdir(parents=True, exist_ok=True)
+    make_mp4(other, 96, 128, 9, 8)
+    now = time.time()
+    led = ledger_mod.Ledger(user)
+    led.record({"request_id": "req-first", "fingerprint": FP_OUT, "cost": 0.455, "estimate": 0.455,
+                "prompt": "a fox", "width": 720, "height": 1280, "num_frames": 181, "fps": 24, "seed": 1,
+                "clip": str(out_clip), "time": now - 60})
+    led.record({"request_id": "req-second", "fingerprint": FP_CACHED, "cost": 0.3, "estimate": 0.455,
+                "prompt": f"a cat {KEY}", "width": 256, "height": 256, "num_frames": 9, "fps": 8, "seed": 2,
+                "clip": None, "time": now - 30})
+    cache_mod.ResultCache(cache_mod.cache_directory(user), int(5e9)).store(
+        FP_CACHED, other, {"request_id": "req-second", "request": {"prompt": "a cat"}, "cost": 0.3})
+    return out_clip, cache_mod.cache_directory(user) / f"{FP_CACHED}.mp4"
+
+
+class _Board:
+    def snapshot(self):
+        return [{"key": "job-1", "node_id": "5", "prompt_id": "p", "label": "a fox", "state": "processing",
+                 "started": time.time() - 10, "elapsed": 10.0, "eta": float("nan"), "estimate_usd": 0.455,
+                 "request_id": "r", "width": 736, "height": 1280, "num_frames": 185}]
+
+
+def test_jobs_lists_live_and_past_jobs_with_spend(tmp_path: Path, monkeypatch) -> None:
+    user, out = tmp_path / "user", tmp_path / "output"
+    _two_past_jobs(user, out)
+    ledger_mod.SpendLimits(per_day=5.0, per_run=None).save(user)
+    ledger_mod.note_credits(42.5)
+    monkeypatch.setattr(scheduler_mod, "job_board", lambda: _Board())
+    seen = Seen()
+
+    async def scenario(call, host):
+        status, data, headers = await call("GET", path="/segmind/jobs")
+        assert status == 200 and headers["Cache-Control"] == "no-store"
+        assert [j["state"] for j in data["live"]] == ["processing"] and data["live"][0]["eta"] is None
+        past = data["past"]
+        assert [j["request_id"] for j in past] == ["req-second", "req-first"]  # newest first
+        second, first = past
+        assert first["clip"] == {"filename": "ltx2_i2v_first.mp4", "subfolder": "segmind_ltx2", "type": "output"}
+        assert first["thumb"] == f"/segmind/thumb?fingerprint={FP_OUT}" and first["clip_url"] is None
+        assert second["clip"] is None and second["clip_url"] == f"/segmind/clip?fingerprint={FP_CACHED}"
+        assert second["thumb"] == f"/segmind/thumb?fingerprint={FP_CACHED}"
+        assert (first["cost"], second["cost"]) == (0.455, 0.3)
+        assert first["grid"] == {"width": 736, "height": 1280, "num_frames": 185}
+        assert first["collectable"] and second["collectable"]
+        for field in ("prompt", "width", "height", "num_frames", "estimate", "time"):
+            assert field in first
+        spend = data["spend"]
+        assert spend["today"] == pytest.approx(0.755) and spend["session"] == pytest.approx(0.755)
+        assert spend["credits"] == 42.5 and spend["limits"] == {"per_day": 5.0, "per_run": None}
+
+    run(user, scenario, seen, output_dir=out)
+    seen.assert_never(KEY)
+
+
+def test_jobs_without_a_job_board_lists_no_live_jobs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delattr(scheduler_mod, "job_board")
+
+    async def scenario(call, host):
+        status, data, _ = await call("GET", path="/segmind/jobs")
+        assert status == 200 and data["live"] == [] and data["past"] == []
+        assert data["spend"]["today"] == 0 and data["spend"]["credits"] is None
+
+    run(tmp_path / "user", scenario, output_dir=tmp_path / "output")
+
+
+def test_thumbnail_is_a_jpeg_made_once_and_kept_beside_the_cache_entry(tmp_path: Path) -> None:
+    user, out = tmp_path / "user", tmp_path / "output"
+    out_clip, cached_clip = _two_past_jobs(user, out)
+    thumb_of_output_clip = cache_mod.cache_directory(user) / f"{FP_OUT}.jpg"
+
+    async def scenario(call, host):
+        status, jpeg, headers = await call("GET", path=f"/segmind/thumb?fingerprint={FP_OUT}")
+        assert status == 200 and headers["Content-Type"] == "image/jpeg"
+        assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"
+        made = thumb_of_output_clip.stat().st_mtime_ns
+        status, again, _ = await call("GET", path=f"/segmind/thumb?fingerprint={FP_OUT}")
+        assert again == jpeg and thumb_of_output_clip.stat().st_mtime_ns == made  # served from disk
+        status, jpeg2, _ = await call("GET", path=f"/segmind/thumb?fingerprint={FP_CACHED}")
+        assert status == 200 and jpeg2[:2] == b"\xff\xd8"
+        status, data, _ = await call("GET", path="/segmind/thumb?fingerprint=../../etc/passwd")
+        assert status == 400
+        status, data, _ = await call("GET", path=f"/segmind/thumb?fingerprint={'c3' * 32}")
+        assert status == 404
+
+    run(user, scenario, output_dir=out)
+    assert (cache_mod.cache_directory(user) / f"{FP_CACHED}.jpg").is_file()
+
+
+def test_a_cached_clip_is_served_for_playback(tmp_path: Path) -> None:
+    user, out = tmp_path / "user", tmp_path / "output"
+    _, cached_clip = _two_past_jobs(user, out)
+
+    async def scenario(call, host):
+        status, data, headers = await call("GET", path=f"/segmind/clip?fingerprint={FP_CACHED}")
+        assert status == 200 and headers["Content-Type"] == "video/mp4" and data == cached_clip.read_bytes()
+        status, part, _ = await call("GET", path=f"/segmind/clip?fingerprint={FP_CACHED}",
+                                     headers={"Range": "bytes=0-99"})
+        assert status == 206 and part == cached_clip.read_bytes()[:100]
+        status, _, _ = await call("GET", path=f"/segmind/clip?fingerprint={FP_OUT}")
+        assert status == 404  # not in the cache: the panel plays it from output/ through /view
+
+    run(user, scenario, output_dir=out)
+
+
+def test_limits_are_read_changed_and_checked(tmp_path: Path) -> None:
+    async def scenario(call, host):
+        status, data, _ = await call("GET", path="/segmind/limits")
+        assert status == 200 and data["per_day"] is None and data["per_run"] is None
+        assert data["file"] == str(ledger_mod.limits_path(tmp_path))
+        status, data, _ = await call("POST", {"per_day": 5, "per_run": "1.5"}, path="/segmind/limits")
+        assert status == 200 and (data["per_day"], data["per_run"]) == (5.0, 1.5)
+        status, data, _ = await call("POST", {"per_run": None}, path="/segmind/limits")  # per_day kept
+        assert (data["per_day"], data["per_run"]) == (5.0, None)
+        status, data, _ = await call("POST", {"per_day": -2}, path="/segmind/limits")
+        assert status == 400 and "US dollars" in data["error"]
+        status, data, _ = await call("POST", {"daily": 3}, path="/segmind/limits")
+        assert status == 400 and "per_day" in data["error"]
+        status, data, _ = await call("POST", raw=b'{"per_day": 1}', path="/segmind/limits",
+                                     headers={"Content-Type": "text/plain"})
+        assert status == 415
+
+    run(tmp_path, scenario)
+    assert ledger_mod.SpendLimits.load(tmp_path) == ledger_mod.SpendLimits(5.0, None)
+
+
+def test_a_damaged_limits_file_is_reported_and_replaced_by_a_post(tmp_path: Path) -> None:
+    path = ledger_mod.limits_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("{oops")
+
+    async def scenario(call, host):
+        status, data, _ = await call("GET", path="/segmind/limits")
+        assert status == 200 and str(path) in data["error"]
+        status, data, _ = await call("GET", path="/segmind/jobs")
+        assert str(path) in data["spend"]["limits_error"]
+        status, data, _ = await call("POST", {"per_day": 2}, path="/segmind/limits")
+        assert status == 200 and data["per_day"] == 2.0 and "error" not in data
+
+    run(tmp_path, scenario, output_dir=tmp_path / "output")
+
+
+def test_credits_refresh_is_reused_for_a_minute(tmp_path: Path, segmind_env) -> None:
+    seen = Seen()
+
+    async def scenario(call, host):
+        status, data, _ = await call("POST", {}, path="/segmind/credits/refresh")
+        assert status == 200 and data == {"credits": 100.0, "cached": False}
+        status, data, _ = await call("POST", {}, path="/segmind/credits/refresh")
+        assert data == {"credits": 100.0, "cached": True}
+        status, data, _ = await call("GET", path="/segmind/jobs")
+        assert data["spend"]["credits"] == 100.0
+
+    run(tmp_path, scenario, seen, output_dir=tmp_path / "output")
+    assert segmind_env.counts["credit_calls"] == 1
+    seen.assert_never(segmind_env.api_key)
+
+
+def test_credits_refresh_without_a_key_says_how_to_set_one(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SEGMIND_API_KEY", raising=False)
+
+    async def scenario(call, host):
+        status, data, _ = await call("POST", {}, path="/segmind/credits/refresh")
+        assert status == 200 and data["credits"] is None and "key" in data["error"].lower()
+
+    run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/segmind/jobs"), ("GET", "/segmind/limits"), ("POST", "/segmind/limits"),
+    ("POST", "/segmind/credits/refresh"), ("GET", f"/segmind/thumb?fingerprint={'b2' * 32}"),
+    ("GET", f"/segmind/clip?fingerprint={'b2' * 32}"),
+])
+def test_panel_routes_refuse_other_sites(tmp_path: Path, method: str, path: str) -> None:
+    async def scenario(call, host):
+        body = {"per_day": 0} if method == "POST" else None
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": None, "Sec-Fetch-Site": "cross-site"}):
+            status, data, _ = await call(method, body, headers=headers, path=path)
+            assert status == 403 and "Forbidden" in data["error"]
+
+    run(tmp_path, scenario, output_dir=tmp_path / "output")
+    assert not ledger_mod.limits_path(tmp_path).exists()

@@ -1,0 +1,460 @@
+"""Collect a job by its request id, never paying: from the result cache (forever), from a
+clip the ledger says is in the output folder, else from Segmind through v2 status/result
+(a job's record lives one hour there; its output file seven days, reached through the
+journal's noted URL). Nothing here submits. Also: the list of recorded jobs (ledger +
+result cache + journal) that the jobs panel and the Collect node's picker show."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .client import RunInfo, SubmittedJob
+from .errors import (CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
+                     SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
+from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
+from .ledger import Ledger, entry_amount
+from .params import DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, snap_to_grid
+from .result_cache import ResultCache, cache_directory, place_file
+
+log = logging.getLogger(__name__)
+
+OUTPUT_SUBFOLDER = "segmind_ltx2"  # the pipeline's; the preview is served from there
+API_MODE = "collect"
+# Segmind's ids are UUID-like; anything with a slash, a dot or a control character could
+# turn the status URL into another endpoint, or a file name into another folder.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+LABEL_SEPARATOR = " | "
+
+
+def validate_request_id(text: Any) -> str:
+    """The request id, stripped; InvalidInputError saying what to change otherwise."""
+    raw = text if isinstance(text, str) else ""
+    rid = raw.strip().split(LABEL_SEPARATOR)[0].strip()  # a picked label "id | time | prompt"
+    if not rid:
+        raise InvalidInputError("No request id: type one into 'request_id', or pick a recorded job in "
+                                "'recorded_job' (the jobs panel and each node's summary show the ids).")
+    if not _REQUEST_ID.fullmatch(rid):
+        from .credentials import redact
+
+        shown = redact(rid[:60]) + ("..." if len(rid) > 60 else "")
+        raise InvalidInputError(
+            f"{shown!r} is not a Segmind request id (letters, digits, '-' and '_' only, like "
+            "'3f2a9c1e-...'): copy it from the Segmind jobs panel or a node's summary.")
+    return rid
+
+
+def is_fingerprint(text: Any) -> bool:
+    return isinstance(text, str) and bool(_FINGERPRINT.fullmatch(text))
+
+
+def collected_fingerprint(api_base: str, request_id: str) -> str:
+    """The cache key of a collected clip whose request fields are unknown: a hash that no
+    request fingerprint can equal, so the clip is found by its request id from then on."""
+    return hashlib.sha256(f"collected\0{api_base}\0{request_id}".encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- what is recorded
+
+
+# path -> (mtime_ns, size, record): the panel asks every few seconds; only changed files are re-read.
+_record_memo: dict[str, tuple[int, int, dict[str, Any] | None]] = {}
+
+
+def _json_records(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(stem, record) of every readable *.json in folder, sorted by name."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if len(_record_memo) > 20000:  # entries of deleted files pile up otherwise
+        _record_memo.clear()
+    try:
+        with os.scandir(folder) as it:
+            files = sorted((e for e in it if e.name.endswith(".json") and not e.name.startswith(".")),
+                           key=lambda e: e.name)
+            for item in files:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                memo = _record_memo.get(item.path)
+                if memo is not None and memo[:2] == (st.st_mtime_ns, st.st_size):
+                    record = memo[2]
+                else:
+                    record = _read_record(Path(item.path))
+                    _record_memo[item.path] = (st.st_mtime_ns, st.st_size, record)
+                if record is not None:
+                    out.append((item.name[:-5], record))
+    except OSError:
+        return []
+    return out
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return None  # a damaged record is set aside; its owner drops it when it next reads it
+    return record if isinstance(record, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: Any) -> float | None:
+    from .ledger import _finite
+
+    return _finite(value)
+
+
+def _int(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number == int(number) else None
+
+
+def _cache_records(user_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(stem, r) for stem, r in _json_records(cache_directory(user_dir)) if is_fingerprint(stem)]
+
+
+def _journal_entries(user_dir: Path) -> list[JournalEntry]:
+    """The journal's readable records (a damaged one is left for the journal to set aside)."""
+    from .job_journal import entry_from_record
+
+    out = []
+    for stem, raw in _json_records(journal_directory(user_dir)):
+        entry = entry_from_record(raw, stem)
+        if entry is not None:
+            out.append(entry)
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def output_clip(entry_clip: Any, output_dir: Path | None) -> Path | None:
+    """A ledger's clip path, if it is a file inside the output folder (never elsewhere:
+    the ledger is a file on disk, and its paths are not trusted further than that)."""
+    if output_dir is None or not isinstance(entry_clip, str) or not entry_clip or "\0" in entry_clip:
+        return None
+    path = Path(entry_clip)
+    if not path.is_absolute():
+        path = Path(output_dir) / path
+    try:
+        return path if path.suffix.lower() == ".mp4" and path.is_file() and _inside(path, Path(output_dir)) else None
+    except OSError:
+        return None
+
+
+def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None,
+                  limit: int = 200, now: float | None = None) -> list[dict[str, Any]]:
+    """Every job the pack knows of, newest first, one per request id: the ledger's runs,
+    the result cache's clips and the journal's jobs in flight, merged. Each dict has
+    request_id, fingerprint, time, model, prompt, width, height, num_frames, fps, seed,
+    cost, estimate, grid (the size really rendered), cached (clip in the cache),
+    clip_path (clip in the output folder), collectable, run_id, source."""
+    user_dir = Path(user_dir)
+    out_dir = Path(output_dir) if output_dir is not None else None
+    now = time.time() if now is None else now
+    jobs: dict[str, dict[str, Any]] = {}
+
+    def slot(rid: str | None, fingerprint: str | None) -> dict[str, Any]:
+        key = rid or f"fp:{fingerprint}"
+        return jobs.setdefault(key, {"request_id": rid, "fingerprint": fingerprint, "time": None,
+                                     "model": None, "prompt": None, "width": None, "height": None,
+                                     "num_frames": None, "fps": None, "seed": None, "cost": None,
+                                     "estimate": None, "run_id": None, "cached": False, "clip_path": None,
+                                     "output_url": None, "source": []})
+
+    for entry in reversed(Ledger(user_dir).entries(limit=max(limit, 1) * 4)):  # oldest first: newer wins
+        job = slot(_text(entry.get("request_id")), _text(entry.get("fingerprint")))
+        job["source"].append("ledger")
+        for name in ("model", "prompt", "run_id", "fingerprint"):
+            job[name] = _text(entry.get(name)) or job[name]
+        for name in ("width", "height", "num_frames", "fps", "seed"):
+            job[name] = _int(entry.get(name)) if entry.get(name) is not None else job[name]
+        job["time"] = entry["time"]
+        job["cost"] = _number(entry.get("cost"))
+        job["estimate"] = _number(entry.get("estimate"))
+        clip = output_clip(entry.get("clip"), out_dir)
+        job["clip_path"] = str(clip) if clip is not None else None
+
+    cache_root = cache_directory(user_dir)
+    for fingerprint, record in _cache_records(user_dir):
+        if not (cache_root / f"{fingerprint}.mp4").is_file():
+            continue
+        rid = _text(record.get("request_id"))
+        job = jobs.get(rid) if rid else None
+        if job is None:
+            job = next((j for j in jobs.values() if j["fingerprint"] == fingerprint), None) or slot(rid, fingerprint)
+        job["source"].append("cache")
+        job["cached"] = True
+        job["fingerprint"] = fingerprint
+        body = record.get("request") if isinstance(record.get("request"), dict) else {}
+        job["model"] = job["model"] or _text(record.get("model"))
+        job["prompt"] = job["prompt"] or _text(body.get("prompt"))
+        for name in ("width", "height", "num_frames", "fps", "seed"):
+            if job[name] is None:
+                job[name] = _int(body.get(name))
+        if job["time"] is None:
+            job["time"] = _number(record.get("stored_at"))
+        if job["cost"] is None:
+            job["cost"] = _number(record.get("cost"))
+
+    for entry in _journal_entries(user_dir):
+        job = jobs.get(entry.request_id) or slot(entry.request_id, entry.fingerprint)
+        job["source"].append("journal")
+        job["model"] = job["model"] or entry.model
+        job["fingerprint"] = job["fingerprint"] or entry.fingerprint
+        job["time"] = job["time"] if job["time"] is not None else _number(entry.submitted_at)
+        if entry.output_url and entry.collectable(now):
+            job["output_url"] = entry.output_url
+
+    result = []
+    for job in jobs.values():
+        job["time"] = job["time"] if job["time"] is not None else 0.0
+        if job["estimate"] is None and None not in (job["width"], job["height"], job["num_frames"]):
+            job["estimate"] = estimate_cost(job)
+        if None not in (job["width"], job["height"], job["num_frames"]):
+            w, h, n = snap_to_grid(job["width"], job["height"], job["num_frames"])
+            job["grid"] = {"width": w, "height": h, "num_frames": n}
+        else:
+            job["grid"] = None
+        held = bool(job["request_id"]) and now - job["time"] < RESULT_TTL
+        job["collectable"] = bool(job["cached"] or job["clip_path"] or job["output_url"] or held)
+        job["amount"] = entry_amount(job)
+        job.pop("output_url")
+        result.append(job)
+    result.sort(key=lambda j: j["time"], reverse=True)
+    return result[:max(0, int(limit))]
+
+
+def job_label(job: dict[str, Any]) -> str:
+    """"<request id> | <local time> | <prompt>": the picker's entry (the id comes first
+    because validate_request_id takes the text before the first separator)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.get("time") or 0))
+    prompt = " ".join(str(job.get("prompt") or "").split())[:40]
+    return LABEL_SEPARATOR.join(p for p in (job["request_id"], stamp, prompt) if p)
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+@dataclass
+class CollectedClip:
+    """What nodes.common.clip_outputs needs (path, info, from_cache), plus where it came from."""
+    path: Path
+    info: RunInfo = field(default_factory=RunInfo)
+    from_cache: bool = False
+    source: str = "segmind"           # "cache" | "output" | "segmind"
+    provenance: dict | None = None
+
+
+def _safe_tag(request_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", request_id)[:12] or uuid.uuid4().hex[:12]
+
+
+def _dest(output_dir: Path, request_id: str) -> Path:
+    folder = Path(output_dir) / OUTPUT_SUBFOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"Cannot save the collected clip in {folder} ({exc.strerror or type(exc).__name__}). Nothing "
+            "was paid. Make the folder writable, free some disk space, or start ComfyUI with "
+            "--output-directory pointing somewhere writable.") from None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return folder / f"ltx2_collected_{stamp}_{_safe_tag(request_id)}_{uuid.uuid4().hex[:4]}.mp4"
+
+
+def _readable(path: Path) -> bool:
+    from .video_decode import probe_video
+
+    try:
+        info = probe_video(path)
+    except VideoError as exc:
+        log.warning("Segmind: %s", exc)
+        return False
+    return info.frame_count > 0 and info.width > 0
+
+
+def find_cached(user_dir: str | os.PathLike, request_id: str) -> tuple[str, Path, dict[str, Any]] | None:
+    """(fingerprint, clip, record) of the cached clip of a request id, marked as used;
+    a cached clip that no longer decodes is dropped (None)."""
+    cache = ResultCache.from_env(cache_directory(user_dir))
+    for fingerprint, record in _cache_records(Path(user_dir)):
+        if record.get("request_id") != request_id:
+            continue
+        try:
+            hit = cache.lookup(fingerprint)  # checks size and decoding, refreshes the last use
+        except CachedClipDamagedError:
+            # Removed by the cache; collecting from Segmind is still free, so carry on.
+            log.warning("Segmind: the cached clip of job %s no longer decoded and was dropped.", request_id)
+            continue
+        if hit is None:
+            continue
+        if not _readable(hit.path):
+            log.warning("Segmind: the cached clip of job %s no longer decodes; it was dropped.", request_id)
+            cache.remove(fingerprint)
+            continue
+        return fingerprint, hit.path, hit.meta
+    return None
+
+
+def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: str | os.PathLike,
+                 cancel_check: Callable[[], bool] | None = None,
+                 on_event: Callable[[str, dict], None] | None = None,
+                 timeout: float = 900.0, client: Any = None) -> CollectedClip:
+    """The clip of `request_id`, on disk in the output folder and readable, without paying:
+    the result cache first, then a clip of that job still in the output folder, then
+    Segmind (status/result, or the output URL noted in the journal). A clip fetched from
+    Segmind gets its provenance and goes into the cache, so it is collectable forever."""
+    rid = validate_request_id(request_id)
+    user_dir, output_dir = Path(user_dir), Path(output_dir)
+
+    def emit(kind: str, **data: Any) -> None:
+        if on_event is not None:
+            on_event(kind, data)
+
+    cached = find_cached(user_dir, rid)
+    if cached is not None:
+        fingerprint, path, record = cached
+        dest = _dest(output_dir, rid)
+        try:
+            place_file(path, dest)
+        except LocalStateError:
+            raise  # already says which folder and what to do
+        except OSError as exc:
+            raise OutputFolderError(
+                f"Cannot put the cached clip of job {rid} in {dest.parent} ({exc.strerror or exc}): free some "
+                "disk space or make the folder writable, then queue again (collecting never pays).") from None
+        emit("cache_hit", request_id=rid, path=str(dest))
+        body = record.get("request") if isinstance(record.get("request"), dict) else {}
+        return CollectedClip(dest, RunInfo(request_id=rid, cost=0.0, seed=_int(body.get("seed"))),
+                             from_cache=True, source="cache", provenance=_provenance(dest))
+
+    ledger_entry = Ledger(user_dir).find(rid)
+    if ledger_entry is not None:
+        clip = output_clip(ledger_entry.get("clip"), output_dir)
+        if clip is not None and _readable(clip):
+            emit("cache_hit", request_id=rid, path=str(clip))
+            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=_int(ledger_entry.get("seed"))),
+                                 from_cache=True, source="output", provenance=_provenance(clip))
+
+    return _from_segmind(rid, user_dir, output_dir, ledger_entry, cancel_check, on_event, timeout, client)
+
+
+def _provenance(path: Path) -> dict | None:
+    from .provenance import read_provenance
+
+    return read_provenance(path)
+
+
+def _make_client(user_dir: Path, cancel_check: Any, on_event: Callable[[str, dict], None] | None) -> Any:
+    from .client import ClientConfig, SegmindClient
+    from .credentials import require_api_key
+
+    key = require_api_key(user_dir)
+    return SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
+
+
+def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict | None,
+                  cancel_check: Any, on_event: Callable[[str, dict], None] | None, timeout: float,
+                  client: Any) -> CollectedClip:
+    from .provenance import provenance_meta, write_provenance
+
+    client = client or _make_client(user_dir, cancel_check, on_event)
+    api_base = client.config.api_base
+    journal = next((e for e in _journal_entries(user_dir)
+                    if e.request_id == rid and e.api_base == api_base), None)
+    known_at = journal.submitted_at if journal is not None else (ledger_entry or {}).get("time")
+    model = (journal.model if journal is not None else None) or _text((ledger_entry or {}).get("model")) or I2V_MODEL
+    body = _ledger_body(ledger_entry)
+    fingerprint = (journal.fingerprint if journal is not None else None) or _text((ledger_entry or {}).get("fingerprint"))
+
+    if journal is not None and journal.output_url and journal.collectable():
+        ref, info = ("url", journal.output_url), RunInfo(request_id=rid)
+    else:
+        age = time.time() - known_at if isinstance(known_at, (int, float)) else None
+        if age is not None and age >= RESULT_TTL:
+            # Segmind would answer 404: say so without spending a request of the budget.
+            raise UnknownJobError(
+                f"Job {rid} was submitted {age / 3600:.1f} hours ago and its clip is not in the result cache "
+                "nor in the output folder; Segmind keeps a job's result for one hour only, so it cannot be "
+                "collected any more. Queue the original graph to make (and pay for) a new clip.")
+        try:
+            ref, info = client.wait(SubmittedJob(rid, model), timeout,
+                                    expected_seconds=expected_runtime(body) if body else DEFAULT_RUNTIME_SECONDS)
+        except SegmindJobFailed as exc:
+            exc.args = (f"{exc} There is no clip to collect for this job.",)
+            raise
+        except SegmindAPIError as exc:
+            if exc.status == 404:
+                raise UnknownJobError(
+                    f"Segmind has no job {rid} (HTTP 404), and no clip of it is in the result cache or the "
+                    "output folder. Check the id (copy it from the Segmind jobs panel or a node's summary); "
+                    "Segmind keeps a job's result for one hour only, so an older job cannot be collected.") from None
+            raise
+    dest = _dest(output_dir, rid)
+    _save_checked(client, ref, dest)
+    cost = info.cost if info.cost is not None else _number((ledger_entry or {}).get("cost"))
+    meta = provenance_meta(model, body, request_id=rid, cost=cost,
+                           seed=info.seed if info.seed is not None else body.get("seed"), collected=True)
+    write_provenance(dest, meta)
+    _keep(user_dir, api_base, fingerprint, dest, model, body, rid, cost)
+    # Collecting is free: report no cost for this run (the job's own cost is in its provenance).
+    info.cost = 0.0
+    return CollectedClip(dest, info, from_cache=False, source="segmind", provenance=_provenance(dest))
+
+
+def _ledger_body(entry: dict | None) -> dict[str, Any]:
+    if not entry:
+        return {}
+    body: dict[str, Any] = {}
+    if _text(entry.get("prompt")):
+        body["prompt"] = entry["prompt"]
+    for name in ("width", "height", "num_frames", "fps", "seed"):
+        if _int(entry.get(name)) is not None:
+            body[name] = _int(entry.get(name))
+    return body
+
+
+def _save_checked(client: Any, ref: tuple[str, str], dest: Path) -> None:
+    """Download and prove the clip decodes; an unreadable download is fetched once more."""
+    for attempt in (1, 2):
+        client.save_output(ref, dest)
+        if _readable(dest):
+            return
+        if ref[0] != "url" or attempt == 2:
+            raise VideoError(f"The clip Segmind sent is not a readable MP4 (truncated or corrupt); it was kept "
+                             f"at {dest} for inspection.")
+
+
+def _keep(user_dir: Path, api_base: str, fingerprint: str | None, clip: Path, model: str,
+          body: dict[str, Any], rid: str, cost: float | None) -> None:
+    """Into the result cache, so the job stays collectable after Segmind forgets it; a paid
+    job's journal record goes once its clip is cached (as the pipeline does)."""
+    key = fingerprint if is_fingerprint(fingerprint) else collected_fingerprint(api_base, rid)
+    try:
+        cache = ResultCache.from_env(cache_directory(user_dir))
+        stored = cache.store(key, clip, {"model": model, "request": body, "request_id": rid, "cost": cost,
+                                         "collected": True})
+    except (OSError, InvalidInputError) as exc:
+        log.warning("Segmind result cache: could not keep the collected clip of job %s (%s).", rid, exc)
+        return
+    if stored and is_fingerprint(fingerprint):
+        JobJournal(journal_directory(user_dir)).remove(fingerprint)  # never raises
+
+
+__all__ = ["CollectedClip", "collect_clip", "recorded_jobs", "job_label", "validate_request_id",
+           "find_cached", "collected_fingerprint", "Cancelled"]
