@@ -9,6 +9,12 @@ as unconfirmed and a fault queue for every way the real service can misbehave.
         ...  # point the client at srv.api_base / srv.storage_base with srv.api_key
         assert srv.jobs_submitted == 1
 
+    # A job that takes 12 s of wall clock, and the pro plan's 50 requests a minute:
+    with FakeSegmind(generation_seconds=12, rate_limit=50, rate_window=60) as srv:
+        ...
+
+Run on its own (for a real ComfyUI): python tests/fake_segmind.py --help
+
 Only the standard library, numpy, av and requests (the latter in tests) are used.
 """
 from __future__ import annotations
@@ -17,6 +23,7 @@ import base64
 import binascii
 import io
 import json as jsonlib
+import math
 import re
 import socket
 import struct
@@ -26,7 +33,9 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from fractions import Fraction
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -34,12 +43,17 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-__all__ = ["FakeSegmind", "Fault", "Job", "VideoSpec", "STAGES", "COST", "make_mp4", "snap_to_grid"]
+__all__ = ["FakeSegmind", "Fault", "Job", "VideoSpec", "STAGES", "RATE_LIMITED_STAGES", "RATE_LIMIT_HEADER",
+           "COST", "make_mp4", "snap_to_grid", "utc_timestamp"]
 
 DEFAULT_API_KEY = "SG_testkey0123456789abcd"
 COST = 0.455
 AUDIO_RATE = 24000
 STAGES = ("upload", "submit", "sync", "status", "result", "download", "credits")
+# What the rate limit counts: the API calls. Downloads (a CDN on the real service) and
+# uploaded-asset fetches are free of it.
+RATE_LIMITED_STAGES = ("upload", "submit", "sync", "status", "result", "credits")
+RATE_LIMIT_HEADER = "x-rate-limit-reset-at-utc"
 _COUNTER_OF_STAGE = {
     "upload": "uploads",
     "submit": "submits",
@@ -74,13 +88,15 @@ class VideoSpec:
 
 
 def snap_to_grid(width: int, height: int, frames: int) -> tuple[int, int, int]:
-    """The size the service really produces: sides to the nearest multiple of 32,
-    frames to the nearest 8k+1 (LTX-2's VAE constraints); ties round up."""
+    """The size the service really produces: sides rounded UP to a multiple of 32, frames
+    UP to the next 8k+1 (LTX-2's VAE constraints): 720 -> 736, 300 -> 320, 181 -> 185,
+    10 -> 17. The pack assumes the same (core/params.py); it is reimplemented here so
+    the stand-in stays independent of the code under test."""
 
-    def nearest(value: int, step: int, offset: int = 0) -> int:
-        return int((value - offset) / step + 0.5) * step + offset
+    def up(value: int, step: int, offset: int = 0) -> int:
+        return offset + -(-(max(int(value), 1) - offset) // step) * step
 
-    return max(32, nearest(width, 32)), max(32, nearest(height, 32)), max(1, nearest(frames, 8, 1))
+    return max(32, up(width, 32)), max(32, up(height, 32)), max(1, up(frames, 8, 1))
 
 
 _mp4_cache: dict[VideoSpec, bytes] = {}
@@ -171,7 +187,11 @@ class Fault:
 
 @dataclass
 class Job:
-    """A v2 request. It lives in the server object, so it survives client restarts."""
+    """A v2 request. It lives in the server object, so it survives client restarts.
+
+    Times are readings of the server's `clock` (time.monotonic unless a test replaced it).
+    `due_at` is set at submit when the server has a generation delay (the job finishes
+    then, however often it is polled); None means the job finishes by counting polls."""
 
     request_id: str
     model: str
@@ -179,6 +199,21 @@ class Job:
     spec: VideoSpec
     fails: bool = False
     polls: int = 0  # status calls seen so far
+    submitted_at: float = 0.0
+    due_at: float | None = None
+    queue_until: float | None = None
+    downloaded_at: float | None = None  # first time a download of its video finished sending
+    _seen_done_at: float | None = field(default=None, repr=False)
+    _clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+
+    @property
+    def completed_at(self) -> float | None:
+        """When the job finished on the service (COMPLETED or FAILED), or None while it runs.
+        With a delay: exactly submitted_at + generation_seconds. Counting polls: when a
+        status or result call first found it finished."""
+        if self.due_at is not None:
+            return self.due_at if self._clock() >= self.due_at else None
+        return self._seen_done_at
 
 
 @dataclass
@@ -236,11 +271,32 @@ class FakeSegmind:
     """Segmind stand-in on 127.0.0.1:<free port>, served from a daemon thread.
 
     Public state (read it in tests; all updates happen under `lock`):
-      counts          per-endpoint call counters, faulted calls included
+      counts          per-endpoint call counters, faulted and rate-limited calls included;
+                      counts["rate_limited"]: calls answered 429 by the rate limit
       jobs_submitted  runs accepted and billed (200 on v1, or 200 on a v2 submit)
       requests_log    (method, path, headers with lower-case names, json body or None)
-      jobs            request_id -> Job;  assets: URL -> (mime, bytes) of uploads
+      request_times   stage -> arrival times (`clock` readings) of every call of that stage
+      jobs            request_id -> Job (v2 only);  assets: URL -> (mime, bytes) of uploads
       credits         remaining credits, lowered by COST per billed run
+      clock           the time source of everything above (time.monotonic; tests may swap it)
+    Timing (constructor keywords or attributes):
+      polls_until_done    without a delay: status calls a job answers before COMPLETED
+      generation_seconds  a delay instead: a v2 job is QUEUED for `queue_seconds`, then
+                          PROCESSING, and COMPLETED once this long has passed since its
+                          submit, however often it is polled; a v1 run holds its answer
+                          this long. A job keeps the timing it was submitted with.
+    Rate limit (constructor keywords or attributes):
+      rate_limit, rate_window  at most `rate_limit` API calls (RATE_LIMITED_STAGES: not
+                          downloads) per fixed window of `rate_window` seconds. A window opens
+                          with the first call after the previous one ended and covers
+                          [start, start + rate_window): a call arriving exactly at the end
+                          opens the next one. Calls beyond the limit get 429 JSON
+                          {"error": "rate limited"} with x-rate-limit-reset-at-utc = the
+                          window's end (ISO 8601 UTC, milliseconds, rounded up). A 429 bills
+                          nothing and consumes no queued fault. A client that never sends
+                          more than `rate_limit` calls in any `rate_window` seconds (counted
+                          from when the call reaches the server, e.g. stamped when its answer
+                          arrives) never meets a 429.
     Switches for the unconfirmed answer shapes (constructor keywords or attributes):
       sync_shape    v1 answer: "mp4" raw bytes; "json_url" {"status", "output": url};
                     "json_base64" {"status", "video": base64 MP4}
@@ -254,9 +310,25 @@ class FakeSegmind:
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, polls_until_done: int = 2, round_to_grid: bool = True,
                  *, sync_shape: str = "mp4", output_shape: str = "url", upload_shape: str = "file_urls",
-                 port: int = 0) -> None:
+                 port: int = 0, generation_seconds: float | None = None, queue_seconds: float = 0.0,
+                 rate_limit: int | None = None, rate_window: float = 60.0) -> None:
+        if generation_seconds is not None and generation_seconds < 0:
+            raise ValueError("generation_seconds must be at least 0 (or None to count polls)")
+        if queue_seconds < 0:
+            raise ValueError("queue_seconds must be at least 0")
+        if rate_limit is not None and rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1 (or None for no limit)")
+        if rate_window <= 0:
+            raise ValueError("rate_window must be more than 0 seconds")
         self.api_key = api_key
         self.polls_until_done = polls_until_done
+        self.generation_seconds = generation_seconds
+        self.queue_seconds = queue_seconds
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.clock: Callable[[], float] = time.monotonic
+        self._window_start: float | None = None
+        self._window_calls = 0
         self.round_to_grid = round_to_grid
         self.sync_shape = sync_shape
         self.output_shape = output_shape
@@ -270,6 +342,7 @@ class FakeSegmind:
         self.counts: dict[str, int] = {}
         self.jobs_submitted = 0
         self.requests_log: list[tuple[str, str, dict[str, str], Any]] = []
+        self.request_times: dict[str, list[float]] = {stage: [] for stage in STAGES}
         self.reset_counts()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -278,6 +351,7 @@ class FakeSegmind:
         self._httpd.fake = self
         self.api_base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self.storage_base = self.api_base
+        self.files_base = f"http://localhost:{self._httpd.server_address[1]}"
 
     # -- lifecycle
 
@@ -309,11 +383,15 @@ class FakeSegmind:
     # -- test controls
 
     def reset_counts(self) -> None:
-        """Zero `counts` and `jobs_submitted` and empty `requests_log` (jobs stay)."""
+        """Zero `counts` and `jobs_submitted`, empty `requests_log` and `request_times`
+        (jobs and the rate limit's current window stay)."""
         with self.lock:  # in place, so references a test holds stay current
             self.counts.update({name: 0 for name in _COUNTER_OF_STAGE.values()})
+            self.counts["rate_limited"] = 0
             self.jobs_submitted = 0
             self.requests_log.clear()
+            for times in self.request_times.values():
+                times.clear()
 
     def fault(self, stage: str, *, status: int | None = None, json: Any = None, text: str | None = None,
               content_type: str | None = None, headers: dict[str, str] | None = None, times: int = 1,
@@ -363,7 +441,10 @@ class FakeSegmind:
             return sum(f.times for f in self._faults[stage])
 
     def video_url(self, name: str) -> str:
-        return f"{self.api_base}/files/{name}.mp4"
+        """Where a finished video is served. Segmind serves outputs from storage (S3/CDN), not
+        its API host: the stand-in uses another origin for them (`files_base`, localhost
+        rather than 127.0.0.1), so a client sends them neither its key nor its request budget."""
+        return f"{self.files_base}/files/{name}.mp4"
 
     # -- internals used by the handler
 
@@ -378,11 +459,54 @@ class FakeSegmind:
                 queue.popleft()
             return head
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: Any, stage: str | None) -> None:
-        with self.lock:
+    def _record(self, method: str, path: str, headers: dict[str, str], body: Any,
+                stage: str | None) -> _Reply | None:
+        """Log a call at its arrival; the 429 to send instead when it exceeds the rate limit."""
+        with self.lock:  # one clock reading per call, taken in arrival order
+            now = self.clock()
             self.requests_log.append((method, path, headers, body))
-            if stage is not None:
-                self.counts[_COUNTER_OF_STAGE[stage]] += 1
+            if stage is None:
+                return None
+            self.counts[_COUNTER_OF_STAGE[stage]] += 1
+            self.request_times[stage].append(now)
+            if self.rate_limit is None or stage not in RATE_LIMITED_STAGES:
+                return None
+            # Half-open window [start, start + rate_window): a call exactly at the end opens
+            # the next window, so `rate_limit` calls per any rate_window seconds always pass.
+            if self._window_start is None or now >= self._window_start + self.rate_window:
+                self._window_start, self._window_calls = now, 0
+            self._window_calls += 1
+            if self._window_calls <= self.rate_limit:
+                return None
+            self.counts["rate_limited"] += 1
+            reset_at = time.time() + (self._window_start + self.rate_window - now)
+            return _json_reply(429, {"error": "rate limited"}, {RATE_LIMIT_HEADER: utc_timestamp(reset_at)})
+
+    def _new_job(self, request_id: str, model: str, body: dict[str, Any], spec: VideoSpec, fails: bool) -> Job:
+        now = self.clock()
+        delay = self.generation_seconds
+        return Job(request_id, model, body, spec, fails=fails, submitted_at=now,
+                   due_at=None if delay is None else now + delay,
+                   queue_until=None if delay is None else now + min(self.queue_seconds, delay),
+                   _clock=lambda: self.clock())  # the server's clock, even if a test swaps it later
+
+    def _state(self, job: Job) -> str:
+        """QUEUED / PROCESSING / COMPLETED / FAILED now (call under `lock`)."""
+        if job.due_at is not None:
+            now = self.clock()
+            if now < job.due_at:
+                return "QUEUED" if job.queue_until is not None and now < job.queue_until else "PROCESSING"
+        elif job.polls < self.polls_until_done:
+            return "QUEUED" if job.polls == 0 else "PROCESSING"
+        elif job._seen_done_at is None:
+            job._seen_done_at = self.clock()
+        return "FAILED" if job.fails else "COMPLETED"
+
+    def _downloaded(self, name: str) -> None:
+        with self.lock:
+            job = self.jobs.get(name)
+            if job is not None and job.downloaded_at is None:
+                job.downloaded_at = self.clock()
 
     def _bill(self) -> float:
         with self.lock:
@@ -397,11 +521,24 @@ class FakeSegmind:
             width, height, frames = snap_to_grid(width, height, frames)
         return VideoSpec(width, height, frames, fps, audio)
 
-    def _metrics(self, done: bool) -> dict[str, Any]:
-        metrics: dict[str, Any] = {"queue_time": 0.01}
+    def _metrics(self, done: bool, job: Job | None = None) -> dict[str, Any]:
+        queued = inference = None
+        if job is not None and job.due_at is not None and job.queue_until is not None:
+            queued = job.queue_until - job.submitted_at
+            inference = job.due_at - job.queue_until
+        metrics: dict[str, Any] = {"queue_time": 0.01 if queued is None else round(queued, 3)}
         if done:
-            metrics.update(cost=COST, remaining_credits=self.credits, inference_time=0.05)
+            metrics.update(cost=COST, remaining_credits=self.credits,
+                           inference_time=0.05 if inference is None else round(inference, 3))
         return metrics
+
+
+def utc_timestamp(epoch_seconds: float) -> str:
+    """ISO 8601 UTC with milliseconds, rounded UP to the millisecond (a client that waits
+    until this instant is never early): 2026-11-29T17:03:00.250Z."""
+    millis = math.ceil(round(epoch_seconds * 1000, 6))
+    moment = datetime.fromtimestamp(millis // 1000, timezone.utc)
+    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{millis % 1000:03d}Z"
 
 
 class _Server(ThreadingHTTPServer):
@@ -487,20 +624,30 @@ class _Handler(BaseHTTPRequestHandler):
             wrong_method = wrong_method or bool(match)
         stage = route if route in STAGES else None
         headers = {name.lower(): value for name, value in self.headers.items()}
-        self.fake._record(method, self.path, headers, body, stage)
+        limited = self.fake._record(method, self.path, headers, body, stage)
         if route is None:  # real servers answer these with HTML, not JSON
             self._send(_html_reply(405, "Method Not Allowed") if wrong_method else _html_reply(404, "Not Found"))
+            return
+        if limited is not None:  # before any fault: a rate-limited call consumes none
+            self._send(limited)
             return
         endpoint: Callable[..., _Reply] = getattr(self, f"_on_{route}")
         if stage is None:
             self._send(endpoint(**params))
             return
-        self._serve(stage, lambda fault: endpoint(fault=fault, body=body, **params))
+        sent = partial(self.fake._downloaded, params["name"]) if stage == "download" else None
+        self._serve(stage, lambda fault: endpoint(fault=fault, body=body, **params), sent)
 
-    def _serve(self, stage: str, produce: Callable[[Fault | None], _Reply]) -> None:
+    def _serve(self, stage: str, produce: Callable[[Fault | None], _Reply],
+               sent: Callable[[], None] | None = None) -> None:
+        """Answer one call, through its queued fault if any; `sent` runs once a real (not
+        canned, cut or corrupted) 2xx answer has been sent in full."""
         fault = self.fake._take_fault(stage)
         if fault is None:
-            self._send(produce(None))
+            reply = produce(None)
+            self._send(reply)
+            if sent is not None and reply.status < 300:
+                sent()
             return
         if fault.delay and self.fake._stopping.wait(fault.delay):
             raise _Abort(rst=True)
@@ -523,6 +670,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply, limit=len(reply.body) // 2)
             raise _Abort(rst=False)
         self._send(reply)
+        if sent is not None and reply.status < 300 and not fault.corrupt:
+            sent()
 
     @staticmethod
     def _canned(fault: Fault) -> _Reply:
@@ -598,6 +747,9 @@ class _Handler(BaseHTTPRequestHandler):
             return problem
         started = time.monotonic()
         fake = self.fake
+        delay = fake.generation_seconds
+        if delay and fake._stopping.wait(delay):  # held like the real v1 run; stop() cuts it
+            raise _Abort(rst=True)
         spec = fake._spec_for(body, audio=not (fault and fault.no_audio))
         video = make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, spec.audio)
         request_id = str(uuid.uuid4())
@@ -623,8 +775,8 @@ class _Handler(BaseHTTPRequestHandler):
             return problem
         fake = self.fake
         request_id = str(uuid.uuid4())
-        job = Job(request_id, model, body, fake._spec_for(body, audio=not (fault and fault.no_audio)),
-                  fails=bool(fault and fault.job_fails))
+        job = fake._new_job(request_id, model, body, fake._spec_for(body, audio=not (fault and fault.no_audio)),
+                            fails=bool(fault and fault.job_fails))
         with fake.lock:
             fake.jobs[request_id] = job
             fake._files[request_id] = job.spec
@@ -643,11 +795,6 @@ class _Handler(BaseHTTPRequestHandler):
             job = self.fake.jobs.get(request_id)
         return job if job is not None else _error(404, f"request {request_id} not found")
 
-    def _job_state(self, job: Job) -> str:
-        if job.polls >= self.fake.polls_until_done:
-            return "FAILED" if job.fails else "COMPLETED"
-        return "QUEUED" if job.polls == 0 else "PROCESSING"
-
     @staticmethod
     def _failed(job: Job) -> _Reply:
         return _json_reply(422, {"status": "FAILED", "error": f"Generation failed for request {job.request_id}",
@@ -658,11 +805,11 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(job, _Reply):
             return job
         with self.fake.lock:
-            state = self._job_state(job)
+            state = self.fake._state(job)
             job.polls += 1
         if state == "FAILED":
             return self._failed(job)
-        return _json_reply(200, {"status": state, "metrics": self.fake._metrics(state == "COMPLETED")})
+        return _json_reply(200, {"status": state, "metrics": self.fake._metrics(state == "COMPLETED", job)})
 
     def _on_result(self, fault: Fault | None, body: Any, request_id: str) -> _Reply:
         job = self._check_auth() or self._job(request_id)
@@ -670,14 +817,14 @@ class _Handler(BaseHTTPRequestHandler):
             return job
         fake = self.fake
         with fake.lock:
-            state = self._job_state(job)
+            state = fake._state(job)
         if state == "FAILED":
             return self._failed(job)
         if state != "COMPLETED":
-            return _json_reply(200, {"status": state, "metrics": fake._metrics(False)})
+            return _json_reply(200, {"status": state, "metrics": fake._metrics(False, job)})
         url = fake.video_url(job.request_id)
         output: Any = {"url": url, "list": [url], "dict": {"video": url}}[fake.output_shape]
-        return _json_reply(200, {"status": "COMPLETED", "metrics": fake._metrics(True), "output": output})
+        return _json_reply(200, {"status": "COMPLETED", "metrics": fake._metrics(True, job), "output": output})
 
     def _on_download(self, fault: Fault | None, body: Any, name: str) -> _Reply:
         with self.fake.lock:
@@ -745,14 +892,44 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=9100)
-    parser.add_argument("--polls", type=int, default=3, help="status calls before COMPLETED")
+    parser.add_argument("--port", type=int, default=9100, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--polls", type=int, default=3,
+                        help="status calls before COMPLETED (ignored with --generation-seconds)")
     parser.add_argument("--poll-delay", type=float, default=0.0,
                         help="seconds each status answer takes, to watch the waiting state")
+    parser.add_argument("--generation-seconds", type=float, default=None,
+                        help="a job completes this long after its submit (wall clock), however often "
+                             "it is polled; a v1 run holds its answer this long (e.g. 12)")
+    parser.add_argument("--queue-seconds", type=float, default=0.0,
+                        help="with --generation-seconds: how long a job reports QUEUED first")
+    parser.add_argument("--rate-limit", type=int, default=None,
+                        help="API calls allowed per window (Segmind: 5 free, 50 pro); more get 429")
+    parser.add_argument("--rate-window", type=float, default=60.0, help="the rate limit's window in seconds")
     args = parser.parse_args()
-    with FakeSegmind(polls_until_done=args.polls, port=args.port) as server:
+    if args.generation_seconds is not None and args.generation_seconds < 0:
+        parser.error("--generation-seconds must be at least 0")
+    if args.queue_seconds < 0:
+        parser.error("--queue-seconds must be at least 0")
+    if args.rate_limit is not None and args.rate_limit < 1:
+        parser.error("--rate-limit must be at least 1")
+    if args.rate_window <= 0:
+        parser.error("--rate-window must be more than 0")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    try:
+        server = FakeSegmind(polls_until_done=args.polls, port=args.port,
+                             generation_seconds=args.generation_seconds, queue_seconds=args.queue_seconds,
+                             rate_limit=args.rate_limit, rate_window=args.rate_window)
+    except OSError as exc:
+        parser.error(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); pick another --port")
+    with server:
         if args.poll_delay:
             server.fault("status", delay=args.poll_delay, times=10**6)
+        timing = (f"jobs take {args.generation_seconds:g} s" if args.generation_seconds is not None
+                  else f"jobs complete after {args.polls} status calls")
+        limit = (f"{args.rate_limit} API calls per {args.rate_window:g} s" if args.rate_limit is not None
+                 else "no rate limit")
+        print(f"Segmind stand-in at {server.api_base} (key {server.api_key}); {timing}; {limit}.", flush=True)
         print(f"SEGMIND_API_BASE={server.api_base} SEGMIND_STORAGE_BASE={server.storage_base} "
               f"SEGMIND_API_KEY={server.api_key}", flush=True)
         try:

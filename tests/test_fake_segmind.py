@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import socket
 import threading
 import time
@@ -19,7 +20,7 @@ from fake_segmind import COST, FakeSegmind, make_mp4, snap_to_grid
 I2V = "ltx-2-19b-i2v"
 T2V = "ltx-2-19b-t2v"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nnot-really-a-png").decode()
-# Small clip: 300x260 -> 288x256 on the grid, 10 frames -> 9.
+# Small clip: 300x260 -> 320x288 on the grid (rounded up), 10 frames -> 17.
 BODY: dict[str, Any] = {"prompt": "a cat walks", "image": "https://example.com/cat.png",
                         "width": 300, "height": 260, "num_frames": 10, "fps": 12, "seed": 7}
 
@@ -76,11 +77,13 @@ def raw_get(url: str) -> tuple[int, bytes]:
 # --------------------------------------------------------------------------- video
 
 
-def test_snap_to_grid_rounds_to_nearest() -> None:
+def test_snap_to_grid_rounds_up() -> None:
     assert snap_to_grid(720, 1280, 181) == (736, 1280, 185)
-    assert snap_to_grid(300, 260, 10) == (288, 256, 9)
+    assert snap_to_grid(300, 260, 10) == (320, 288, 17)  # nearest would give 288x256, 9
     assert snap_to_grid(256, 1280, 1) == (256, 1280, 1)
     assert snap_to_grid(1270, 500, 400) == (1280, 512, 401)
+    assert snap_to_grid(257, 289, 9) == (288, 320, 9)
+    assert snap_to_grid(1, 32, 2) == (32, 32, 9)
 
 
 def test_make_mp4_writes_file_and_caches(tmp_path: Any) -> None:
@@ -102,7 +105,7 @@ def test_v1_returns_grid_rounded_mp4_with_headers(fake_segmind: FakeSegmind) -> 
     assert float(resp.headers["x-remaining-credits"]) == pytest.approx(100 - COST)
     assert resp.headers["x-request-id"] and float(resp.headers["x-generation-time"]) >= 0
     info = probe(resp.content)
-    assert (info["width"], info["height"], info["frames"], info["fps"]) == (288, 256, 9, 12)
+    assert (info["width"], info["height"], info["frames"], info["fps"]) == (320, 288, 17, 12)
     assert info["audio"] == ("aac", 24000, 2)
     assert info["distinct"]
     assert fake_segmind.jobs_submitted == 1 and fake_segmind.counts["sync_runs"] == 1
@@ -126,7 +129,7 @@ def test_v1_json_shapes(fake_segmind: FakeSegmind, shape: str) -> None:
         video = requests.get(payload["output"], timeout=10).content
     else:
         video = base64.b64decode(payload["video"])
-    assert probe(video)["width"] == 288
+    assert probe(video)["width"] == 320
     assert fake_segmind.jobs_submitted == 1
 
 
@@ -153,10 +156,10 @@ def test_v2_flow_queued_processing_completed(fake_segmind: FakeSegmind) -> None:
     assert video.headers["Content-Type"] == "video/mp4"
     assert int(video.headers["Content-Length"]) == len(video.content)
     info = probe(video.content)
-    assert (info["width"], info["height"], info["frames"], info["audio"]) == (288, 256, 9, ("aac", 24000, 2))
+    assert (info["width"], info["height"], info["frames"], info["audio"]) == (320, 288, 17, ("aac", 24000, 2))
     assert fake_segmind.jobs_submitted == 1
     assert fake_segmind.counts == {"uploads": 0, "submits": 1, "sync_runs": 0, "status_calls": 4,
-                                   "result_calls": 1, "downloads": 1, "credit_calls": 0}
+                                   "result_calls": 1, "downloads": 1, "credit_calls": 0, "rate_limited": 0}
 
 
 @pytest.mark.parametrize("shape", ["url", "list", "dict"])
@@ -167,7 +170,7 @@ def test_v2_output_shapes(fake_segmind: FakeSegmind, shape: str) -> None:
     output = requests.get(job["response_url"], headers=hdrs(fake_segmind), timeout=10).json()["output"]
     url = {"url": lambda o: o, "list": lambda o: o[0], "dict": lambda o: o["video"]}[shape](output)
     assert isinstance(output, {"url": str, "list": list, "dict": dict}[shape])
-    assert url.startswith(fake_segmind.api_base + "/files/") and url.endswith(".mp4")
+    assert url.startswith(fake_segmind.files_base + "/files/") and url.endswith(".mp4")
 
 
 def test_v2_result_before_done_has_no_output(fake_segmind: FakeSegmind) -> None:
@@ -393,7 +396,7 @@ def test_reset_on_download_mid_body(fake_segmind: FakeSegmind) -> None:
     fake_segmind.fault("download", reset=True)
     with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
         requests.get(output, timeout=10)
-    assert probe(requests.get(output, timeout=10).content)["frames"] == 9
+    assert probe(requests.get(output, timeout=10).content)["frames"] == 17
 
 
 def test_truncate_sends_half_of_content_length(fake_segmind: FakeSegmind) -> None:
@@ -429,7 +432,7 @@ def test_no_audio_on_sync_and_on_submit(fake_segmind: FakeSegmind) -> None:
     output = requests.get(submit(fake_segmind).json()["response_url"], headers=hdrs(fake_segmind),
                           timeout=10).json()["output"]
     info = probe(requests.get(output, timeout=10).content)
-    assert info["audio"] is None and info["frames"] == 9
+    assert info["audio"] is None and info["frames"] == 17
     fake_segmind.fault("download", no_audio=True)
     job = submit(fake_segmind).json()
     output = requests.get(job["response_url"], headers=hdrs(fake_segmind), timeout=10).json()["output"]
@@ -532,3 +535,297 @@ def test_start_is_cheap() -> None:
     with FakeSegmind():
         elapsed = time.perf_counter() - started
     assert elapsed < 0.1
+
+
+# --------------------------------------------------------------------------- generation delay
+
+
+class Clock:
+    """A hand-set stand-in for time.monotonic: FakeSegmind.clock = Clock()."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def status_of(server: FakeSegmind, job: dict[str, Any]) -> requests.Response:
+    return requests.get(job["status_url"], headers=hdrs(server), timeout=10)
+
+
+def test_generation_delay_completes_by_time_not_by_polls() -> None:
+    clock = Clock(1000.0)
+    with FakeSegmind(generation_seconds=12, queue_seconds=2, polls_until_done=0) as server:
+        server.clock = clock
+        job = submit(server).json()
+        record = server.jobs[job["request_id"]]
+        assert record.submitted_at == 1000.0 and record.completed_at is None
+        assert status_of(server, job).json()["status"] == "QUEUED"
+        clock.now = 1001.999
+        assert status_of(server, job).json()["status"] == "QUEUED"
+        clock.now = 1002.0
+        assert status_of(server, job).json()["status"] == "PROCESSING"
+        clock.now = 1011.999
+        assert {status_of(server, job).json()["status"] for _ in range(20)} == {"PROCESSING"}
+        early = requests.get(job["response_url"], headers=hdrs(server), timeout=10).json()
+        assert early["status"] == "PROCESSING" and "output" not in early
+        assert record.completed_at is None and record.downloaded_at is None
+        clock.now = 1012.0
+        done = status_of(server, job).json()
+        assert done["status"] == "COMPLETED"
+        assert done["metrics"]["queue_time"] == 2 and done["metrics"]["inference_time"] == 10
+        assert record.completed_at == 1012.0
+        clock.now = 1013.5  # completion stays the instant it happened, not when it was seen
+        assert record.completed_at == 1012.0
+        output = requests.get(job["response_url"], headers=hdrs(server), timeout=10).json()["output"]
+        clock.now = 1014.25
+        assert probe(requests.get(output, timeout=10).content)["frames"] == 17
+        assert record.downloaded_at == 1014.25
+        clock.now = 1020.0
+        requests.get(output, timeout=10)
+        assert record.downloaded_at == 1014.25  # the first full download is the pick-up
+
+
+def test_generation_delay_fails_on_time_too() -> None:
+    clock = Clock()
+    with FakeSegmind(generation_seconds=5) as server:
+        server.clock = clock
+        server.fault("submit", job_fails=True)
+        job = submit(server).json()
+        assert status_of(server, job).json()["status"] == "PROCESSING"  # queue_seconds defaults to 0
+        clock.now += 5
+        assert status_of(server, job).status_code == 422
+        assert server.jobs[job["request_id"]].completed_at == clock.now
+
+
+def test_poll_counting_records_when_completion_was_seen(fake_segmind: FakeSegmind) -> None:
+    clock = Clock(50.0)
+    fake_segmind.clock = clock
+    job = submit(fake_segmind).json()
+    record = fake_segmind.jobs[job["request_id"]]
+    for now in (51.0, 52.0):
+        clock.now = now
+        assert status_of(fake_segmind, job).json()["status"] != "COMPLETED"
+        assert record.completed_at is None
+    clock.now = 53.0
+    assert status_of(fake_segmind, job).json()["status"] == "COMPLETED"
+    clock.now = 54.0
+    status_of(fake_segmind, job)
+    assert record.completed_at == 53.0
+
+
+@pytest.mark.parametrize("fault", [dict(truncate=True), dict(reset=True), dict(corrupt=True),
+                                   dict(status=503)])
+def test_downloaded_at_needs_a_full_real_download(fault: dict[str, Any]) -> None:
+    with FakeSegmind(polls_until_done=0) as server:
+        job = submit(server).json()
+        output = requests.get(job["response_url"], headers=hdrs(server), timeout=10).json()["output"]
+        server.fault("download", **fault)
+        try:
+            requests.get(output, timeout=10).content
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            pass
+        record = server.jobs[job["request_id"]]
+        assert record.downloaded_at is None
+        requests.get(output, timeout=10)
+        assert record.downloaded_at is not None and record.downloaded_at >= record.completed_at
+
+
+def test_v1_run_is_held_for_the_generation_time() -> None:
+    with FakeSegmind(generation_seconds=0.3) as server:
+        started = time.monotonic()
+        resp = run_sync(server)
+        held = time.monotonic() - started
+    assert resp.status_code == 200 and held >= 0.3
+    assert float(resp.headers["x-generation-time"]) >= 0.3
+    assert probe(resp.content)["frames"] == 17 and server.jobs_submitted == 1
+
+
+def test_stop_cuts_a_held_v1_run_without_billing() -> None:
+    server = FakeSegmind(generation_seconds=30).start()
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(run_sync(server))
+        except requests.RequestException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    time.sleep(0.1)
+    server.stop()
+    worker.join(5)
+    assert not worker.is_alive() and isinstance(outcome[0], requests.ConnectionError)
+    assert server.jobs_submitted == 0
+
+
+@pytest.mark.parametrize("kwargs", [dict(generation_seconds=-1), dict(queue_seconds=-0.5), dict(rate_limit=0),
+                                    dict(rate_window=0)])
+def test_timing_and_limit_arguments_are_checked(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        FakeSegmind(**kwargs)
+
+
+# --------------------------------------------------------------------------- rate limit
+
+ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+
+def parse_utc(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def credits_call(server: FakeSegmind) -> requests.Response:
+    return requests.get(f"{server.api_base}/v1/get-user-credits", headers=hdrs(server), timeout=10)
+
+
+def test_utc_timestamp_has_milliseconds_rounded_up() -> None:
+    from fake_segmind import utc_timestamp
+
+    assert utc_timestamp(0) == "1970-01-01T00:00:00.000Z"
+    assert utc_timestamp(60.25) == "1970-01-01T00:01:00.250Z"
+    assert utc_timestamp(60.2501) == "1970-01-01T00:01:00.251Z"  # never before the real reset
+    assert utc_timestamp(1795971780.25) == "2026-11-29T17:03:00.250Z"
+
+
+def test_rate_limit_answers_429_with_reset_header_and_counts() -> None:
+    clock = Clock(500.0)
+    with FakeSegmind(rate_limit=3, rate_window=60, polls_until_done=0) as server:
+        server.clock = clock
+        job = submit(server).json()
+        clock.now = 510.0
+        assert status_of(server, job).status_code == 200
+        assert credits_call(server).status_code == 200
+        clock.now = 530.0
+        before = time.time()
+        limited = [credits_call(server), status_of(server, job), submit(server),
+                   requests.get(job["response_url"], headers=hdrs(server), timeout=10), run_sync(server),
+                   requests.post(f"{server.storage_base}/upload-asset", headers=hdrs(server), timeout=10,
+                                 json={"data_urls": [f"data:image/png;base64,{PNG}"]})]
+        after = time.time()
+        for resp in limited:
+            assert resp.status_code == 429 and resp.json() == {"error": "rate limited"}
+            reset = resp.headers["x-rate-limit-reset-at-utc"]
+            assert re.match(ISO_MS, reset)
+            # the window opened at 500 (the submit) and ends at 560: 30 s after "now"
+            assert before + 30 <= parse_utc(reset) <= after + 30 + 0.001
+        assert server.counts["rate_limited"] == 6
+        assert server.counts["credit_calls"] == 2 and server.counts["submits"] == 2  # calls still counted
+        assert server.jobs_submitted == 1 and len(server.jobs) == 1 and not server.assets
+        clock.now = 560.0  # the window's end opens the next one
+        assert credits_call(server).status_code == 200
+        assert server.counts["rate_limited"] == 6
+
+
+def test_rate_limit_boundary_is_half_open() -> None:
+    clock = Clock(0.0)
+    with FakeSegmind(rate_limit=2, rate_window=10) as server:
+        server.clock = clock
+        assert [credits_call(server).status_code for _ in range(2)] == [200, 200]
+        clock.now = 9.999999
+        assert credits_call(server).status_code == 429
+        clock.now = 10.0  # exactly at the end: a new window, not the old one's third call
+        assert [credits_call(server).status_code for _ in range(2)] == [200, 200]
+        clock.now = 19.99
+        assert credits_call(server).status_code == 429
+        clock.now = 20.0
+        assert credits_call(server).status_code == 200
+        assert server.counts["rate_limited"] == 2
+
+
+def test_a_sliding_window_client_never_meets_429() -> None:
+    """A client that sends at most `limit` calls in any `window` seconds (call i + limit no
+    earlier than call i + window) is never refused, also when it hits the boundary exactly."""
+    import random
+
+    limit, window = 3, 1.0
+    rng = random.Random(11)
+    clock = Clock(0.0)
+    sent: list[float] = []
+    with FakeSegmind(rate_limit=limit, rate_window=window) as server:
+        server.clock = clock
+        wanted = 0.0
+        for i in range(60):
+            wanted += rng.choice([0.0, 0.0, 0.125, 0.25, 0.875, 1.0])  # exact binary fractions: real ties
+            slot = max(wanted, sent[-limit] + window) if len(sent) >= limit else wanted
+            clock.now = slot
+            sent.append(slot)
+            call = [credits_call, lambda s: status_of(s, {"status_url": f"{s.api_base}/v2/requests/x/status"})][i % 2]
+            assert call(server).status_code in (200, 404), f"call {i} at {slot} was refused"
+        boundary_hits = sum(sent[i] == sent[i - limit] + window for i in range(limit, len(sent)))
+    assert server.counts["rate_limited"] == 0
+    assert boundary_hits >= 5  # the schedule really tested the edge
+
+
+def test_downloads_and_asset_fetches_are_not_rate_limited() -> None:
+    with FakeSegmind(rate_limit=1, polls_until_done=0) as server:
+        upload_url = f"{server.storage_base}/assets/none.png"
+        job = submit(server).json()  # the window's only API call
+        video = server.video_url(job["request_id"])
+        assert [requests.get(video, timeout=10).status_code for _ in range(3)] == [200] * 3
+        assert requests.get(upload_url, timeout=10).status_code == 404
+        assert server.counts["rate_limited"] == 0 and server.counts["downloads"] == 3
+        assert credits_call(server).status_code == 429
+
+
+def test_a_rate_limited_call_consumes_no_fault() -> None:
+    clock = Clock(0.0)
+    with FakeSegmind(rate_limit=1, rate_window=60) as server:
+        server.clock = clock
+        server.fault("submit", status=500)
+        assert credits_call(server).status_code == 200
+        assert submit(server).status_code == 429
+        assert server.pending_faults("submit") == 1 and server.jobs_submitted == 0
+        clock.now = 60.0
+        assert submit(server).status_code == 500
+        clock.now = 120.0
+        assert submit(server).status_code == 200 and server.jobs_submitted == 1
+
+
+def test_request_times_per_stage_and_reset(fake_segmind: FakeSegmind) -> None:
+    clock = Clock(7.0)
+    fake_segmind.clock = clock
+    fake_segmind.polls_until_done = 0
+    job = submit(fake_segmind).json()
+    clock.now = 8.5
+    status_of(fake_segmind, job)
+    output = requests.get(job["response_url"], headers=hdrs(fake_segmind), timeout=10).json()["output"]
+    requests.get(output, timeout=10)
+    times = fake_segmind.request_times
+    assert (times["submit"], times["status"], times["result"], times["download"]) == ([7.0], [8.5], [8.5], [8.5])
+    assert times["upload"] == times["credits"] == times["sync"] == []
+    fake_segmind.reset_counts()
+    assert all(not t for t in fake_segmind.request_times.values()) and fake_segmind.counts["rate_limited"] == 0
+
+
+def test_standalone_server_flags(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("fake_segmind.py")
+    bad = subprocess.run([sys.executable, str(script), "--rate-limit", "0"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "--rate-limit must be at least 1" in bad.stderr
+    proc = subprocess.Popen([sys.executable, str(script), "--port", "0", "--generation-seconds", "0.2",
+                             "--rate-limit", "2", "--rate-window", "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        env_line = proc.stdout.readline()
+        assert "jobs take 0.2 s" in first and "2 API calls per 30 s" in first
+        fields = dict(part.split("=", 1) for part in env_line.split())
+        base, key = fields["SEGMIND_API_BASE"], fields["SEGMIND_API_KEY"]
+        assert key in first and base in first
+        started = time.monotonic()
+        resp = requests.post(f"{base}/v1/{I2V}", json=BODY, headers={"x-api-key": key}, timeout=10)
+        assert resp.status_code == 200 and time.monotonic() - started >= 0.2
+        codes = [requests.get(f"{base}/v1/get-user-credits", headers={"x-api-key": key}, timeout=10).status_code
+                 for _ in range(2)]
+        assert codes == [200, 429]
+    finally:
+        proc.terminate()
+        proc.wait(10)
