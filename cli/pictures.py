@@ -60,10 +60,9 @@ def for_upload(rgb8: Any, body: dict[str, Any]) -> Any:
     """The picture as the node uploads it for this request: refused when too small to
     animate, scaled down when far larger than the video (core.image_encode.fit_for_upload).
     The fingerprint is taken of this, so the node and the command line agree on it."""
-    from ..core import image_encode
+    from ..core.image_encode import fit_for_upload
 
-    fit = getattr(image_encode, "fit_for_upload", None)
-    return rgb8 if fit is None else fit(rgb8, int(body["width"]), int(body["height"]))
+    return fit_for_upload(rgb8, int(body["width"]), int(body["height"]))
 
 
 def identity(rgb8: Any, fmt: str) -> EncodedImage:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import InvalidInputError, SegmindError
+from ..core.errors import InvalidInputError
 from ..core.image_encode import EncodedImage
 from ..core.params import (I2V_MODEL, I2V_NUMBERS, T2V_MODEL, T2V_NUMBERS,
                            build_body, estimate_cost, snap_to_grid)
@@ -244,6 +244,7 @@ def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: boo
     """Set each row's state as core.pipeline.generate_clip will decide it: a recorded job is
     collected (free), a cached clip reused (free, unless --force-rerun), a request already
     made by an earlier row shares that row's clip; everything else is a new, billed job."""
+    from ..core.errors import CachedClipDamagedError
     from ..core.job_journal import JobJournal, journal_directory
     from ..core.result_cache import ResultCache, cache_directory, request_fingerprint
 
@@ -262,10 +263,8 @@ def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: boo
             continue
         try:
             hit = None if force_rerun else cache.lookup(row.fingerprint)
-        except SegmindError as exc:
-            if type(exc).__name__ != "CachedClipDamagedError":
-                raise
-            hit = None  # removed from the cache: this clip is paid for again
+        except CachedClipDamagedError:
+            hit = None  # removed from the cache: the estimate shows this clip is paid for again
         if hit is not None:
             row.state, row.request_id = CACHED, hit.meta.get("request_id")
         else:

@@ -71,6 +71,57 @@ class ClipResult:
     from_cache: bool = False
 
 
+@dataclass
+class Bookkeeping:
+    """What a paid clip leaves besides itself: its line in the spend ledger (from the moment
+    Segmind accepts it, its cost once known) and its provenance inside and beside the MP4.
+    Neither may cost the clip: both only log when they fail."""
+    ledger: Any = None          # core.ledger.Ledger
+    run_id: str | None = None   # the queued run (ComfyUI prompt id) the spend limits count per
+    source: str = "comfyui"
+    paid: bool = False          # a job of this request was accepted (billed) in this run
+
+    def accepted(self, req: GenerationRequest, fingerprint: str, request_id: str | None) -> None:
+        self.paid = True
+        self._record(req, fingerprint, request_id, None, None)
+
+    def landed(self, req: GenerationRequest, fingerprint: str, clip: Path, info: RunInfo,
+               body: dict[str, Any] | None = None) -> None:
+        """The paid clip is on disk and checked: tag it, then record its cost."""
+        from .provenance import provenance_meta, write_provenance
+
+        self.paid = True
+        try:
+            write_provenance(clip, provenance_meta(req.model, body or req.body, request_id=info.request_id,
+                                                   cost=info.cost, seed=info.seed, fingerprint=fingerprint,
+                                                   api_mode=req.api_mode))
+        except Exception as exc:  # the clip itself is what was paid for
+            log.warning("Segmind: could not write the provenance of %s (%s).", clip.name, exc)
+        self._record(req, fingerprint, info.request_id, info.cost, clip)
+        if info.remaining_credits is not None:
+            from .ledger import note_credits
+
+            note_credits(info.remaining_credits)
+
+    def _record(self, req: GenerationRequest, fingerprint: str, request_id: str | None,
+                cost: float | None, clip: Path | None) -> None:
+        if self.ledger is None:
+            return
+        from .params import estimate_cost
+
+        body = req.body
+        try:
+            self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
+                                "estimate": estimate_cost(body), "fingerprint": fingerprint,
+                                "prompt": body.get("prompt"), "width": body.get("width"),
+                                "height": body.get("height"), "num_frames": body.get("num_frames"),
+                                "fps": body.get("fps"), "seed": body.get("seed"),
+                                "clip": None if clip is None else str(clip), "run_id": self.run_id,
+                                "source": self.source})
+        except Exception as exc:  # Ledger.record logs its own disk errors; anything else too
+            log.warning("Segmind: could not record job %s in the spend ledger (%s).", request_id, exc)
+
+
 def upload_once(client: SegmindClient, image: EncodedImage) -> str:
     memo_key = (image.pixel_hash, image.mime, client.config.storage_base)
     with _memo_lock:
@@ -141,11 +192,14 @@ def check_video(path: Path) -> None:
         raise VideoError(f"The clip saved at {path} has no video frames.")
 
 
-def save_checked(client: SegmindClient, ref: tuple[str, str], dest: Path) -> None:
-    """Save a result and prove it is a readable MP4. An unreadable download is fetched
-    once more (GETs are free); after that the file stays where it is, for inspection."""
+def save_checked(client: SegmindClient, ref: tuple[str, str], dest: Path, body: dict[str, Any] | None = None) -> None:
+    """Save a result, at most what `body` can produce, and prove it is a readable MP4. An
+    unreadable download is fetched once more (GETs are free); after that the file stays
+    where it is, for inspection."""
+    from .client import clip_size_bound
+
     for attempt in (1, 2):
-        client.save_output(ref, dest)
+        client.save_output(ref, dest, max_bytes=clip_size_bound(body) if body is not None else None)
         try:
             check_video(dest)
             return
@@ -169,7 +223,8 @@ def _resume_hint(request_id: str) -> str:
 
 def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Path, *,
                   cache: ResultCache | None = None, journal: JobJournal | None = None,
-                  force_rerun: bool = False, lock_dir: Path | None = None) -> ClipResult:
+                  force_rerun: bool = False, lock_dir: Path | None = None,
+                  books: Bookkeeping | None = None) -> ClipResult:
     """Return the clip for `req`, on disk and checked: from `cache` unless `force_rerun`,
     else from a job recorded in `journal`, else from a new (billed) run.
 
@@ -196,7 +251,8 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
             hit = _cached(fingerprint, cache, journal)
             if hit is not None:
                 return _from_cache(hit, req, client, output_dir)
-        clip = _generate_locked(req, client, output_dir, fingerprint, cache, journal, force_rerun)
+        clip = _generate_locked(req, client, output_dir, fingerprint, cache, journal, force_rerun,
+                                books or Bookkeeping())
         flight.publish(clip)
         return clip
     finally:
@@ -218,7 +274,8 @@ def _cached(fingerprint: str, cache: ResultCache | None, journal: JobJournal | N
 
 
 def _generate_locked(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
-                     cache: ResultCache | None, journal: JobJournal | None, force_rerun: bool) -> ClipResult:
+                     cache: ResultCache | None, journal: JobJournal | None, force_rerun: bool,
+                     books: Bookkeeping) -> ClipResult:
     pending = journal.get(fingerprint) if journal is not None else None
     # A paid v2 job recorded for this request is collected whatever api_mode says now:
     # switching to sync (v1) after an interrupted async run must not pay a second time.
@@ -233,9 +290,9 @@ def _generate_locked(req: GenerationRequest, client: SegmindClient, output_dir: 
         if hit is not None and (not force_rerun or _as_time(hit.meta.get("stored_at")) >= waited.started):
             return _from_cache(hit, req, client, output_dir)
     if req.api_mode == API_MODES[1] and not resumable:
-        clip = _run_sync(req, client, output_dir, fingerprint, cache)
+        clip = _run_sync(req, client, output_dir, fingerprint, cache, books)
     else:
-        clip = _run_async(req, client, output_dir, fingerprint, journal)
+        clip = _run_async(req, client, output_dir, fingerprint, journal, books)
     if cache is not None:
         _keep(cache, fingerprint, clip, req)
     if journal is not None:
@@ -282,7 +339,7 @@ def _with_image(req: GenerationRequest, client: SegmindClient) -> dict[str, Any]
 
 
 def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
-              cache: ResultCache | None) -> ClipResult:
+              cache: ResultCache | None, books: Bookkeeping) -> ClipResult:
     # v1 has no request id before the answer, so nothing can be journalled or resumed;
     # a run cancelled on our side still ends (and is billed) on Segmind's, so its clip
     # is saved and cached when it arrives, and a re-queue meanwhile waits for it.
@@ -301,6 +358,7 @@ def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path, f
 
     def on_late_clip(path: Path, info: RunInfo) -> None:
         check_video(path)
+        books.landed(req, fingerprint, path, info, body)
         if cache is not None:
             _keep(cache, fingerprint, ClipResult(path=path, info=info), req)
 
@@ -314,6 +372,7 @@ def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path, f
         raise
     _forget_in_flight(fingerprint, marker)
     check_video(dest)
+    books.landed(req, fingerprint, dest, info, body)
     return ClipResult(path=dest, info=info)
 
 
@@ -371,10 +430,11 @@ def _await_submit_in_flight(fingerprint: str, client: SegmindClient) -> _SubmitI
 
 
 def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, fingerprint: str,
-               journal: JobJournal | None) -> ClipResult:
+               journal: JobJournal | None, books: Bookkeeping) -> ClipResult:
     entry = _usable_entry(journal, fingerprint, client)  # generate_clip waited for a submit in flight
     resumed = entry is not None
     started = time.monotonic()
+    body = dict(req.body)
     if entry is not None:
         job = SubmittedJob(entry.request_id, entry.model, submitted_at=entry.submitted_at)
         client.emit("resuming", request_id=job.request_id, age=entry.age())
@@ -385,6 +445,7 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
         recorded: list[JournalEntry] = []
 
         def on_accepted(accepted: SubmittedJob) -> None:
+            books.accepted(req, fingerprint, accepted.request_id)
             if journal is None:
                 return
             try:
@@ -427,7 +488,8 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
                 except OSError as exc:  # only a shortcut for a later resume; the download goes on
                     log.warning("Segmind: could not note the video URL of job %s (%s).", job.request_id, exc)
         dest = clip_path(output_dir, req.model, job.request_id)
-        save_checked(client, ref, dest)
+        save_checked(client, ref, dest, req.body)
+        books.landed(req, fingerprint, dest, info, body)
     except (Cancelled, SegmindTimeoutError):
         raise  # the journal keeps the job; the timeout's message says how to resume
     except SegmindJobFailed as exc:
@@ -453,21 +515,84 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
     return ClipResult(path=dest, info=info)
 
 
+def will_pay(req: GenerationRequest, api_base: str, cache: ResultCache | None, journal: JobJournal | None,
+             force_rerun: bool = False) -> bool:
+    """Whether running `req` now submits a new (billed) job: not when its clip is cached, nor
+    when a paid job of it is recorded and still collectable. Reads local state only."""
+    fingerprint = request_fingerprint(req.model, req.body, req.image, api_base)
+    pending = journal.get(fingerprint) if journal is not None else None
+    if pending is not None and pending.collectable() and pending.api_base == api_base:
+        return False
+    return force_rerun or _cached(fingerprint, cache, journal) is None
+
+
+@dataclass
+class Session:
+    """What one node run (or command) needs to talk to Segmind: the key, the user folder's
+    cache, journal and ledger, and a client for the checks before paying."""
+    user_dir: Path
+    key: str
+    cache: ResultCache
+    journal: JobJournal
+
+    @classmethod
+    def open(cls, user_dir: Path) -> "Session":
+        from .credentials import require_api_key
+        from .job_journal import journal_directory
+        from .result_cache import cache_directory
+
+        return cls(Path(user_dir), require_api_key(user_dir), ResultCache.from_env(cache_directory(user_dir)),
+                   JobJournal(journal_directory(user_dir)))
+
+    def client(self, cancel_check: Any = None, on_event: Any = None) -> SegmindClient:
+        from .client import ClientConfig
+
+        return SegmindClient(self.key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
+
+
+def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str | None,
+                  force_rerun: bool = False, cancel_check: Any = None) -> list[float]:
+    """Before any upload of a node run or a batch: the estimate of every clip that will pay
+    (a second identical request reuses the first's clip, so pays nothing), checked as a whole
+    against the spend limits and the credits left (ledger.guard_before_paying), and reserved.
+    Returns each request's reserved amount, for run_on_segmind(reserved=...)."""
+    from .ledger import guard_before_paying
+    from .params import estimate_cost
+
+    session = Session.open(user_dir)
+    client = session.client(cancel_check=cancel_check)
+    seen: set[str] = set()
+    amounts = []
+    for req in reqs:
+        fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
+        pays = fingerprint not in seen and will_pay(req, client.config.api_base, session.cache, session.journal,
+                                                    force_rerun)
+        seen.add(fingerprint)
+        amounts.append(estimate_cost(req.body) if pays else 0.0)
+    if any(amounts):
+        guard_before_paying(user_dir, run_id, [a for a in amounts if a], client)
+    return amounts
+
+
 def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
                    cancel_check: Any = None, on_event: Any = None,
                    force_rerun: bool = False, node_id: str | None = None,
-                   run_id: str | None = None) -> ClipResult:
+                   run_id: str | None = None, reserved: float | None = None,
+                   source: str = "comfyui") -> ClipResult:
     """The whole Segmind path as the node and the command line both use it: key, client,
-    the result cache, the job journal and the request locks kept in `user_dir`, then
-    generate_clip; the job shows on the process's job board meanwhile."""
-    from .client import ClientConfig
-    from .credentials import require_api_key
-    from .job_journal import journal_directory
+    the result cache, the job journal, the request locks and the spend ledger kept in
+    `user_dir`, then generate_clip; the job shows on the process's job board meanwhile.
+
+    `reserved`: what reserve_spend set aside for this clip (a node run checks its clips as a
+    whole); None checks this one clip against the spend limits and credits here."""
+    from .ledger import Ledger, release
     from .params import estimate_cost
-    from .result_cache import cache_directory
     from .scheduler import job_board, lock_directory
 
-    key = require_api_key(user_dir)
+    if reserved is None:
+        reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
+                                 cancel_check=cancel_check)[0]
+    session = Session.open(user_dir)
     board = job_board()
     w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in (("width", 720), ("height", 1280), ("num_frames", 181))))
     job = board.add(node_id=node_id, prompt_id=run_id, label=str(req.body.get("prompt", ""))[:60],
@@ -483,18 +608,20 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
         if on_event is not None:
             on_event(kind, data)
 
-    client = SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=events)
+    books = Bookkeeping(Ledger(user_dir), run_id, source)
+    client = session.client(cancel_check=cancel_check, on_event=events)
     try:
-        clip = generate_clip(req, client, output_dir,
-                             cache=ResultCache.from_env(cache_directory(user_dir)),
-                             journal=JobJournal(journal_directory(user_dir)),
-                             force_rerun=force_rerun, lock_dir=lock_directory(user_dir))
+        clip = generate_clip(req, client, output_dir, cache=session.cache, journal=session.journal,
+                             force_rerun=force_rerun, lock_dir=lock_directory(user_dir), books=books)
     except Cancelled:
         board.update(job, state="cancelled")
         raise
     except BaseException:
         board.update(job, state="failed")
         raise
+    finally:
+        if reserved and not books.paid:
+            release(run_id, reserved)  # nothing was billed for it in this run
     board.update(job, state="done", eta=None, cost=clip.info.cost,
                  **({"request_id": clip.info.request_id} if clip.info.request_id else {}))
     return clip

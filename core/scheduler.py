@@ -11,10 +11,8 @@ import itertools
 import logging
 import math
 import os
-import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -69,14 +67,17 @@ class RequestBudget:
         self.window = window + _WINDOW_MARGIN
         self._clock = clock
         self._active_jobs = active_jobs or (lambda: 1)
-        self._sent: deque[float] = deque()
+        # When each request of the window was counted: its send time, moved to when its answer
+        # began to arrive (answered()), the latest it can have reached Segmind.
+        self._sent: list[list[float]] = []
         self._lock = threading.Lock()
         self._paused_until = 0.0
         self.rate_limited_count = 0
 
     # -- what the transport calls --------------------------------------------------------
-    def acquire(self, kind: str = "call", cancel_check: Callable[[], None] | None = None) -> None:
-        """Block until a request of this kind may be sent, and count it as sent."""
+    def acquire(self, kind: str = "call", cancel_check: Callable[[], None] | None = None) -> list[float]:
+        """Block until a request of this kind may be sent, and count it as sent. Returns its
+        stamp, for answered()."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -85,36 +86,40 @@ class RequestBudget:
                 if wait <= 0:
                     room = self.per_minute - (self._reserve() if kind == "poll" else 0)
                     if len(self._sent) < max(1, room):
-                        self._sent.append(now)
-                        return
-                    wait = self._sent[0] + self.window - now
+                        stamp = [now]
+                        self._sent.append(stamp)
+                        return stamp
+                    wait = min(t for t, in self._sent) + self.window - now
             if cancel_check is not None:
                 cancel_check()
             time.sleep(min(_SLICE, max(0.005, wait)))
 
     def rate_limited(self, wait_seconds: float | None) -> None:
-        """A 429 arrived: every job waits until the reset. When it came with fewer requests in
-        the window than the budget allows, the plan is smaller than set: keep to what passed."""
+        """A 429 arrived: every job waits until the reset the server gives (another process on
+        the same key, or a plan smaller than the budget set: SEGMIND_LTX2_PLAN says which)."""
         with self._lock:
             now = self._clock()
             self.rate_limited_count += 1
             pause = _DEFAULT_PAUSE if wait_seconds is None or not math.isfinite(wait_seconds) else wait_seconds
             self._paused_until = max(self._paused_until, now + max(0.0, pause))
-            self._forget_old(now)
-            passed = max(1, len(self._sent) - 1)
-            if passed < self.per_minute:
-                log.warning("Segmind rate-limited this key after %d requests in a minute: the pack now keeps "
-                            "to %d a minute (set %s to your plan's limit).", passed + 1, passed, RATE_ENV)
-                self.per_minute = passed
 
     # -- inside ----------------------------------------------------------------------------
+    def answered(self, stamp: list[float] | None) -> None:
+        """The request's answer began to arrive: it reached Segmind by now, so the window
+        counts it from now (a slow upload is not forgotten early)."""
+        if stamp:
+            with self._lock:
+                stamp[0] = max(stamp[0], self._clock())
+
     def _forget_old(self, now: float) -> None:
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
+        self._sent = [s for s in self._sent if s[0] > now - self.window]
 
     def _reserve(self) -> int:
         """Room polls leave free: one result fetch for each waiting job, at most half the budget."""
         return min(max(1, self._active_jobs()), self.per_minute // 2)
+
+    def active_jobs(self) -> int:
+        return self._active_jobs()
 
     def poll_floor(self) -> float:
         """The shortest gap between two polls of one job that keeps every waiting job's polls,
@@ -135,19 +140,14 @@ _budget_lock = threading.Lock()
 
 def process_budget() -> RequestBudget:
     """The one budget of this process, set from SEGMIND_LTX2_REQUESTS_PER_MINUTE or
-    SEGMIND_LTX2_PLAN (default pro: 50 a minute). Changing either takes effect on the next job."""
+    SEGMIND_LTX2_PLAN (default pro: 50 a minute). A changed setting takes effect on the next job."""
     global _budget
     per_minute = _budget_from_env()
     with _budget_lock:
         if _budget is None:
             _budget = RequestBudget(per_minute, active_jobs=lambda: job_board().waiting())
-        elif _budget.configured != per_minute:  # the setting changed (a 429 may have lowered it meanwhile)
-            _budget.per_minute = per_minute
-        _budget.configured = per_minute
+        _budget.per_minute = per_minute
         return _budget
-
-
-RequestBudget.configured = 0  # what the environment asked for (per_minute may have learned less)
 
 
 # --------------------------------------------------------------------------- polling
@@ -202,11 +202,33 @@ def poll_gap(*, elapsed: float, expected: float, status: str, first: float, long
         gap = min(longest, max(first, 0.3 * (exp - elapsed)))
     else:
         gap = min(longest, first + 0.1 * (elapsed - exp))
-    # Many jobs share the budget: each polls no more often than its share allows. The share
-    # is jittered so jobs sent together take turns; the first to see its clip done wakes the
-    # others (poll_sleep), so a batch still learns of its end within one short gap.
-    floor = _budget.poll_floor() if _budget is not None else 0.0
-    return max(gap, floor * random.uniform(0.75, 1.25)) if floor > gap else gap
+    # Many jobs share the budget: each polls no more often than its share allows, and the
+    # jobs take turns (each its own phase of the share), so together they still look every
+    # share/jobs seconds; the first to see its clip done wakes the others (poll_sleep).
+    budget = _budget
+    floor = budget.poll_floor() if budget is not None else 0.0
+    if floor <= gap:
+        return gap
+    jobs = max(1, budget.active_jobs())
+    offset = (_phase() % jobs) * floor / jobs
+    now = time.monotonic()
+    turn = math.ceil((now + gap - offset) / floor) * floor + offset
+    return max(gap, turn - now)
+
+
+_phases: dict[int, int] = {}
+_phase_count = itertools.count()
+
+
+def _phase() -> int:
+    """This job's turn among the jobs polling at once (each job waits on a thread of its own)."""
+    ident = threading.get_ident()
+    with _learned_lock:
+        if ident not in _phases:
+            if len(_phases) > 4096:
+                _phases.clear()
+            _phases[ident] = next(_phase_count)
+        return _phases[ident]
 
 
 def poll_sleep(seconds: float, *, elapsed: float, expected: float,
@@ -215,13 +237,13 @@ def poll_sleep(seconds: float, *, elapsed: float, expected: float,
     is near its own end. `sleep(s)` sleeps s seconds and raises on Cancel."""
     with _completions:
         seen = _last_completion["n"]
-    near_end = elapsed >= 0.6 * expected_with_learning(expected)
-    left = seconds  # counted by slices, so a test's instant `sleep` ends it at once
-    while left > 0:
-        step = min(_SLICE, left)
+    near_end = 0.6 * expected_with_learning(expected)
+    slept = 0.0  # counted by slices, so a test's instant `sleep` ends it at once
+    while slept < seconds:
+        step = min(_SLICE, seconds - slept)
         sleep(step)
-        left -= step
-        if near_end:
+        slept += step
+        if elapsed + slept >= near_end:
             with _completions:
                 if _last_completion["n"] != seen:
                     return True

@@ -210,29 +210,49 @@ def match_aspect(pic_w: int, pic_h: int, box_w: int, box_h: int) -> tuple[int, i
 
 
 def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[dict, Any]]:
-    """(body, picture) for each clip: the uint8 picture and its request body."""
-    from ..core.image_encode import to_uint8_rgb
+    """(body, picture) for each clip: its request body and the uint8 picture as it is sent
+    (refused when too small to animate, scaled down when far larger than the video)."""
+    from ..core.image_encode import fit_for_upload, to_uint8_rgb
 
     out = []
     for index in picture_indices(image, options):
         rgb8 = to_uint8_rgb(image, index) if index >= 0 else None
-        out.append((fitted_body(body, rgb8, options), rgb8))
+        clip_body = fitted_body(body, rgb8, options)
+        if rgb8 is not None:
+            rgb8 = fit_for_upload(rgb8, int(clip_body["width"]), int(clip_body["height"]))
+        out.append((clip_body, rgb8))
     return out
 
 
-def _segmind_clip(model: str, body: dict, rgb8: Any, options: dict, reporter: _Reporter,
-                  node_id: str | None, run_id: str | None, cancel_check: Callable[[], bool]) -> Any:
-    """One clip on Segmind (a worker thread): encode, then the core pipeline."""
-    from .. import comfy_host
+def _requests(model: str, jobs: list[tuple[dict, Any]], options: dict) -> list[Any]:
+    """One GenerationRequest per clip, its picture encoded for the upload."""
     from ..core.image_encode import encode_image
-    from ..core.pipeline import API_MODES, GenerationRequest, run_on_segmind
+    from ..core.pipeline import API_MODES, GenerationRequest
 
-    encoded = encode_image(rgb8, options.get("upload_format", "png")) if rgb8 is not None else None
-    req = GenerationRequest(model=model, body=body, image=encoded,
-                            api_mode=options.get("api_mode", API_MODES[0]),
-                            timeout=float(options.get("timeout_seconds", 900)))
+    fmt = options.get("upload_format", "png")
+    return [GenerationRequest(model=model, body=body, image=None if rgb8 is None else encode_image(rgb8, fmt),
+                              api_mode=options.get("api_mode", API_MODES[0]),
+                              timeout=float(options.get("timeout_seconds", 900)))
+            for body, rgb8 in jobs]
+
+
+def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: Callable[[], bool]) -> list[float]:
+    """The spend limits and credits, checked for the node's clips as a whole before any upload."""
+    from .. import comfy_host
+    from ..core.pipeline import reserve_spend
+
+    return reserve_spend(reqs, user_dir=comfy_host.user_directory(), run_id=run_id,
+                         force_rerun=bool(options.get("force_rerun", False)), cancel_check=cancel_check)
+
+
+def _segmind_clip(req: Any, reserved: float, options: dict, reporter: _Reporter,
+                  node_id: str | None, run_id: str | None, cancel_check: Callable[[], bool]) -> Any:
+    """One clip on Segmind (a worker thread): the core pipeline."""
+    from .. import comfy_host
+    from ..core.pipeline import run_on_segmind
+
     return run_on_segmind(req, user_dir=comfy_host.user_directory(), output_dir=comfy_host.output_directory(),
-                          cancel_check=cancel_check, on_event=reporter,
+                          cancel_check=cancel_check, on_event=reporter, reserved=reserved,
                           force_rerun=bool(options.get("force_rerun", False)), node_id=node_id, run_id=run_id)
 
 
@@ -283,10 +303,11 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
                                               for (b, pic), r in zip(jobs, reporters)], cancel)
             mode = BACKENDS[1]
         else:
+            reqs = await _in_thread(lambda: _requests(model, jobs, options), cancel)
+            reserved = await _in_thread(lambda: _reserve(reqs, options, run_id, cancelled), cancel)
             results = await asyncio.gather(*(
-                _in_thread(lambda b=b, pic=pic, r=r: _segmind_clip(model, b, pic, options, r, node_id, run_id,
-                                                                   cancelled), cancel)
-                for (b, pic), r in zip(jobs, reporters)), return_exceptions=True)
+                _in_thread(lambda q=q, m=m, r=r: _segmind_clip(q, m, options, r, node_id, run_id, cancelled), cancel)
+                for q, m, r in zip(reqs, reserved, reporters)), return_exceptions=True)
             clips = _settled(results)
             mode = options.get("api_mode") or "async (v2)"
         outs = []
@@ -370,7 +391,7 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     from .. import comfy_host
     from ..core.pipeline import OUTPUT_SUBFOLDER
     from ..core.scheduler import decode_turn
-    from ..core.video_decode import decode_video, probe_video
+    from ..core.video_decode import decode_audio, decode_video, probe_video
 
     check = cancel_check or comfy_host.is_interrupted
     want_frames = consumed is None or FRAMES_SLOT in consumed
@@ -393,7 +414,7 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
         info = probe_video(clip.path)
         width, height, count, fps = info.width, info.height, info.frame_count, info.fps
         frames = _placeholder_frames()
-        audio = _audio_only(clip.path) if want_audio else _placeholder_audio()
+        audio = decode_audio(clip.path) if want_audio else _placeholder_audio()
     info = clip.info
     from_cache = bool(getattr(clip, "from_cache", False))
     summary = {
@@ -426,15 +447,6 @@ def _say(reporter: Any, line: str, frac: float | None = None) -> None:
         progress.text(line)
         if frac is not None:
             progress.bar(frac)
-
-
-def _audio_only(path: Any) -> dict:
-    from ..core import video_decode
-
-    decode_audio = getattr(video_decode, "decode_audio", None)
-    if decode_audio is not None:
-        return decode_audio(path)
-    return video_decode.decode_video(path).audio
 
 
 def _placeholder_frames() -> Any:
