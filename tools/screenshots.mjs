@@ -18,12 +18,22 @@
 // CHROMIUM (/usr/bin/chromium), PLAYWRIGHT_CORE (module to import, default
 // "playwright-core"), COMFY_USER_DIR (to check the saved key file's mode), SEGMIND_TEST_KEY
 // (required: the key typed into the dialog, the stand-in's printed SEGMIND_API_KEY), INPUT_IMAGE (segmind_test.png),
-// STEPS (comma list of: key,badge,seed,run,reload,error,cancel,keyerror; default all).
+// STEPS (comma list of: key,migrate,lean,badge,seed,run,reload,error,cancel,keyerror,jobs,
+// batch,limit,collect; default all), FAKE_URL (the stand-in's address, to check its credits: that
+// a refused run and a collected job are not billed).
+// The issue-14 steps: migrate (an old workflow's values on the lean face), lean (the node
+// face, node_lean.png), jobs (two runs, then the Segmind tab, jobs_tab.png), limit (a per-run
+// batch (two pictures, two clips, one preview each: node_batch.png), limit (a per-run
+// limit set in Settings refuses the next run before any upload: settings_limits.png,
+// spend_limit_refusal.png), collect (the tab's Add to graph / Collect on the first job).
+// Use a fresh --user-directory: the spend checks count today's jobs.
 // It prints one PASS/FAIL line per check and exits 1 if any check failed.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { estimateForNode } from "../web/js/cost.js";
+import { formatEstimate, formatUSD } from "../web/js/format.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const COMFY_URL = (process.env.COMFY_URL ?? "http://127.0.0.1:8188").replace(/\/$/, "");
@@ -35,7 +45,8 @@ if (!KEY) throw new Error("Set SEGMIND_TEST_KEY to the key tests/fake_segmind.py
 const otherKey = (tag) => KEY.slice(0, 3) + tag + KEY.slice(3 + tag.length);
 const USER_DIR = process.env.COMFY_USER_DIR ?? null;
 const INPUT_IMAGE = process.env.INPUT_IMAGE ?? "segmind_test.png";
-const STEPS = new Set((process.env.STEPS ?? "key,badge,seed,run,reload,error,cancel,keyerror").split(",").map((s) => s.trim()));
+const STEPS = new Set((process.env.STEPS ?? "key,migrate,lean,badge,seed,run,reload,error,cancel,keyerror,jobs,batch,limit,collect").split(",").map((s) => s.trim()));
+const FAKE_URL = (process.env.FAKE_URL ?? "").replace(/\/$/, "") || null;
 const NODE = "SegmindLTX2ImageToVideo";
 
 const { chromium } = await import(process.env.PLAYWRIGHT_CORE ?? "playwright-core");
@@ -242,7 +253,8 @@ async function stepKey() {
 async function stepBadge(ids) {
   console.log("# cost badge");
   const t0 = await badgeText(ids.seg);
-  check(/Est\. ≈ \$0\.244 · 1280×720 · 97 frames @ 24 fps = 4\.0 s/.test(t0), "badge shows the estimate for 1280×720, 97 frames", t0);
+  // Asked 1280×720, 97 frames; LTX-2 renders (and Segmind returns) 1280×736, 97 frames.
+  check(/Est\. ≈ \$0\.239 · 1280×736 · 97 frames @ 24 fps = 4\.0 s/.test(t0), "badge shows the size Segmind returns (1280×736, 97 frames) and its estimate", t0);
   await shoot("node_badge.png", ids.seg);
   // Change width and num_frames the way the widgets do (value + callback) and via a plain
   // value change (picked up on the next draw).
@@ -256,7 +268,7 @@ async function stepBadge(ids) {
   }, ids.seg);
   await sleep(500);
   const t1 = await badgeText(ids.seg);
-  check(/Est\. ≈ \$0\.228 · 640×720 · 181 frames @ 24 fps = 7\.5 s/.test(t1), "badge follows width and num_frames edits", t1);
+  check(/Est\. ≈ \$0\.228 · 640×736 · 185 frames @ 24 fps = 7\.7 s/.test(t1), "badge follows width and num_frames edits (181 frames -> 185)", t1);
   await page.evaluate((id) => {
     const n = app.graph.getNodeById(id);
     const fps = n.widgets.find((x) => x.name === "fps");
@@ -265,7 +277,7 @@ async function stepBadge(ids) {
   }, ids.seg);
   await sleep(300);
   const t2 = await badgeText(ids.seg);
-  check(/\$0\.228 · 640×720 · 181 frames @ 12 fps = 15\.1 s/.test(t2), "fps changes the clip length, not the price", t2);
+  check(/\$0\.228 · 640×736 · 185 frames @ 12 fps = 15\.4 s/.test(t2), "fps changes the clip length, not the price", t2);
   // back to the screenshot values
   await page.evaluate((id) => {
     const n = app.graph.getNodeById(id);
@@ -368,7 +380,7 @@ async function stepRun(ids) {
   for (const t of await page.evaluate(() => window.__segmindTexts)) seen.add(norm(t));
   console.log("  status texts seen:", [...seen].join(" | "));
   check(shot, "waiting status text shown on the node (screenshot status_waiting.png)");
-  check([...seen].some((t) => /Queued/i.test(t)) || [...seen].some((t) => /Generating/i.test(t)), "status names the Segmind phase");
+  check([...seen].some((t) => /Queued|Generating|Processing/i.test(t)), "status names the Segmind phase");
   check([...seen].some((t) => /left|ETA|finishing/i.test(t)), "status shows an ETA");
   check([...seen].some((t) => /Download/i.test(t)), "status shows downloading");
   check([...seen].some((t) => /Decod/i.test(t)), "status shows decoding");
@@ -538,6 +550,370 @@ async function stepCancel(ids) {
   check(/Charged|Reused/.test(again) && !/Failed|Cancelled/.test(again), "queueing again after Cancel finishes the clip", again);
 }
 
+// ------------------------------------------------------------------------- issue 14
+
+const TAB_ID = "segmind-ltx2-jobs";
+const COLLECT = "SegmindLTX2CollectJob";
+const OPTIONS_NODE = "SegmindLTX2Options";
+
+// Segmind's (the stand-in's) view of the money: the credits left. Optional: FAKE_URL.
+async function fakeCredits() {
+  if (!FAKE_URL) return null;
+  try {
+    const r = await fetch(`${FAKE_URL}/v1/get-user-credits`, { headers: { "x-api-key": KEY } });
+    const d = await r.json();
+    return typeof d.credits === "number" ? d.credits : null;
+  } catch {
+    return null;
+  }
+}
+
+const jobsNow = () => page.evaluate(async () => (await fetch("api/segmind/jobs")).json());
+
+async function setWidgets(nodeId, values) {
+  await page.evaluate(({ nodeId, values }) => {
+    const n = app.graph.getNodeById(nodeId);
+    for (const [k, v] of Object.entries(values)) {
+      const w = n.widgets.find((x) => x.name === k);
+      if (!w) throw new Error(`no widget ${k}`);
+      w.value = v;
+      w.callback?.(v);
+    }
+    app.canvas.setDirty(true, true);
+  }, { nodeId, values });
+}
+
+// A workflow saved by the pack before the lean face (20 values, non-default API mode and
+// decode option): the values must land on the right widgets and the user be told.
+async function stepMigrate() {
+  console.log("# an old workflow loads onto the lean face");
+  const old = ["The camera slowly pushes in; soft rain.", "blurry, low quality", 1280, 720, 97, 24, 7, "fixed", 5.5, false,
+    "segmind", "sync (v1)", 900, 0, "png", 60, 0, 1, 0, 0];
+  const wf = {
+    last_node_id: 2, last_link_id: 1, version: 0.4, links: [[1, 1, 0, 2, 0, "IMAGE"]], groups: [], config: {}, extra: {},
+    nodes: [
+      { id: 1, type: "LoadImage", pos: [0, 0], size: [315, 314], flags: {}, order: 0, mode: 0,
+        outputs: [{ name: "IMAGE", type: "IMAGE", links: [1] }, { name: "MASK", type: "MASK", links: null }],
+        properties: {}, widgets_values: [INPUT_IMAGE, "image"] },
+      { id: 2, type: NODE, pos: [360, 0], size: [440, 700], flags: {}, order: 1, mode: 0,
+        inputs: [{ name: "image", type: "IMAGE", link: 1 }], outputs: [], properties: {}, widgets_values: old },
+    ],
+  };
+  const r = await page.evaluate(async ({ wf, NODE }) => {
+    await app.loadGraphData(wf);
+    await new Promise((res) => setTimeout(res, 800));
+    const n = app.graph._nodes.find((x) => x.type === NODE);
+    const values = Object.fromEntries(n.widgets.filter((w) => w.serialize !== false).map((w) => [w.name, w.value]));
+    const prompt = (await app.graphToPrompt()).output[String(n.id)].inputs;
+    const toasts = [...document.querySelectorAll(".p-toast-message")].map((e) => e.innerText);
+    return { values, prompt, toasts };
+  }, { wf, NODE });
+  console.log("  values:", JSON.stringify(r.values));
+  check(r.values.width === 1280 && r.values.height === 720 && r.values.num_frames === 97 && r.values.guidance_scale === 5.5 &&
+    r.values.backend === "segmind" && r.values.batch_mode === "one picture" && r.values.batch_index === 0 &&
+    r.values.fit === "crop to width x height", "an old workflow's values land on the lean face's widgets", JSON.stringify(r.values));
+  check(!("api_mode" in r.prompt) && r.prompt.backend === "segmind" && r.prompt.batch_mode === "one picture",
+    "what it queues has the lean inputs only", JSON.stringify(r.prompt));
+  check(r.toasts.some((t) => /api_mode = "sync \(v1\)"/.test(t) && /frame_load_cap = 60/.test(t)),
+    "the dropped non-default options are reported once", r.toasts.join(" | ").slice(0, 300));
+  await page.evaluate(() => document.querySelectorAll(".p-toast-close-button").forEach((b) => b.click()));
+}
+
+// The lean node face: the API's fields, backend, force_rerun, batch and fit; the rare
+// options on a linked Options node. With fit = match the picture's aspect the badge shows
+// the size computed from the LoadImage picture (576×1024 portrait into a 1280×720 box).
+async function stepLean(ids) {
+  console.log("# the lean node face");
+  const r = await page.evaluate(({ id, OPTIONS_NODE }) => {
+    const seg = app.graph.getNodeById(id);
+    const opt = LiteGraph.createNode(OPTIONS_NODE);
+    if (!opt) return { error: `no ${OPTIONS_NODE} node` };
+    opt.pos = [seg.pos[0] - 340, seg.pos[1] + 380];
+    app.graph.add(opt);
+    opt.connect(0, seg, seg.inputs.findIndex((i) => i.name === "options"));
+    return { optId: opt.id, widgets: seg.widgets.filter((w) => w.serialize !== false).map((w) => w.name) };
+  }, { id: ids.seg, OPTIONS_NODE });
+  if (!check(!r.error, "a Segmind LTX-2 Options node links into the node", r.error)) return;
+  ids.opt = r.optId;
+  check(JSON.stringify(r.widgets) === JSON.stringify(["prompt", "negative_prompt", "width", "height", "num_frames", "fps", "seed",
+    "control_after_generate", "guidance_scale", "force_rerun", "backend", "batch_mode", "batch_index", "fit"]),
+  "the node's face: the API's fields, force_rerun, backend, batch and fit", r.widgets.join(","));
+  await setWidgets(ids.seg, { fit: "match the picture's aspect" });
+  await page.waitForFunction((id) => (app.graph.getNodeById(id).__segmindBadge?.root?.innerText ?? "").includes("picture's aspect"), ids.seg, { timeout: 15000 }).catch(() => {});
+  const pic = await page.evaluate((id) => {
+    const img = app.graph.getNodeById(id).imgs?.[0];
+    return img ? { width: img.naturalWidth, height: img.naturalHeight } : null;
+  }, ids.load);
+  const text = await badgeText(ids.seg);
+  const want = formatEstimate(estimateForNode({ width: 1280, height: 720, num_frames: 97, fps: 24, fit: "match the picture's aspect", batch_mode: "one picture" }, pic));
+  check(!!pic && text.includes(want), `the badge shows the size from the ${pic?.width}×${pic?.height} picture: "${want}"`, text);
+  await page.evaluate(({ a, b }) => {
+    const ds = app.canvas.ds;
+    const n = app.graph.getNodeById(a);
+    ds.scale = 1;
+    ds.offset[0] = -n.pos[0] + 330;
+    ds.offset[1] = -n.pos[1] + 120;
+    app.canvas.setDirty(true, true);
+  }, { a: ids.seg, b: ids.opt });
+  await sleep(600);
+  const seg = await nodeRect(ids.seg);
+  const opt = await nodeRect(ids.opt);
+  const x = Math.min(seg.x, opt.x), y = Math.min(seg.y, opt.y);
+  const file = path.join(OUT_DIR, "node_lean.png");
+  await page.screenshot({ path: file, clip: { x, y, width: Math.max(seg.x + seg.width, opt.x + opt.width) - x, height: Math.max(seg.y + seg.height, opt.y + opt.height) - y } });
+  console.log(`  screenshot ${path.relative(process.cwd(), file)}`);
+  await setWidgets(ids.seg, { fit: "crop to width x height" });
+}
+
+async function openTab() {
+  const open = await page.evaluate((TAB_ID) => app.extensionManager.sidebarTab?.activeSidebarTabId === TAB_ID, TAB_ID);
+  if (!open) await page.evaluate((TAB_ID) => app.extensionManager.command.execute(`Workspace.ToggleSidebarTab.${TAB_ID}`), TAB_ID);
+  await page.locator("[data-testid=segmind-jobs-panel]").waitFor({ timeout: 10000 });
+  // A wider sidebar for the screenshot: drag the splitter's gutter (as a user would).
+  const g = await page.evaluate(() => {
+    const panel = document.querySelector("[data-testid=segmind-jobs-panel]").getBoundingClientRect();
+    const gutter = [...document.querySelectorAll(".p-splitter-gutter")].map((e) => e.getBoundingClientRect())
+      .find((r) => Math.abs(r.left - panel.right) < 30);
+    return gutter && panel.width < 330 ? { x: gutter.left + gutter.width / 2, y: gutter.top + gutter.height / 2 } : null;
+  });
+  if (g) {
+    await page.mouse.move(g.x, g.y);
+    await page.mouse.down();
+    await page.mouse.move(g.x + 120, g.y, { steps: 8 });
+    await page.mouse.up();
+    await sleep(400);
+  }
+}
+
+async function closeTab() {
+  const open = await page.evaluate((TAB_ID) => app.extensionManager.sidebarTab?.activeSidebarTabId === TAB_ID, TAB_ID);
+  if (open) await page.evaluate((TAB_ID) => app.extensionManager.command.execute(`Workspace.ToggleSidebarTab.${TAB_ID}`), TAB_ID);
+}
+
+// Two paid runs, then the tab: both jobs with cost and thumbnail, today's spend their sum.
+async function stepJobs(ids) {
+  console.log("# jobs tab after two runs");
+  const before = await jobsNow();
+  const requestIds = [];
+  await openTab();
+  for (let i = 0; i < 2; i++) {
+    await newRequest(ids.seg);
+    const finished = queueAndWait();
+    if (i === 1) {
+      // The tab while the second job runs: its state, elapsed time, ETA and estimate.
+      const seen = await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=segmind-live-status]")]
+        .some((e) => /Queued|Processing|Generating|Uploading|Submitting/.test(e.textContent)), null, { timeout: 30000 }).then(() => true, () => false);
+      check(seen, "the tab shows the running job live");
+      if (seen) await shootTab("jobs_tab_live.png");
+    }
+    const how = await finished;
+    const rid = await page.evaluate((id) => app.graph.getNodeById(id).properties?.segmind_ltx2_last?.result?.request_id ?? null, ids.seg);
+    console.log(`  run ${i + 1}: ${how}, request ${rid}`);
+    requestIds.push(rid);
+  }
+  ids.requestIds = requestIds;
+  check(requestIds.every(Boolean) && requestIds[0] !== requestIds[1], "two runs, two request ids", requestIds.join(", "));
+  await openTab();
+  await page.waitForFunction((ids) => {
+    const rows = [...document.querySelectorAll("[data-testid=segmind-past-row]")];
+    const shown = rows.filter((r) => ids.some((id) => r.querySelector("[data-testid=segmind-past-id]")?.title === id));
+    return shown.length === ids.length && shown.every((r) => {
+      const img = r.querySelector("img");
+      return img?.complete && img.naturalWidth > 0;
+    });
+  }, requestIds, { timeout: 20000 }).catch(() => {});
+  const tab = await page.evaluate((ids) => {
+    const rows = [...document.querySelectorAll("[data-testid=segmind-past-row]")].map((r) => ({
+      id: r.querySelector("[data-testid=segmind-past-id]")?.title,
+      meta: r.querySelector("[data-testid=segmind-past-meta]")?.innerText,
+      thumb: (() => { const i = r.querySelector("img"); return i?.complete ? i.naturalWidth : 0; })(),
+    }));
+    return { rows: rows.filter((r) => ids.includes(r.id)), spend: document.querySelector("[data-testid=segmind-spend-today]")?.innerText,
+      credits: document.querySelector("[data-testid=segmind-credits]")?.innerText };
+  }, requestIds);
+  console.log("  rows:", JSON.stringify(tab.rows), "|", tab.spend, "|", tab.credits);
+  check(tab.rows.length === 2, "the tab lists both jobs");
+  check(tab.rows.every((r) => /\$0\.455/.test(r.meta ?? "")), "each with its cost", tab.rows.map((r) => r.meta).join(" | "));
+  check(tab.rows.every((r) => r.thumb > 0), "each with a thumbnail", tab.rows.map((r) => r.thumb).join(","));
+  const after = await jobsNow();
+  const todays = after.past.filter((j) => new Date(j.time * 1000).toDateString() === new Date().toDateString());
+  const sum = todays.reduce((a, j) => a + (j.cost ?? j.estimate ?? 0), 0);
+  check(Math.abs(after.spend.today - sum) < 1e-9 && Math.abs(after.spend.today - before.spend.today - 0.91) < 1e-9,
+    `today's spend is the sum of today's jobs ($${sum.toFixed(3)}), the two runs added $0.910`, JSON.stringify(after.spend));
+  check(tab.spend === formatUSD(after.spend.today), "the tab shows today's spend", tab.spend);
+  await sleep(500);
+  await shootTab("jobs_tab.png");
+}
+
+async function shootTab(name) {
+  const box = await page.evaluate(() => {
+    const el = document.querySelector("[data-testid=segmind-jobs-panel]");
+    const r = el.getBoundingClientRect();
+    const last = el.lastElementChild.getBoundingClientRect();
+    return { x: r.left, y: r.top, width: r.width, height: Math.min(r.height, last.bottom - r.top + 12) };
+  });
+  await page.screenshot({ path: path.join(OUT_DIR, name), clip: box });
+  console.log(`  screenshot ${name}`);
+}
+
+// A batch of two pictures with batch_mode "every picture": two clips, one preview each.
+async function stepBatch() {
+  console.log("# a batch: one preview per clip");
+  await closeTab();
+  const ids = await page.evaluate(async ({ NODE, INPUT_IMAGE }) => {
+    app.graph.clear();
+    const add = (type, pos) => { const n = LiteGraph.createNode(type); n.pos = pos; app.graph.add(n); return n; };
+    const load = add("LoadImage", [0, 0]);
+    const img = load.widgets.find((w) => w.name === "image");
+    img.value = INPUT_IMAGE;
+    img.callback?.(INPUT_IMAGE);
+    const flip = add("ImageFlip", [0, 420]);
+    flip.widgets[0].value = "y-axis: horizontally";
+    const batch = add("ImageBatch", [260, 420]);
+    const seg = add(NODE, [520, 0]);
+    load.connect(0, flip, 0);
+    load.connect(0, batch, 0);
+    flip.connect(0, batch, 1);
+    batch.connect(0, seg, seg.inputs.findIndex((i) => i.name === "image"));
+    const set = (name, v) => { const w = seg.widgets.find((x) => x.name === name); w.value = v; w.callback?.(v); };
+    set("prompt", "The camera slowly pushes in while soft rain starts to fall; gentle piano music.");
+    set("width", 576);
+    set("height", 1024);
+    set("num_frames", 49);
+    set("batch_mode", "every picture");
+    set("seed", Math.floor(Math.random() * 1e9));
+    seg.setSize([440, seg.computeSize()[1]]);
+    return { seg: seg.id };
+  }, { NODE, INPUT_IMAGE });
+  await sleep(800);
+  const badge0 = await badgeText(ids.seg);
+  check(/per picture/.test(badge0), "with every picture the estimate is per picture", badge0);
+  const how = await queueAndWait();
+  await page.waitForFunction((id) => {
+    const n = app.graph.getNodeById(id);
+    const grid = n.videoContainer?.querySelector("[data-testid=segmind-ltx2-clips]")
+      ?? n.widgets?.find((w) => w.name === "segmind_ltx2_video")?.element?.querySelector("[data-testid=segmind-ltx2-clips]");
+    return grid && [...grid.querySelectorAll("video")].every((v) => v.readyState >= 2);
+  }, ids.seg, { timeout: 20000 }).catch(() => {});
+  const r = await page.evaluate((id) => {
+    const n = app.graph.getNodeById(id);
+    const grid = n.videoContainer?.querySelector("[data-testid=segmind-ltx2-clips]");
+    return { files: n.properties?.segmind_ltx2_last?.files?.length ?? 0, videos: grid ? [...grid.querySelectorAll("video")].map((v) => v.src) : [],
+      badge: n.__segmindBadge?.root?.innerText ?? "" };
+  }, ids.seg);
+  console.log("  outcome:", how, "|", JSON.stringify(r));
+  check(how === "execution_success" && r.files === 2, "two clips from two pictures", `${how}, ${r.files} files`);
+  check(r.videos.length === 2 && new Set(r.videos).size === 2, "the node shows one preview per clip", r.videos.join(" "));
+  check(/2 clips/.test(r.badge), "the result line sums the batch", r.badge);
+  await shoot("node_batch.png", ids.seg);
+}
+
+// A per-run spend limit below the next run's estimate, set in Settings > Segmind: the run
+// is refused before any upload, and nothing is billed.
+async function stepLimit(ids) {
+  console.log("# spend limit refuses a run");
+  await closeTab();
+  await page.evaluate(() => app.extensionManager.command.execute("Comfy.ShowSettingsDialog"));
+  await page.locator(".settings-container, [role=dialog]").first().waitFor({ timeout: 15000 });
+  await page.getByText("Segmind", { exact: true }).first().click();
+  const field = page.locator("[data-testid=segmind-limit-per_run]");
+  await field.waitFor({ timeout: 10000 });
+  await field.fill("0.10");
+  await field.press("Enter");
+  await page.waitForFunction(() => /Saved/.test(document.querySelector("[data-testid=segmind-limit-per_run-status]")?.textContent ?? ""), null, { timeout: 10000 });
+  const saved = await page.evaluate(async () => (await fetch("api/segmind/limits")).json());
+  check(saved.per_run === 0.1, "the limit typed in Settings is saved on the server", JSON.stringify(saved));
+  await page.screenshot({ path: path.join(OUT_DIR, "settings_limits.png"), clip: await page.evaluate(() => {
+    const entry = document.querySelector("[data-testid=segmind-limit-per_run-entry]");
+    const d = entry.closest("[role=dialog], .p-dialog") ?? entry;
+    const r = d.getBoundingClientRect();
+    const bottom = Math.min(r.bottom, entry.getBoundingClientRect().bottom + 60);
+    return { x: r.left, y: r.top, width: r.width, height: bottom - r.top };
+  }) });
+  console.log("  screenshot settings_limits.png");
+  await page.keyboard.press("Escape");
+  await sleep(500);
+
+  const credits0 = await fakeCredits();
+  const jobs0 = await jobsNow();
+  await newRequest(ids.seg);
+  const how = await queueAndWait();
+  await sleep(1000);
+  const r = await page.evaluate((id) => ({
+    badge: app.graph.getNodeById(id).__segmindBadge?.root?.innerText ?? "",
+    dialog: document.querySelector(".p-dialog")?.innerText ?? "",
+  }), ids.seg);
+  console.log("  outcome:", how, "| badge:", JSON.stringify(r.badge));
+  check(how === "execution_error", "the run is refused", how);
+  check(/limit/i.test(r.badge) && /0\.10|0\.1\b/.test(r.badge) && /Settings/.test(r.badge), "the message names the limit, its value and where to change it", r.badge);
+  const jobs1 = await jobsNow();
+  check(jobs1.past.length === jobs0.past.length && jobs1.spend.today === jobs0.spend.today, "nothing recorded or spent", JSON.stringify(jobs1.spend));
+  const credits1 = await fakeCredits();
+  if (credits0 !== null) check(credits1 === credits0, "Segmind's credits unchanged (nothing billed)", `${credits0} -> ${credits1}`);
+  const dialogBox = await page.evaluate(() => {
+    const d = document.querySelector(".p-dialog");
+    if (!d) return null;
+    const r = d.getBoundingClientRect();
+    return { x: Math.max(0, r.left - 10), y: Math.max(0, r.top - 10), width: r.width + 20, height: r.height + 20 };
+  });
+  if (dialogBox) {
+    await page.screenshot({ path: path.join(OUT_DIR, "spend_limit_dialog.png"), clip: dialogBox });
+    console.log("  screenshot spend_limit_dialog.png");
+  }
+  await page.keyboard.press("Escape");
+  await sleep(500);
+  await shoot("spend_limit_refusal.png", ids.seg);
+  await page.evaluate(async () => fetch("api/segmind/limits", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ per_day: null, per_run: null }) }));
+}
+
+// From the tab: the first run's clip into the graph (Load Video) and a Collect node set to
+// its request id; queued alone, the Collect node gives the clip without billing.
+async function stepCollect(ids) {
+  console.log("# collect the first job");
+  const first = ids.requestIds?.[0];
+  if (!check(!!first, "a recorded request id to collect")) return;
+  await openTab();
+  const row = page.locator("[data-testid=segmind-past-row]", { has: page.locator(`[data-testid=segmind-past-id][title="${first}"]`) });
+  await row.waitFor({ timeout: 10000 });
+  const before = await page.evaluate(() => app.graph._nodes.map((n) => n.id));
+  await row.locator("[data-testid=segmind-to-graph]").click();
+  await row.locator("[data-testid=segmind-collect]").click();
+  await sleep(800);
+  const added = await page.evaluate((before) => app.graph._nodes.filter((n) => !before.includes(n.id))
+    .map((n) => ({ id: n.id, type: n.type, values: n.widgets?.filter((w) => w.serialize !== false).map((w) => w.value) })), before);
+  console.log("  added:", JSON.stringify(added));
+  const load = added.find((n) => n.type === "LoadVideo");
+  const collect = added.find((n) => n.type === COLLECT);
+  check(!!load && /^[^/]+\/.+\.mp4 \[output\]$/.test(load.values[0]), "Add to graph: a Load Video node on the clip in the output folder", JSON.stringify(load));
+  check(!!collect && collect.values[0] === first, "Collect: a Collect Job node set to the request id", JSON.stringify(collect));
+  if (!collect) return;
+  await closeTab();
+  // Queue only the Collect node (and the Load Video): mute the rest.
+  const credits0 = await fakeCredits();
+  const jobs0 = await jobsNow();
+  await page.evaluate(({ keep }) => {
+    for (const n of app.graph._nodes) if (!keep.includes(n.id)) { n.__mode = n.mode; n.mode = 2; }
+  }, { keep: [collect.id, load?.id].filter(Boolean) });
+  const how = await queueAndWait();
+  await page.evaluate(() => { for (const n of app.graph._nodes) if ("__mode" in n) { n.mode = n.__mode; delete n.__mode; } });
+  await sleep(1500);
+  const r = await page.evaluate((id) => {
+    const n = app.graph.getNodeById(id);
+    return { badge: n.__segmindBadge?.root?.innerText ?? "", last: n.properties?.segmind_ltx2_last ?? null };
+  }, collect.id);
+  console.log("  outcome:", how, "| badge:", JSON.stringify(r.badge));
+  check(how === "execution_success", "the Collect node runs", how);
+  check(r.last?.result?.request_id === first && !!r.last?.file?.filename, "it gives the first job's clip", JSON.stringify(r.last));
+  const jobs1 = await jobsNow();
+  check(jobs1.spend.today === jobs0.spend.today, "no spend recorded", `${jobs0.spend.today} -> ${jobs1.spend.today}`);
+  const credits1 = await fakeCredits();
+  if (credits0 !== null) check(credits1 === credits0, "Segmind's credits unchanged (not billed)", `${credits0} -> ${credits1}`);
+  await checkVideo(collect.id, "collected");
+  await shoot("collect_node.png", collect.id);
+  if (load) await shoot("load_video_node.png", load.id);
+}
+
 // ------------------------------------------------------------------------- main
 
 try {
@@ -547,8 +923,10 @@ try {
   const apiNode = await page.evaluate(async (NODE) => (await (await fetch(`api/object_info/${NODE}`)).json())[NODE]?.api_node, NODE);
   check(!apiNode, "the node is not flagged API_NODE");
   if (STEPS.has("key")) await stepKey();
+  if (STEPS.has("migrate")) await stepMigrate();
   const ids = await buildGraph();
   await sleep(800);
+  if (STEPS.has("lean")) await stepLean(ids);
   if (STEPS.has("badge")) await stepBadge(ids);
   if (STEPS.has("seed")) await stepSeed(ids);
   if (STEPS.has("run")) await stepRun(ids);
@@ -556,6 +934,14 @@ try {
   if (STEPS.has("error")) await stepError(ids);
   if (STEPS.has("cancel")) await stepCancel(ids);
   if (STEPS.has("keyerror")) await stepKeyError(ids);
+  if (STEPS.has("jobs")) await stepJobs(ids);
+  if (STEPS.has("batch")) {
+    await stepBatch();
+    Object.assign(ids, await buildGraph());
+    await sleep(800);
+  }
+  if (STEPS.has("limit")) await stepLimit(ids);
+  if (STEPS.has("collect")) await stepCollect(ids);
   const ours = pageErrors.filter((e) => /segmind/i.test(e));
   check(ours.length === 0, "no page errors from the extension", ours.join(" | "));
   if (pageErrors.length) console.log("  other page errors (front end):", pageErrors.join(" | "));

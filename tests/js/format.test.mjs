@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   formatUSD, formatCredits, formatClock, formatClipLength, formatEta, remainingSeconds,
-  formatStatus, formatEstimate, formatEstimateDetail, formatResult, formatError,
+  formatStatus, formatEstimate, formatEstimateDetail, formatResult, formatResults, formatError,
 } from "../../web/js/format.js";
-import { estimateCost, DEFAULTS } from "../../web/js/cost.js";
+import { estimateCost, estimateForNode, DEFAULTS, FIT_MATCH, BATCH_EVERY } from "../../web/js/cost.js";
 
 test("money", () => {
   assert.equal(formatUSD(0.455), "$0.455");
@@ -62,16 +62,31 @@ test("status lines", () => {
   assert.equal(formatStatus(), "Working");
 });
 
-test("estimate lines", () => {
+test("estimate lines show the size and frames Segmind really returns", () => {
   const est = estimateCost(DEFAULTS);
-  assert.equal(formatEstimate(est), "Est. ≈ $0.455 · 720×1280 · 181 frames @ 24 fps = 7.5 s");
-  assert.equal(formatEstimateDetail(est), "~1:53 on Segmind (quoted 1:53 at defaults)");
+  assert.equal(formatEstimate(est), "Est. ≈ $0.455 · 736×1280 · 185 frames @ 24 fps = 7.7 s");
+  assert.equal(formatEstimateDetail(est),
+    "asked 720×1280, 181 frames (LTX-2 grid: 32 px, 8k+1) · ~1:53 on Segmind");
+  const onGrid = estimateCost({ width: 704, height: 384, num_frames: 121, fps: 24 });
+  assert.equal(formatEstimate(onGrid), "Est. ≈ $0.085 · 704×384 · 121 frames @ 24 fps = 5.0 s");
+  assert.equal(formatEstimateDetail(onGrid), "~0:21 on Segmind");
   assert.match(formatEstimate(null), /unknown/);
   assert.equal(formatEstimateDetail(null), "");
   const bad = estimateCost({ width: 720, height: 1280, num_frames: 500, fps: 24 });
   assert.match(formatEstimateDetail(bad), /⚠ num_frames 500 is outside 1-400/);
   const noFps = estimateCost({ width: 720, height: 1280, num_frames: 181, fps: null });
-  assert.equal(formatEstimate(noFps), "Est. ≈ $0.455 · 720×1280 · 181 frames");
+  assert.equal(formatEstimate(noFps), "Est. ≈ $0.455 · 736×1280 · 185 frames");
+});
+
+test("estimate lines follow the fit mode and the batch mode", () => {
+  const box = { width: 720, height: 1280, num_frames: 181, fps: 24, fit: FIT_MATCH };
+  const unknown = estimateForNode(box, null);
+  assert.equal(formatEstimate(unknown), "Est. ≤ $0.455 · size follows the picture, within 736×1280 · 185 frames @ 24 fps = 7.7 s");
+  const known = estimateForNode(box, { width: 1920, height: 1080 });
+  assert.equal(formatEstimate(known), "Est. ≈ $0.148 · 736×416 (picture's aspect) · 185 frames @ 24 fps = 7.7 s");
+  assert.match(formatEstimateDetail(known), /^picture 1920×1080 fitted within 720×1280 · asked 720×405, 181 frames/);
+  const every = estimateForNode({ ...DEFAULTS, batch_mode: BATCH_EVERY });
+  assert.match(formatEstimate(every), /^Est\. ≈ \$0\.455 per picture · 736×1280/);
 });
 
 test("result line from the node's UI output", () => {
@@ -83,6 +98,17 @@ test("result line from the node's UI output", () => {
   assert.equal(formatResult({ cost: 0.455, from_cache: true }), "Reused cached clip (not billed again)");
   assert.equal(formatResult({ cost: 0.1, width: 512, height: 512, fps: 23.976 }), "Charged $0.100 · 512×512 @ 23.98 fps");
   assert.equal(formatResult(null), "");
+});
+
+test("result line of a batch: totals, reused clips, lowest credits", () => {
+  const a = { cost: 0.455, remaining_credits: 9.5, from_cache: false, width: 736, height: 1280, frame_count: 185, fps: 24 };
+  const b = { cost: 0.455, remaining_credits: 9.05, from_cache: false, width: 736, height: 1280, frame_count: 185, fps: 24 };
+  const c = { cost: 0.455, remaining_credits: null, from_cache: true, width: 736, height: 1280, frame_count: 185, fps: 24 };
+  assert.equal(formatResults([a, b, c]), "3 clips · charged $0.910 · 1 reused from the cache (not billed again) · credits left 9.05 · 736×1280, 185 frames");
+  assert.equal(formatResults([a, { ...b, cost: null }]), "2 clips · charged $0.455 + 1 not reported · credits left 9.05 · 736×1280, 185 frames");
+  assert.equal(formatResults([a]), formatResult(a));
+  assert.equal(formatResults([]), "");
+  assert.equal(formatResults(undefined), "");
 });
 
 test("error line is the user message, one line, key masked, bounded", () => {

@@ -71,6 +71,8 @@ export const PHASE_LABELS = Object.freeze({
   processing: "Generating at Segmind",
   downloading: "Downloading",
   decoding: "Decoding",
+  waiting_budget: "Waiting for the request budget",
+  waiting_other_run: "Waiting for an identical run",
   done: "Done",
   cached: "Reused earlier result",
   failed: "Failed",
@@ -90,20 +92,67 @@ export function formatStatus({ phase, elapsedS, etaS, detail } = {}) {
   return parts.join(SEP);
 }
 
-/** The badge's estimate line: "Est. ≈ $0.455 · 720×1280 · 181 frames @ 24 fps = 7.5 s". */
+/**
+ * The badge's estimate line, with the size and frame count Segmind really returns:
+ * "Est. ≈ $0.455 · 736×1280 · 185 frames @ 24 fps = 7.7 s". `est` comes from
+ * cost.estimateForNode (or estimateCost).
+ */
 export function formatEstimate(est) {
   if (!est) return "Est. cost: unknown (width, height or num_frames comes from a link)";
-  const size = `${est.width}×${est.height}`;
-  let frames = `${est.numFrames} frames`;
+  let money = "Est. " + (est.followsPicture ? `≤ ${formatUSD(est.usd)}` : formatUSD(est.usd, { approx: true }));
+  if (est.perPicture) money += " per picture";
+  const w = est.renderWidth ?? est.width;
+  const h = est.renderHeight ?? est.height;
+  const n = est.renderFrames ?? est.numFrames;
+  let size = `${w}×${h}`;
+  if (est.followsPicture) size = `size follows the picture, within ${size}`;
+  else if (est.picture) size += " (picture's aspect)";
+  let frames = `${n} frames`;
   if (est.fps) frames += ` @ ${est.fps} fps = ${formatClipLength(est.clipSeconds)}`;
-  return ["Est. " + formatUSD(est.usd, { approx: true }), size, frames].join(SEP);
+  return [money, size, frames].join(SEP);
 }
 
-/** Secondary estimate line: expected run time, and any out-of-range values. */
+/** Secondary estimate line: why the size differs from the widgets, the expected run time, problems. */
 export function formatEstimateDetail(est) {
   if (!est) return "";
-  const parts = [`~${formatClock(est.runtimeS)} on Segmind (quoted 1:53 at defaults)`];
+  const parts = [];
+  if (est.picture) {
+    parts.push(`picture ${est.picture.width}×${est.picture.height} fitted within ${est.boxWidth}×${est.boxHeight}`);
+  }
+  if (est.snapped) {
+    parts.push(`asked ${est.width}×${est.height}, ${est.numFrames} frames (LTX-2 grid: 32 px, 8k+1)`);
+  }
+  parts.push(`~${formatClock(est.runtimeS)} on Segmind`);
   if (est.problems?.length) parts.push("⚠ " + est.problems.join("; "));
+  return parts.join(SEP);
+}
+
+/**
+ * The result line after a run that made several clips (a batch): totals, then the first
+ * clip's size. One clip: formatResult.
+ */
+export function formatResults(infos) {
+  const list = (Array.isArray(infos) ? infos : []).filter((i) => i && typeof i === "object");
+  if (list.length <= 1) return formatResult(list[0]);
+  const parts = [`${list.length} clips`];
+  const billed = list.filter((i) => !i.from_cache);
+  const reused = list.length - billed.length;
+  const known = billed.filter((i) => finite(i.cost));
+  if (billed.length) {
+    const sum = known.reduce((a, i) => a + i.cost, 0);
+    if (known.length === billed.length) parts.push(`charged ${formatUSD(sum)}`);
+    else if (known.length) parts.push(`charged ${formatUSD(sum)} + ${billed.length - known.length} not reported`);
+    else parts.push("cost not reported by Segmind");
+  }
+  if (reused) parts.push(`${reused} reused from the cache (not billed again)`);
+  const credits = list.map((i) => i.remaining_credits).filter(finite);
+  if (credits.length) parts.push(`credits left ${formatCredits(Math.min(...credits))}`);
+  const first = list[0];
+  if (finite(first.width) && finite(first.height)) {
+    let clip = `${first.width}×${first.height}`;
+    if (finite(first.frame_count)) clip += `, ${first.frame_count} frames`;
+    parts.push(clip);
+  }
   return parts.join(SEP);
 }
 

@@ -1,7 +1,10 @@
 // ComfyUI front-end extension for the Segmind LTX-2 nodes (tested with front end 1.27.10).
 //
-//  * a badge on each SegmindLTX2* node with a cost estimate for its current width, height,
-//    num_frames and fps, and after a run what Segmind reported (cost, credits left);
+//  * a badge on each SegmindLTX2* node with the size and frame count Segmind will really
+//    return (LTX-2's 32-pixel and 8k+1 grid; with fit = "match the picture's aspect" the
+//    size from the upstream picture when the front end knows it), the clip's duration and
+//    the estimated cost, and after a run what Segmind reported (cost, credits left); the
+//    Collect Job node gets the result line only;
 //  * a "Running · 0:42" line until the Python side's first progress text arrives (the
 //    front end shows ComfyUI progress text on the node by itself), and the failure
 //    message on the node when the run fails;
@@ -9,15 +12,27 @@
 //    only in memory, so the file info is kept in node.properties and drawn as a
 //    <video controls> until a new run replaces it;
 //  * the "Segmind API key" entry in the settings dialog, which sends the key to the
-//    pack's route and never stores it in the browser's settings (see key_settings.js).
+//    pack's route and never stores it in the browser's settings (see key_settings.js);
+//  * the spend limits (per day, per queued run) in the settings dialog, kept by the pack's
+//    route, not by the browser (jobs.js, panel.js);
+//  * a "Segmind" sidebar tab: live jobs, past jobs and spend (panel.js), through the front
+//    end's extensionManager.registerSidebarTab (front end 1.3.9 and later; skipped, with a
+//    console note, on a front end without it);
+//  * one preview per clip when a batch run returns several clips;
+//  * old workflows: the values of the pack's former, wider node face are moved onto the
+//    lean face's widgets when a workflow loads (migrate.js).
 //
-// The logic lives in small pure modules (cost.js, format.js, key_settings.js) that the
-// tests in tests/js/ import; this file only wires them to ComfyUI.
+// The logic lives in small pure modules (cost.js, format.js, key_settings.js, jobs.js,
+// migrate.js) and a DOM module (panel.js) that the tests in tests/js/ import; this file
+// only wires them to ComfyUI.
 
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
-import { estimateCost, isSegmindVideoNodeDef, COST_NOTE } from "./cost.js";
-import { formatEstimate, formatEstimateDetail, formatResult, formatError, formatStatus } from "./format.js";
+import { estimateForNode, isSegmindVideoNodeDef, COST_NOTE } from "./cost.js";
+import { formatEstimate, formatEstimateDetail, formatResults, formatError, formatStatus } from "./format.js";
+import { LIMITS_ROUTE, LIMIT_FIELDS, LIMIT_LABELS, createLimitsController, loadVideoValue } from "./jobs.js";
+import { migrateWidgetValues, pruneDroppedInputs, describeDropped, OLD_LAYOUTS } from "./migrate.js";
+import { createJobsPanel, renderLimitField } from "./panel.js";
 import {
   SETTING_ID,
   SETTING_PLACEHOLDER,
@@ -30,7 +45,11 @@ const EXT_NAME = "Segmind.LTX2";
 const PROP = "segmind_ltx2_last"; // node.properties key: last clip's file info and result
 const BADGE_WIDGET = "segmind_ltx2_badge";
 const VIDEO_WIDGET = "segmind_ltx2_video";
-const COST_INPUTS = ["width", "height", "num_frames", "fps"];
+const COST_INPUTS = ["width", "height", "num_frames", "fps", "fit", "batch_mode"];
+const SIDEBAR_TAB_ID = "segmind-ltx2-jobs";
+const COLLECT_CLASS = "SegmindLTX2CollectJob";
+const LOAD_VIDEO_CLASS = "LoadVideo";
+const MAX_PREVIEWS = 64; // clips kept in node.properties for the preview after a reload
 const LINE_PX = 17;
 // Front end 1.27.10 gives a DOM widget's element its allotted height minus twice
 // options.margin (default 10), so the margin is part of the height we ask for.
@@ -63,6 +82,20 @@ function costValues(node) {
     out[name] = w && !isLinked(node, name) ? w.value : null;
   }
   return out;
+}
+
+// The picture on the "image" input, when the front end knows its size: a LoadImage (or any
+// node with an image preview) upstream has node.imgs[0], an <img> with its natural size.
+function upstreamPictureSize(node) {
+  const input = node.inputs?.find((i) => i?.name === "image");
+  if (input?.link == null) return null;
+  const graph = node.graph ?? app.graph;
+  const link = graph?.links?.get?.(input.link) ?? graph?.links?.[input.link];
+  const origin = link ? graph.getNodeById?.(link.origin_id) : null;
+  const img = origin?.imgs?.[origin.imageIndex ?? 0] ?? origin?.imgs?.[0];
+  const width = img?.naturalWidth;
+  const height = img?.naturalHeight;
+  return width > 0 && height > 0 ? { width, height } : null;
 }
 
 function removeWidget(node, name) {
@@ -116,12 +149,14 @@ function ensureBadge(node) {
   );
   detail.style.opacity = "0.7";
   result.style.color = "#8fd18f";
-  for (const d of [result, status]) Object.assign(d.style, { whiteSpace: "normal", overflowWrap: "anywhere" });
+  // Every line wraps rather than being cut at the node's edge.
+  for (const d of [estimate, detail, result, status]) Object.assign(d.style, { whiteSpace: "normal", overflowWrap: "anywhere" });
   // Empty lines take no room (relayout counts the visible ones).
   result.style.display = "none";
   status.style.display = "none";
   const badge = { root, estimate, detail, result, status, key: null, lines: 2, runStart: null, timer: null, gotText: false };
-  const height = () => badge.lines * LINE_PX + 8 + 2 * BADGE_MARGIN;
+  // No visible line (a Collect node before its first run): no room taken.
+  const height = () => (badge.lines ? (badge.px ?? badge.lines * LINE_PX) + 8 + 2 * BADGE_MARGIN : 0);
   const widget = node.addDOMWidget(BADGE_WIDGET, "segmind-badge", root, {
     serialize: false,
     hideOnZoom: false,
@@ -141,9 +176,9 @@ function setLine(div, text, { color } = {}) {
   if (color !== undefined) div.style.color = color;
 }
 
-// The result and status lines wrap (the charge and an error message must be readable on
-// the node); their height is estimated from the text length and the node's width (about
-// 6.6 px per 12 px character), since the element may not be laid out yet.
+// The lines wrap (the size, the charge and an error message must be readable on the node).
+// Once the badge is laid out its lines' real heights are used; before that the height is
+// estimated from the text length and the node's width (about 6.6 px per 12 px character).
 const WRAP_MAX_LINES = 5;
 function wrappedLines(node, div) {
   const text = div.textContent ?? "";
@@ -152,14 +187,26 @@ function wrappedLines(node, div) {
   return Math.min(WRAP_MAX_LINES, Math.max(1, Math.ceil(text.length / perLine)));
 }
 
+function measuredHeight(node, badge) {
+  // Only once the element has (about) the node's width: while the front end is still
+  // placing it, a few pixels' width would wrap every character onto a line of its own.
+  const width = badge.root.offsetWidth;
+  if (!(width > 0) || width < 0.6 * ((node.size?.[0] ?? 0) - 2 * BADGE_MARGIN)) return null;
+  let px = 0;
+  for (const d of [badge.estimate, badge.detail, badge.result, badge.status]) {
+    if (d.style.display !== "none") px += d.offsetHeight || 0;
+  }
+  return px > 0 ? Math.min(px, 4 * WRAP_MAX_LINES * LINE_PX) : null;
+}
+
 function relayout(node, badge) {
-  const lines =
-    [badge.estimate, badge.detail].filter((d) => d.style.display !== "none").length +
-    wrappedLines(node, badge.result) +
-    wrappedLines(node, badge.status);
+  const lines = [badge.estimate, badge.detail, badge.result, badge.status].reduce((n, d) => n + wrappedLines(node, d), 0);
   badge.width = node.size?.[0];
-  if (lines !== badge.lines) {
+  badge.root.style.display = lines ? "" : "none";
+  const px = lines ? measuredHeight(node, badge) : null;
+  if (lines !== badge.lines || px !== badge.px) {
     badge.lines = lines;
+    badge.px = px;
     const min = node.computeSize?.();
     if (min && node.size && node.size[1] < min[1]) node.setSize?.([node.size[0], min[1]]);
   }
@@ -168,11 +215,22 @@ function relayout(node, badge) {
 
 function updateEstimate(node, force = false) {
   const badge = ensureBadge(node);
+  if (node.__segmindCollect) {
+    // The Collect node never pays: no estimate, only the result and status lines.
+    if (badge.key !== "collect") {
+      badge.key = "collect";
+      setLine(badge.estimate, "");
+      setLine(badge.detail, "");
+      relayout(node, badge);
+    }
+    return;
+  }
   const values = costValues(node);
-  const key = JSON.stringify(values);
+  const picture = values.fit != null ? upstreamPictureSize(node) : null;
+  const key = JSON.stringify([values, picture]);
   if (!force && key === badge.key) return;
   badge.key = key;
-  const est = estimateCost(values);
+  const est = estimateForNode(values, picture);
   setLine(badge.estimate, formatEstimate(est));
   setLine(badge.detail, formatEstimateDetail(est));
   badge.estimate.title = COST_NOTE;
@@ -182,7 +240,8 @@ function updateEstimate(node, force = false) {
 function showResult(node) {
   const badge = ensureBadge(node);
   const last = node.properties?.[PROP];
-  setLine(badge.result, last?.result ? formatResult(last.result) : "");
+  const results = Array.isArray(last?.results) && last.results.length ? last.results : last?.result ? [last.result] : [];
+  setLine(badge.result, formatResults(results));
   relayout(node, badge);
 }
 
@@ -235,30 +294,93 @@ function hasStandardVideo(node) {
   return !!node.videoContainer || !!node.widgets?.some((w) => w.name === "video-preview");
 }
 
-function showSavedVideo(node) {
-  const file = node.properties?.[PROP]?.file;
-  if (!file?.filename || hasStandardVideo(node)) return;
-  if (node.widgets?.some((w) => w.name === VIDEO_WIDGET)) return;
+function savedFiles(node) {
+  const last = node.properties?.[PROP];
+  if (Array.isArray(last?.files) && last.files.length) return last.files.filter((f) => f?.filename);
+  return last?.file?.filename ? [last.file] : [];
+}
+
+function missingClipNote(file) {
+  return el("div", {
+    text: `The saved clip ${file.subfolder ? file.subfolder + "/" : ""}${file.filename} is no longer in ComfyUI's output folder; run the node again.`,
+    style: { font: "12px system-ui, sans-serif", color: "var(--input-text, #ddd)", padding: "4px", whiteSpace: "normal" },
+  });
+}
+
+function clipVideo(file, testid) {
   const video = el("video", {
     controls: "",
     loop: "",
     playsinline: "",
     preload: "metadata",
-    "data-testid": "segmind-ltx2-video",
-    style: { width: "100%", height: "100%", objectFit: "contain", background: "#000" },
+    "data-testid": testid,
+    style: { width: "100%", height: "100%", objectFit: "contain", background: "#000", display: "block" },
   });
   // Not muted: the clip's audio plays when the user presses play.
-  const box = el("div", { className: "segmind-ltx2-video", style: { width: "100%", height: "100%" } }, [video]);
-  video.addEventListener("error", () => {
-    box.replaceChildren(
-      el("div", {
-        text: `The saved clip ${file.subfolder ? file.subfolder + "/" : ""}${file.filename} is no longer in ComfyUI's output folder; run the node again.`,
-        style: { font: "12px system-ui, sans-serif", color: "var(--input-text, #ddd)", padding: "4px", whiteSpace: "normal" },
-      }),
-    );
-  });
   video.src = clipUrl(file);
-  const aspect = file.width > 0 && file.height > 0 ? file.height / file.width : 16 / 9;
+  return video;
+}
+
+// Several clips (a batch): a near-square grid of players, so the grid is never taller than
+// one clip at the node's width (the front end sizes its preview widget for one clip).
+function clipGrid(files) {
+  const cols = Math.ceil(Math.sqrt(files.length));
+  const grid = el("div", {
+    className: "segmind-ltx2-clips",
+    "data-testid": "segmind-ltx2-clips",
+    style: { display: "grid", gridTemplateColumns: `repeat(${cols}, 1fr)`, gap: "2px", width: "100%", height: "100%",
+      alignContent: "center", background: "#000" },
+  });
+  files.forEach((file, i) => {
+    const video = clipVideo(file, "segmind-ltx2-clip");
+    Object.assign(video.style, { height: "auto", maxHeight: "100%" }); // each cell keeps its clip's shape
+    video.title = `Clip ${i + 1} of ${files.length}: ${file.filename}`;
+    const cell = el("div", { style: { position: "relative", minWidth: "0", minHeight: "0" } }, [
+      video,
+      el("span", {
+        text: String(i + 1),
+        style: { position: "absolute", top: "2px", left: "4px", font: "11px system-ui, sans-serif", color: "#fff",
+          textShadow: "0 0 3px #000", pointerEvents: "none" },
+      }),
+    ]);
+    video.addEventListener("error", () => cell.replaceChildren(missingClipNote(file)));
+    grid.append(cell);
+  });
+  return grid;
+}
+
+function filesKey(files) {
+  return files.map((f) => `${f.subfolder}/${f.filename}`).join("|");
+}
+
+// After a batch run the front end's own preview shows only the first clip (front end
+// 1.27.10 puts videoElements[0] into node.videoContainer): swap in the grid of all clips.
+function showAllClipsInFrontendPreview(node) {
+  const files = savedFiles(node);
+  const container = node.videoContainer;
+  if (files.length < 2 || !container || typeof container.replaceChildren !== "function") return;
+  const key = filesKey(files);
+  if (container.__segmindKey === key && container.firstChild?.classList?.contains?.("segmind-ltx2-clips")) return;
+  // Wait until the front end has put its own element in (it loads every clip first).
+  if (!container.firstChild) return;
+  container.__segmindKey = key;
+  container.replaceChildren(clipGrid(files));
+}
+
+function showSavedVideo(node) {
+  const files = savedFiles(node);
+  if (!files.length || hasStandardVideo(node)) return;
+  if (node.widgets?.some((w) => w.name === VIDEO_WIDGET)) return;
+  const first = files[0];
+  let box;
+  if (files.length === 1) {
+    const video = clipVideo(first, "segmind-ltx2-video");
+    box = el("div", { className: "segmind-ltx2-video", style: { width: "100%", height: "100%" } }, [video]);
+    video.addEventListener("error", () => box.replaceChildren(missingClipNote(first)));
+  } else {
+    box = el("div", { className: "segmind-ltx2-video", style: { width: "100%", height: "100%" } }, [clipGrid(files)]);
+  }
+  const aspect = first.width > 0 && first.height > 0 ? first.height / first.width : 16 / 9;
   const widget = node.addDOMWidget(VIDEO_WIDGET, "video", box, {
     serialize: false,
     hideOnZoom: false,
@@ -268,37 +390,43 @@ function showSavedVideo(node) {
   node.setDirtyCanvas?.(true, true);
 }
 
+function pickSummary(info) {
+  // Only these fields: nothing else from the output lands in the workflow.
+  const num = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+  return {
+    cost: num(info.cost),
+    remaining_credits: num(info.remaining_credits),
+    request_id: typeof info.request_id === "string" ? info.request_id : null,
+    from_cache: Boolean(info.from_cache),
+    width: num(info.width),
+    height: num(info.height),
+    frame_count: num(info.frame_count),
+    fps: num(info.fps),
+    api_mode: typeof info.api_mode === "string" ? info.api_mode : null,
+  };
+}
+
 function rememberOutput(node, output) {
-  const image = output?.images?.[0];
-  const info = output?.segmind?.[0];
-  if (!image?.filename && !info) return;
+  const images = (Array.isArray(output?.images) ? output.images : []).filter((i) => i?.filename).slice(0, MAX_PREVIEWS);
+  const infos = (Array.isArray(output?.segmind) ? output.segmind : []).filter((i) => i && typeof i === "object");
+  if (!images.length && !infos.length) return;
   node.properties = node.properties ?? {};
   const prev = node.properties[PROP] ?? {};
   const entry = { ...prev };
-  if (image?.filename) {
-    entry.file = {
+  if (images.length) {
+    entry.files = images.map((image, i) => ({
       filename: String(image.filename),
       subfolder: String(image.subfolder ?? ""),
       type: String(image.type ?? "output"),
       format: image.format ? String(image.format) : "video/mp4",
-      width: Number(info?.width) || null,
-      height: Number(info?.height) || null,
-    };
+      width: Number(infos[i]?.width) || null,
+      height: Number(infos[i]?.height) || null,
+    }));
+    entry.file = entry.files[0]; // what older versions of this extension read
   }
-  if (info && typeof info === "object") {
-    // Only these fields: nothing else from the output lands in the workflow.
-    const num = (x) => (typeof x === "number" && Number.isFinite(x) ? x : null);
-    entry.result = {
-      cost: num(info.cost),
-      remaining_credits: num(info.remaining_credits),
-      request_id: typeof info.request_id === "string" ? info.request_id : null,
-      from_cache: Boolean(info.from_cache),
-      width: num(info.width),
-      height: num(info.height),
-      frame_count: num(info.frame_count),
-      fps: num(info.fps),
-      api_mode: typeof info.api_mode === "string" ? info.api_mode : null,
-    };
+  if (infos.length) {
+    entry.results = infos.slice(0, MAX_PREVIEWS).map(pickSummary);
+    entry.result = entry.results[0];
   }
   node.properties[PROP] = entry;
 }
@@ -359,8 +487,59 @@ function defaultSeedControlToFixed(node) {
   control.value = SEED_CONTROL_DEFAULT;
 }
 
-function patchNodeType(nodeType) {
+// ----------------------------------------------------------------------------- old workflows
+
+const migrationNotices = [];
+let migrationTimer = null;
+
+function reportMigration(text) {
+  console.warn(`[${EXT_NAME}] ${text}`);
+  migrationNotices.push(text);
+  // One toast for a whole workflow, not one per node.
+  if (migrationTimer) return;
+  migrationTimer = setTimeout(() => {
+    migrationTimer = null;
+    const lines = migrationNotices.splice(0);
+    toast({
+      severity: "warn",
+      summary: "Segmind LTX-2: options moved off the node",
+      detail: lines.join("\n"),
+      life: 15000,
+    });
+  }, 300);
+}
+
+// Runs before the front end's own configure (which merges the saved inputs and applies
+// widgets_values by position), so an old list lands on the right widgets by name.
+function patchConfigure(nodeType, className) {
+  if (!OLD_LAYOUTS[className]) return;
   const proto = nodeType.prototype;
+  const orig = proto.configure;
+  if (typeof orig !== "function" || orig.__segmindMigrate) return;
+  const wrapped = function (data, ...rest) {
+    try {
+      const widgets = (this.widgets ?? []).filter((w) => w && w.serialize !== false).map((w) => ({ name: w.name, value: w.value }));
+      const r = migrateWidgetValues(className, data?.widgets_values, widgets);
+      if (r) {
+        const pruned = pruneDroppedInputs(data.inputs, widgets.map((w) => w.name));
+        data = { ...data, widgets_values: r.values, inputs: pruned.inputs };
+        const title = `#${data.id ?? this.id ?? "?"} ${data.title ?? this.title ?? className}`;
+        const text = describeDropped(title, r.dropped, pruned.linked);
+        if (text) reportMigration(text);
+        else console.info(`[${EXT_NAME}] ${title}: loaded a workflow saved with the former node face; values kept.`);
+      }
+    } catch (err) {
+      console.error(`[${EXT_NAME}] could not migrate an old node's values:`, err);
+    }
+    return orig.call(this, data, ...rest);
+  };
+  wrapped.__segmindMigrate = true;
+  proto.configure = wrapped;
+}
+
+function patchNodeType(nodeType, { collect = false } = {}) {
+  const proto = nodeType.prototype;
+  if (collect) proto.__segmindCollect = true;
   chain(proto, "onNodeCreated", function () {
     ourNodes.add(this);
     defaultSeedControlToFixed(this);
@@ -394,6 +573,7 @@ function patchNodeType(nodeType) {
     if (hasStandardVideo(this) && this.widgets?.some((w) => w.name === VIDEO_WIDGET)) {
       removeWidget(this, VIDEO_WIDGET);
     }
+    showAllClipsInFrontendPreview(this);
   });
 }
 
@@ -481,6 +661,199 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
   return root;
 }
 
+// Spend limits: one controller for both fields, talking to the pack's route; the settings
+// store only ever holds the placeholder (the server's limits.json is the one truth, and
+// the Python side enforces it).
+async function jsonRequest(method, route, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await api.fetchApi(route, init);
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  return { status: res.status, data };
+}
+
+const limitsController = createLimitsController({ request: (method, body) => jsonRequest(method, LIMITS_ROUTE, body) });
+
+const LIMIT_SETTINGS = LIMIT_FIELDS.map((field) => ({
+  id: `SegmindLTX2.SpendLimit.${field === "per_day" ? "PerDay" : "PerRun"}`,
+  category: ["Segmind", "Spend limits", field === "per_day" ? "1 per day" : "2 per run"],
+  name: `Spend limit ${LIMIT_LABELS[field]} (USD)`,
+  tooltip: field === "per_day"
+    ? "A run that would take today's Segmind spend (paid and reserved) past this is refused before any upload. Empty: no limit."
+    : "A queued run (all its clips together, a whole batch) whose estimate passes this is refused before any upload. Empty: no limit.",
+  type: () => renderLimitField(field, limitsController),
+  defaultValue: "",
+  sortOrder: field === "per_day" ? 2 : 1, // the dialog lists higher first: per day, then per run
+}));
+
+// ----------------------------------------------------------------------------- toasts, nodes
+
+function toast(message) {
+  try {
+    const store = app.extensionManager?.toast;
+    if (store?.add) return store.add(message);
+  } catch (err) {
+    console.warn(`[${EXT_NAME}] toast failed:`, err);
+  }
+  console.log(`[${EXT_NAME}] ${message.summary}: ${message.detail}`);
+}
+
+async function copyText(text) {
+  if (navigator.clipboard?.writeText) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return;
+    } catch {
+      // not a secure context or no permission: the textarea way below
+    }
+  }
+  const ta = el("textarea", { style: { position: "fixed", opacity: "0", left: "-1000px" } });
+  ta.value = text;
+  document.body.append(ta);
+  ta.select();
+  const ok = document.execCommand?.("copy");
+  ta.remove();
+  if (!ok) throw new Error("the browser refused to copy");
+}
+
+function canvasGraph() {
+  return app.canvas?.graph ?? app.graph;
+}
+
+// The first spot to the right of `start` where the new node covers no other node.
+function freeSpotNear(node, start) {
+  const title = globalThis.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+  const [w, h] = [node.size?.[0] ?? 300, (node.size?.[1] ?? 100) + title];
+  const others = (canvasGraph()?._nodes ?? canvasGraph()?.nodes ?? []).map((n) => [n.pos[0], n.pos[1] - title, n.size[0], n.size[1] + title]);
+  const hits = (x, y) => others.some(([ox, oy, ow, oh]) => x < ox + ow + 20 && x + w + 20 > ox && y < oy + oh + 20 && y + h + 20 > oy);
+  for (let i = 0; i < 40; i++) {
+    const x = start[0] + i * 80;
+    if (!hits(x, start[1] - title)) return [x, start[1]];
+  }
+  return start;
+}
+
+// A new node in the middle of what the canvas shows (or the nearest free spot), selected.
+function addNodeAtCenter(type) {
+  const LG = globalThis.LiteGraph;
+  if (!LG?.registered_node_types?.[type]) return null;
+  const node = LG.createNode(type);
+  if (!node) return null;
+  const canvas = app.canvas;
+  const ds = canvas?.ds;
+  const el_ = canvas?.canvas;
+  if (ds && el_) {
+    const w = el_.clientWidth || el_.width || 800;
+    const h = el_.clientHeight || el_.height || 600;
+    node.pos = freeSpotNear(node, [w / 2 / ds.scale - ds.offset[0] - (node.size?.[0] ?? 300) / 2, h / 2 / ds.scale - ds.offset[1] - 100]);
+  }
+  canvasGraph().add(node);
+  try {
+    canvas?.selectNode?.(node);
+  } catch {
+    // selection is a nicety
+  }
+  canvas?.setDirty?.(true, true);
+  return node;
+}
+
+function setWidget(node, name, value) {
+  const w = node.widgets?.find((x) => x.name === name);
+  if (!w) return false;
+  w.value = value;
+  try {
+    w.callback?.(value, app.canvas, node);
+  } catch (err) {
+    console.warn(`[${EXT_NAME}] ${node.type}.${name} callback:`, err);
+  }
+  return true;
+}
+
+function addCollectNode(requestId) {
+  const node = addNodeAtCenter(COLLECT_CLASS);
+  if (!node) {
+    throw new Error("The \"Segmind LTX-2 Collect Job\" node is not available: update the Segmind LTX-2 pack and restart ComfyUI.");
+  }
+  if (!setWidget(node, "request_id", requestId)) throw new Error("The Collect Job node has no request_id field in this version of the pack.");
+  return `Added "Segmind LTX-2 Collect Job" set to ${requestId}: queue it to get the clip (never billed again).`;
+}
+
+// "Put the clip into the graph": core's Load Video, pointed at the file in the output folder
+// ("segmind/x.mp4 [output]": LoadVideo validates that the file exists, not that it is listed
+// in the input folder). It only reads the saved file, so it never talks to Segmind. Without
+// Load Video (or without the file), the Collect node by request id.
+function putClipInGraph(row) {
+  const value = row.clip ? loadVideoValue(row.clip) : null;
+  if (value && globalThis.LiteGraph?.registered_node_types?.[LOAD_VIDEO_CLASS]) {
+    const node = addNodeAtCenter(LOAD_VIDEO_CLASS);
+    if (node && setWidget(node, "file", value)) return `Added "Load Video" with ${value}.`;
+    if (node) canvasGraph().remove(node);
+  }
+  if (row.request_id) return addCollectNode(row.request_id);
+  throw new Error("This job has neither a saved clip nor a request id.");
+}
+
+function locateNode(nodeId) {
+  const node = app.graph?.getNodeById?.(nodeId) ?? findNode(nodeId);
+  if (!node) {
+    toast({ severity: "info", summary: "Segmind", detail: `Node #${nodeId} is not in the open workflow.`, life: 4000 });
+    return false;
+  }
+  const canvas = app.canvas;
+  if (canvas?.centerOnNode) canvas.centerOnNode(node);
+  canvas?.selectNode?.(node);
+  canvas?.setDirty?.(true, true);
+  return true;
+}
+
+function nodeLabel(nodeId) {
+  const node = app.graph?.getNodeById?.(nodeId);
+  if (!node) return `#${nodeId}`;
+  const title = String(node.title ?? node.type ?? "").replace(/^Segmind LTX-2\s*/, "");
+  return `#${nodeId} ${title}`.trim();
+}
+
+const jobsPanel = createJobsPanel({
+  request: jsonRequest,
+  apiURL: (path) => api.apiURL(path),
+  toast,
+  copyText,
+  putClipInGraph,
+  collectJob: (row) => addCollectNode(row.request_id),
+  locateNode,
+  nodeLabel,
+  openSettings: () => app.extensionManager?.command?.execute?.("Comfy.ShowSettingsDialog"),
+});
+
+function registerSidebar() {
+  const manager = app.extensionManager;
+  if (typeof manager?.registerSidebarTab !== "function") {
+    console.info(`[${EXT_NAME}] this ComfyUI front end has no sidebar-tab API (added in 1.3.9): no Segmind tab. ` +
+      "Spend limits are still in Settings > Segmind.");
+    return false;
+  }
+  if (manager.getSidebarTabs?.().some?.((t) => t.id === SIDEBAR_TAB_ID)) return true;
+  manager.registerSidebarTab({
+    id: SIDEBAR_TAB_ID,
+    icon: "pi pi-video",
+    title: "Segmind",
+    tooltip: "Segmind LTX-2: jobs, clips and spend",
+    label: "Segmind",
+    type: "custom",
+    render: (container) => jobsPanel.render(container),
+    destroy: () => jobsPanel.destroy(),
+  });
+  return true;
+}
+
 // ----------------------------------------------------------------------------- extension
 
 // ComfyUI serves this folder twice when the pack's folder is not named like its project
@@ -501,6 +874,7 @@ if (!alreadyRegistered) app.registerExtension({
       type: renderKeySetting,
       defaultValue: SETTING_PLACEHOLDER,
     },
+    ...LIMIT_SETTINGS,
   ],
 
   async setup() {
@@ -511,6 +885,16 @@ if (!alreadyRegistered) app.registerExtension({
       if (fix !== null) await settings.set(SETTING_ID, fix);
     } catch (err) {
       console.warn(`[${EXT_NAME}] could not check the key setting:`, err);
+    }
+
+    try {
+      registerSidebar();
+    } catch (err) {
+      console.warn(`[${EXT_NAME}] could not add the Segmind sidebar tab:`, err);
+    }
+    // The tab follows runs as they happen (it also polls every few seconds while open).
+    for (const type of ["execution_start", "executed", "execution_success", "execution_error", "execution_interrupted", "progress_text"]) {
+      api.addEventListener(type, () => jobsPanel.refreshSoon());
     }
 
     api.addEventListener("executing", ({ detail }) => {
@@ -551,7 +935,12 @@ if (!alreadyRegistered) app.registerExtension({
   },
 
   async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (nodeData?.name === COLLECT_CLASS) {
+      patchNodeType(nodeType, { collect: true });
+      return;
+    }
     if (!isSegmindVideoNodeDef(nodeData)) return;
+    patchConfigure(nodeType, nodeData.name);
     if (nodeData.api_node) {
       console.warn(`[${EXT_NAME}] ${nodeData.name} is flagged API_NODE; the front end will ask for a Comfy.org sign-in.`);
     }
