@@ -3,7 +3,7 @@ injected into the local stand-in while the real node runs, checking what the use
 and how many jobs were submitted (billed).
 
 Tests that take the `matrix` fixture add a row to the fault matrix. When the whole module
-ran, the table is written into README.md between its fault-matrix markers;
+ran, the table is written into docs/fault-matrix.md between its fault-matrix markers;
 a partial run writes tests/_artifacts/fault_matrix.md instead."""
 from __future__ import annotations
 
@@ -173,11 +173,11 @@ def _write_fault_matrix(request):
             "| Fault injected | Stage | What the user sees | Same graph queued again | Jobs billed | Uploads |\n"
             "| --- | --- | --- | --- | --- | --- |\n")
     body = "".join("| " + " | ".join(cell.replace("\n", " ") for cell in row) + " |\n" for row in rows)
-    readme = REPO / "README.md"
+    readme = REPO / "docs" / "fault-matrix.md"
     text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
     begin, end = "<!-- fault-matrix:begin -->\n", "<!-- fault-matrix:end -->"
     if full and begin in text and end in text:
-        # The README's table is this run's table: regenerated, never hand-edited.
+        # The docs' table is this run's table: regenerated, never hand-edited.
         start, stop = text.index(begin) + len(begin), text.index(end)
         readme.write_text(text[:start] + head + body + text[stop:], encoding="utf-8")
     else:
