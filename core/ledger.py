@@ -405,6 +405,7 @@ def check_credits(credits_left: float | None, amounts: list[float]) -> None:
 
 
 _credits_lock = threading.Lock()
+_refresh_lock = threading.Lock()
 _credits_value: float | None = None
 _credits_at: float | None = None  # time.monotonic() of the answer
 
@@ -440,13 +441,14 @@ def known_credits(max_age: float | None = None) -> float | None:
 def refresh_credits(client: Any, max_age: float = CREDITS_TTL) -> float | None:
     """Credits left through `client.credits()`, reused for `max_age` seconds: every call
     spends one request of the budget. Raises the client's SegmindError on failure."""
-    with _credits_lock:
-        fresh = _credits_at is not None and time.monotonic() - _credits_at <= max_age
-        if fresh:
-            return _credits_value
-    value = credits_from_answer(client.credits())
-    note_credits(value)
-    return value
+    with _refresh_lock:  # several node runs at once: one asks, the others reuse its answer
+        with _credits_lock:
+            fresh = _credits_at is not None and time.monotonic() - _credits_at <= max_age
+            if fresh:
+                return _credits_value
+        value = credits_from_answer(client.credits())
+        note_credits(value)
+        return value
 
 
 def credits_left(client: Any, max_age: float = CREDITS_TTL) -> float | None:

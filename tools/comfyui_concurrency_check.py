@@ -104,6 +104,7 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable, help="the Python of ComfyUI's environment")
     ap.add_argument("--port", type=int, default=8199)
     ap.add_argument("--generation-seconds", type=float, default=12.0)
+    ap.add_argument("--write", action="store_true", help="append the table to bench/results.md")
     args = ap.parse_args()
     if not (args.comfyui / "main.py").is_file():
         ap.error(f"--comfyui {args.comfyui}: no main.py there")
@@ -233,14 +234,23 @@ def main() -> int:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
 
-    print(f"\nReal ComfyUI ({args.comfyui}), stand-in generation {args.generation_seconds:g} s, "
-          f"{time.strftime('%Y-%m-%d')}\n")
-    print(f"Requests the stand-in saw in all: {json.dumps(fake.counts)}\n")
-    print("| scenario | time | result |\n| --- | --- | --- |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    if failures:
-        print(f"\nMissed: {', '.join(failures)}")
+    version = (args.comfyui / "comfyui_version.py")
+    version = version.read_text().split('"')[1] if version.is_file() else "unknown version"
+    text = (f"#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: real ComfyUI {version}, stand-in "
+            f"generation {args.generation_seconds:g} s, pack budget {os.environ.get('SEGMIND_LTX2_REQUESTS_PER_MINUTE', '50')}/min\n\n"
+            f"Scenarios run one after another in one ComfyUI, so they share the request budget's minute. "
+            f"Requests the stand-in saw in all: {json.dumps(fake.counts)}\n\n"
+            "| scenario | time | result |\n| --- | --- | --- |\n"
+            + "".join("| " + " | ".join(row) + " |\n" for row in rows)
+            + (f"\nMissed: {', '.join(failures)}\n" if failures else ""))
+    print("\n" + text)
+    if args.write:
+        results = REPO / "bench" / "results.md"
+        body = results.read_text(encoding="utf-8") if results.is_file() else ""
+        heading = "### comfyui-concurrency: issue 11 in a real ComfyUI"
+        if heading not in body:
+            body = body.rstrip("\n") + f"\n\n{heading}\n\nWritten by tools/comfyui_concurrency_check.py --write.\n"
+        results.write_text(body.rstrip("\n") + "\n\n" + text, encoding="utf-8")
     return 1 if failures else 0
 
 
