@@ -131,18 +131,16 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             raise Refused("Not started: nothing was sent. (--yes skips this question.)")
-    credits = _as_float(client.credits().get("credits"))
-    if credits is not None and credits < total:
-        raise Refused(f"Refused: your Segmind account has {credits:g} credits left and this run is "
-                      f"estimated at {money(total)}. Nothing was sent. Top up on segmind.com, or make "
-                      "fewer clips.")
+    # The spend limits (as in ComfyUI's settings) and the credits left, for the whole run at
+    # once: a batch that would pass a limit is refused whole. The amounts stay reserved for
+    # the rows, which pass them on to run_on_segmind.
+    from ..core.errors import InsufficientCreditsError, SpendLimitError
+    from ..core.ledger import guard_before_paying
 
-
-def _as_float(value: Any) -> float | None:
     try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
+        guard_before_paying(settings.user_dir, settings.run_id, [r.estimate for r in rows if r.estimate], client)
+    except (SpendLimitError, InsufficientCreditsError) as exc:
+        raise Refused(str(exc).replace("queue again", "run the same command again")) from None
 
 
 # --------------------------------------------------------------------------- one clip
@@ -178,7 +176,7 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
 
         clip = run_on_segmind(req, user_dir=settings.user_dir, output_dir=settings.output_dir,
                               cancel_check=stop.is_set, on_event=on_event, force_rerun=settings.force_rerun,
-                              run_id=settings.run_id)
+                              run_id=settings.run_id, reserved=row.estimate, source="cli")
         status = "cached" if clip.from_cache else ("collected" if resumed else "paid")
     bar.phase("writing audio", unit="s")
     wav = clip.path.with_suffix(".wav")

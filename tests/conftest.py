@@ -23,11 +23,14 @@ from fake_segmind import FakeSegmind  # noqa: E402
 def _fresh_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts with a fresh request budget (roomy unless a test sets its own: the
     suite sends far more than a Segmind plan allows a minute), nothing learned about run
-    times and no request locks left over."""
+    times, no request locks, spend reservations or remembered credits left over."""
     from pack_loader import pack_module
 
     monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "10000")
     pack_module("core.scheduler").reset_for_tests()
+    ledger = pack_module("core.ledger")  # spend reservations and the credits seen last
+    ledger.reset_reservations()
+    ledger.reset_credits()
 
 
 # --------------------------------------------------------------------------- fake Segmind
