@@ -157,3 +157,25 @@ def test_progress_text_reports_each_stage(env, monkeypatch):
     joined = "\n".join(seen)
     for stage in ("Uploading", "Submitted", "Queued", "Downloading", "Decoding", "Done"):
         assert stage in joined, (stage, seen)
+
+
+def test_every_saved_clip_carries_its_request_and_never_the_key(env):
+    """Issue 14: provenance in the MP4's metadata and in a JSON beside it, read back by
+    core.provenance; the key appears in neither."""
+    provenance = pack_module("core.provenance")
+    picture = torch.rand(1, 64, 96, 3, generator=torch.Generator().manual_seed(11))
+    out = run_node(picture, prompt="a heron lands")
+    mp4 = Path(out["result"][4].get_stream_source())
+    meta = provenance.read_provenance(mp4)
+    rid = out["ui"]["segmind"][0]["request_id"]
+    assert meta["request_id"] == rid and meta["model"] == "ltx-2-19b-i2v" and meta["cost"] == pytest.approx(0.455)
+    assert meta["fields"]["prompt"] == "a heron lands" and meta["fields"]["seed"] == SMALL["seed"]
+    assert meta["fields"]["image"].startswith("http://127.0.0.1")  # the uploaded first frame
+    beside = provenance.provenance_json_path(mp4)
+    assert beside.is_file()
+    key = env.api_key.encode()
+    assert key not in mp4.read_bytes() and key not in beside.read_bytes()
+    # The cached copy is the tagged file: a re-queue hands out the same provenance.
+    again = run_node(picture, prompt="a heron lands")
+    assert env.jobs_submitted == 1 and again["ui"]["segmind"][0]["from_cache"]
+    assert provenance.read_provenance(Path(again["result"][4].get_stream_source()))["request_id"] == rid
