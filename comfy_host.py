@@ -141,8 +141,20 @@ class NodeProgress:
         self.last_text = ""
 
     def bar(self, value: float) -> None:
-        if self._bar is not None:
+        if self._bar is None:
+            return
+        try:
             self._bar.update_absolute(max(0, min(self.total, int(value))), self.total)
+        except Exception as exc:
+            # ComfyUI's progress hook raises its interruption on Cancel and clears the flag. On
+            # a worker thread that would cut off a paid download mid-file and hide the Cancel
+            # from the node's other clips: put the flag back, and let the pack's own Cancel
+            # checks stop the work where it is safe to.
+            mm = _module("comfy.model_management")
+            if isinstance(exc, getattr(mm, "InterruptProcessingException", ())):
+                mm.interrupt_current_processing(True)
+            else:  # a progress bar must never fail a paid run
+                log.debug("Segmind: progress bar update failed (%s)", exc)
 
     def text(self, message: str) -> None:
         if message == self.last_text:

@@ -397,17 +397,9 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         bad = refuse(request)
         if bad is not None:
             return bad
-        if request.content_type != "application/json":
-            return respond({"error": 'Send JSON: {"key": "SG_..."} with Content-Type application/json.'}, 415)
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return respond({"error": "Request too large: send only the API key."}, 413)
-        raw = await read_body(request, MAX_BODY_BYTES)
-        if raw is None:
-            return respond({"error": "Request too large: send only the API key."}, 413)
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return respond({"error": 'The request body is not valid JSON: send {"key": "SG_..."}.'}, 400)
+        body, refused = await json_body(request)
+        if refused is not None:
+            return refused
         if not isinstance(body, dict) or not isinstance(body.get("key"), str):
             return respond({"error": 'Send {"key": "SG_..."}: the key must be a string.'}, 400)
         try:

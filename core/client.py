@@ -503,7 +503,7 @@ class SegmindClient:
         info = RunInfo(request_id=job.request_id)
         if time.time() - job.submitted_at < 1.0:
             # Just accepted (the answer said QUEUED): the first look can wait for the schedule.
-            self._t.sleep(poll_gap(elapsed=0.0, expected=expected_seconds, status="QUEUED",
+            self._t.sleep(poll_gap(elapsed=0.0, expected=expected_seconds,
                                    first=self.config.poll_interval, longest=self.config.poll_interval_max))
         while True:
             resp = self._t.request("GET", f"{api}/v2/requests/{rid}/status", stage="status check",
@@ -532,7 +532,7 @@ class SegmindClient:
                     f"{int(now - started)} s (timeout_seconds). It keeps running on Segmind's side and "
                     "was recorded: queue the same graph again (within an hour) to pick up its result "
                     "without paying again, or raise timeout_seconds.", request_id=job.request_id)
-            gap = poll_gap(elapsed=now - started, expected=expected_seconds, status=status or "QUEUED",
+            gap = poll_gap(elapsed=now - started, expected=expected_seconds,
                            first=self.config.poll_interval, longest=self.config.poll_interval_max)
             # Jobs sent together finish together: another one completing wakes this one early.
             poll_sleep(gap, elapsed=now - started, expected=expected_seconds, sleep=self._t.sleep)

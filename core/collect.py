@@ -260,10 +260,6 @@ class CollectedClip:
     provenance: dict | None = None
 
 
-def _safe_tag(request_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", request_id)[:12] or uuid.uuid4().hex[:12]
-
-
 def _dest(output_dir: Path, request_id: str) -> Path:
     folder = Path(output_dir) / OUTPUT_SUBFOLDER
     try:
@@ -274,7 +270,9 @@ def _dest(output_dir: Path, request_id: str) -> Path:
             "was paid. Make the folder writable, free some disk space, or start ComfyUI with "
             "--output-directory pointing somewhere writable.") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return folder / f"ltx2_collected_{stamp}_{_safe_tag(request_id)}_{uuid.uuid4().hex[:4]}.mp4"
+    from .pipeline import safe_name
+
+    return folder / f"ltx2_collected_{stamp}_{safe_name(request_id) or uuid.uuid4().hex[:12]}_{uuid.uuid4().hex[:4]}.mp4"
 
 
 def _readable(path: Path) -> bool:
@@ -405,8 +403,10 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
                     "output folder. Check the id (copy it from the Segmind jobs panel or a node's summary); "
                     "Segmind keeps a job's result for one hour only, so an older job cannot be collected.") from None
             raise
+    from .pipeline import save_checked
+
     dest = _dest(output_dir, rid)
-    _save_checked(client, ref, dest)
+    save_checked(client, ref, dest, body or None)
     cost = info.cost if info.cost is not None else _number((ledger_entry or {}).get("cost"))
     meta = provenance_meta(model, body, request_id=rid, cost=cost,
                            seed=info.seed if info.seed is not None else body.get("seed"), collected=True)
@@ -427,17 +427,6 @@ def _ledger_body(entry: dict | None) -> dict[str, Any]:
         if _int(entry.get(name)) is not None:
             body[name] = _int(entry.get(name))
     return body
-
-
-def _save_checked(client: Any, ref: tuple[str, str], dest: Path) -> None:
-    """Download and prove the clip decodes; an unreadable download is fetched once more."""
-    for attempt in (1, 2):
-        client.save_output(ref, dest)
-        if _readable(dest):
-            return
-        if ref[0] != "url" or attempt == 2:
-            raise VideoError(f"The clip Segmind sent is not a readable MP4 (truncated or corrupt); it was kept "
-                             f"at {dest} for inspection.")
 
 
 def _keep(user_dir: Path, api_base: str, fingerprint: str | None, clip: Path, model: str,

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import (InsufficientCreditsError, InvalidInputError, LimitsFileError, SegmindError,
+from .errors import (Cancelled, InsufficientCreditsError, InvalidInputError, LimitsFileError, SegmindError,
                      SpendLimitError)
 
 log = logging.getLogger(__name__)
@@ -406,6 +406,8 @@ def check_credits(credits_left: float | None, amounts: list[float]) -> None:
 
 _credits_lock = threading.Lock()
 _refresh_lock = threading.Lock()
+_credits_failed_at: float | None = None
+CREDITS_RETRY_AFTER = 10.0  # seconds a failed credits call is not repeated
 _credits_value: float | None = None
 _credits_at: float | None = None  # time.monotonic() of the answer
 
@@ -441,21 +443,40 @@ def known_credits(max_age: float | None = None) -> float | None:
 def refresh_credits(client: Any, max_age: float = CREDITS_TTL) -> float | None:
     """Credits left through `client.credits()`, reused for `max_age` seconds: every call
     spends one request of the budget. Raises the client's SegmindError on failure."""
-    with _refresh_lock:  # several node runs at once: one asks, the others reuse its answer
+    # Several node runs at once: one asks, the others wait for its answer (Cancel still works).
+    while not _refresh_lock.acquire(timeout=0.2):
+        check = getattr(client, "check_cancel", None)
+        if callable(check):
+            check()
+    try:
         with _credits_lock:
             fresh = _credits_at is not None and time.monotonic() - _credits_at <= max_age
             if fresh:
                 return _credits_value
-        value = credits_from_answer(client.credits())
+            if _credits_failed_at is not None and time.monotonic() - _credits_failed_at < CREDITS_RETRY_AFTER:
+                raise SegmindError("The credits check failed moments ago.")
+        try:
+            value = credits_from_answer(client.credits())
+        except SegmindError as exc:
+            if not isinstance(exc, Cancelled):  # a Cancel says nothing about the service
+                _note_credits_failure()
+            raise
         note_credits(value)
         return value
+    finally:
+        _refresh_lock.release()
+
+
+def _note_credits_failure() -> None:
+    """A failed credits call is not repeated by every node run that starts in the next seconds."""
+    global _credits_failed_at
+    with _credits_lock:
+        _credits_failed_at = time.monotonic()
 
 
 def credits_left(client: Any, max_age: float = CREDITS_TTL) -> float | None:
     """refresh_credits for the check before paying: unknown (None) when the call fails,
     since a failed credits call must not stop a run the service would accept."""
-    from .errors import Cancelled
-
     try:
         return refresh_credits(client, max_age)
     except Cancelled:
@@ -483,6 +504,6 @@ def guard_before_paying(user_dir: str | os.PathLike, run_id: str | None, amounts
 
 def reset_credits() -> None:
     """Forget the remembered credits (tests)."""
-    global _credits_value, _credits_at
+    global _credits_value, _credits_at, _credits_failed_at
     with _credits_lock:
-        _credits_value, _credits_at = None, None
+        _credits_value, _credits_at, _credits_failed_at = None, None, None

@@ -80,6 +80,7 @@ class Bookkeeping:
     run_id: str | None = None   # the queued run (ComfyUI prompt id) the spend limits count per
     source: str = "comfyui"
     paid: bool = False          # a job of this request was accepted (billed) in this run
+    on_wire: bool = False       # a billed request (submit, v1 run) was sent: it may bill even unanswered
 
     def accepted(self, req: GenerationRequest, fingerprint: str, request_id: str | None) -> None:
         self.paid = True
@@ -236,27 +237,56 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     # Before anything is paid: a clip that cannot be saved would be a clip lost.
     ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER, expected_clip_bytes(req.body))
     fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
+    began, began_wall = time.monotonic(), time.time()
     hit = None if force_rerun else _cached(fingerprint, cache, journal)
     if hit is not None:
         return _from_cache(hit, req, client, output_dir)
     flight = FlightLock(lock_dir, fingerprint)
     flight.acquire(client.check_cancel, on_wait=lambda: client.emit("waiting_other_run"))
+    handed_over = False
     try:
-        if flight.waited:
-            # The same request ran meanwhile (another node, a duplicate picture, another
-            # process): its clip is the paid result, even under force_rerun (that was the re-run).
-            shared = flight.shared_result()
-            if shared is not None and shared.path.is_file():
-                return _reuse(shared, req, client, output_dir)
-            hit = _cached(fingerprint, cache, journal)
-            if hit is not None:
-                return _from_cache(hit, req, client, output_dir)
-        clip = _generate_locked(req, client, output_dir, fingerprint, cache, journal, force_rerun,
-                                books or Bookkeeping())
+        # Looked at again under the lock: the same request may have finished meanwhile (another
+        # node, a duplicate picture, another process), between the look above and the lock.
+        # Its clip is the paid result, even under force_rerun if it ran after this call began
+        # (that was the re-run).
+        shared = flight.shared_result(since=None if flight.waited else began)
+        if shared is not None and shared.path.is_file():
+            return _reuse(shared, req, client, output_dir)
+        hit = _cached(fingerprint, cache, journal)
+        if hit is not None and (not force_rerun or _as_time(hit.meta.get("stored_at")) >= began_wall):
+            return _from_cache(hit, req, client, output_dir)
+        try:
+            clip = _generate_locked(req, client, output_dir, fingerprint, cache, journal, force_rerun,
+                                    books or Bookkeeping())
+        except Cancelled:
+            # A submit or v1 run may still be on the wire, and its answer may bill: the lock stays
+            # held until it settles, so another process cannot pay for the same request meanwhile.
+            handed_over = _hold_until_settled(flight, fingerprint)
+            raise
         flight.publish(clip)
         return clip
     finally:
-        flight.release()
+        if not handed_over:
+            flight.release()
+
+
+def _hold_until_settled(flight: FlightLock, fingerprint: str) -> bool:
+    """After a Cancel: release `flight` only once this request's submit in flight (if any) has
+    its answer (journalled or cached by then), on a thread of its own. False: nothing in flight."""
+    with _memo_lock:
+        marker = _submits_in_flight.get(fingerprint)
+    if marker is None or marker.settled.is_set():
+        return False
+
+    def wait_then_release() -> None:
+        try:
+            while not marker.settled.wait(0.5) and time.monotonic() < marker.deadline:
+                pass
+        finally:
+            flight.release()
+
+    threading.Thread(target=wait_then_release, daemon=True, name="segmind-lock-handover").start()
+    return True
 
 
 def _cached(fingerprint: str, cache: ResultCache | None, journal: JobJournal | None) -> CacheHit | None:
@@ -351,6 +381,7 @@ def _run_sync(req: GenerationRequest, client: SegmindClient, output_dir: Path, f
 
     def on_attempt(in_flight: bool) -> None:
         if in_flight:
+            books.on_wire = True
             marker.deadline = time.monotonic() + client.config.connect_timeout + req.timeout + 5
             marker.settled.clear()
         else:
@@ -461,6 +492,7 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
 
         def on_attempt(in_flight: bool) -> None:
             if in_flight:
+                books.on_wire = True
                 marker.deadline = (time.monotonic() + client.config.connect_timeout
                                    + client.config.read_timeout + 5)
                 marker.settled.clear()
@@ -592,36 +624,44 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
     if reserved is None:
         reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
                                  cancel_check=cancel_check)[0]
-    session = Session.open(user_dir)
-    board = job_board()
-    w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in (("width", 720), ("height", 1280), ("num_frames", 181))))
-    job = board.add(node_id=node_id, prompt_id=run_id, label=str(req.body.get("prompt", ""))[:60],
-                    estimate_usd=estimate_cost(req.body), width=w, height=h, num_frames=n)
-
-    def events(kind: str, data: dict) -> None:
-        change = _BOARD_STATES.get(kind)
-        if kind == "status":
-            change = {"state": "processing" if data.get("mode") == "sync" else
-                      str(data.get("status") or "queued").lower(), "eta": data.get("eta")}
-        if change is not None:
-            board.update(job, **change, **({"request_id": data["request_id"]} if data.get("request_id") else {}))
-        if on_event is not None:
-            on_event(kind, data)
-
     books = Bookkeeping(Ledger(user_dir), run_id, source)
-    client = session.client(cancel_check=cancel_check, on_event=events)
+    board = job_board()
+    job = None
+    outcome: BaseException | None = None
     try:
+        session = Session.open(user_dir)
+        w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
+                                 (("width", 720), ("height", 1280), ("num_frames", 181))))
+        job = board.add(node_id=node_id, prompt_id=run_id, label=str(req.body.get("prompt", ""))[:60],
+                        estimate_usd=estimate_cost(req.body), width=w, height=h, num_frames=n)
+
+        def events(kind: str, data: dict) -> None:
+            change = _BOARD_STATES.get(kind)
+            if kind == "status":
+                status = str(data.get("status") or "queued").lower()
+                # Any state but queued is work under way (some services say IN_PROGRESS, RUNNING...).
+                change = {"state": "queued" if status == "queued" and data.get("mode") != "sync" else "processing",
+                          "eta": data.get("eta")}
+            if change is not None:
+                board.update(job, **change, **({"request_id": data["request_id"]} if data.get("request_id") else {}))
+            if on_event is not None:
+                on_event(kind, data)
+
+        client = session.client(cancel_check=cancel_check, on_event=events)
         clip = generate_clip(req, client, output_dir, cache=session.cache, journal=session.journal,
                              force_rerun=force_rerun, lock_dir=lock_directory(user_dir), books=books)
-    except Cancelled:
-        board.update(job, state="cancelled")
-        raise
-    except BaseException:
-        board.update(job, state="failed")
+    except BaseException as exc:
+        outcome = exc
+        if job is not None:
+            board.update(job, state="cancelled" if isinstance(exc, Cancelled) else "failed")
         raise
     finally:
-        if reserved and not books.paid:
-            release(run_id, reserved)  # nothing was billed for it in this run
+        # Give the reservation back only when nothing can have been billed for it: no billed
+        # request was sent, or the service refused it (an HTTP error is never billed). A Cancel
+        # or a broken connection with a submit on the wire may still bill: it stays counted.
+        refused = isinstance(outcome, SegmindAPIError) and not books.paid
+        if reserved and not books.paid and (not books.on_wire or refused):
+            release(run_id, reserved)
     board.update(job, state="done", eta=None, cost=clip.info.cost,
                  **({"request_id": clip.info.request_id} if clip.info.request_id else {}))
     return clip

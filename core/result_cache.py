@@ -135,18 +135,15 @@ class ResultCache:
         if self.max_bytes <= 0:
             return None
         clip, meta_path = self._paths(fingerprint)
-        try:
-            text = meta_path.read_bytes()
-            size = clip.stat().st_size
-        except FileNotFoundError:
+        found = self._read(clip, meta_path)
+        if found is not None and found[1] != found[2]:
+            # Maybe a store of this entry is halfway (clip replaced, record not yet): look again
+            # once it is done before calling the clip damaged.
+            with _store_lock:
+                found = self._read(clip, meta_path)
+        if found is None:
             return None
-        except OSError as exc:
-            raise local_state_error(exc, meta_path, _WHAT) from None
-        try:
-            meta = json.loads(text.decode("utf-8"))
-        except (ValueError, RecursionError):
-            meta = None
-        recorded = meta.get("size") if isinstance(meta, dict) else None
+        meta, size, recorded = found
         if isinstance(recorded, bool) or not isinstance(recorded, int):
             # Half-written, hand-edited or foreign: the entry cannot be trusted.
             log.warning("Segmind result cache: %s is not a valid cache record; removed it and its clip.",
@@ -161,6 +158,22 @@ class ResultCache:
         except OSError:
             pass  # a read-only cache still serves its clips; only the eviction order suffers
         return CacheHit(clip, _clean_meta(meta))
+
+    @staticmethod
+    def _read(clip: Path, meta_path: Path) -> tuple[Any, int, Any] | None:
+        """(record, clip size, size in the record), or None when the entry is not there."""
+        try:
+            text = meta_path.read_bytes()
+            size = clip.stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise local_state_error(exc, meta_path, _WHAT) from None
+        try:
+            meta = json.loads(text.decode("utf-8"))
+        except (ValueError, RecursionError):
+            meta = None
+        return meta, size, meta.get("size") if isinstance(meta, dict) else None
 
     def _check_decodes(self, fingerprint: str, clip: Path) -> None:
         """A cheap probe (the container index, no decoding): frames and a frame size."""

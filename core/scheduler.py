@@ -72,7 +72,6 @@ class RequestBudget:
         self._sent: list[list[float]] = []
         self._lock = threading.Lock()
         self._paused_until = 0.0
-        self.rate_limited_count = 0
 
     # -- what the transport calls --------------------------------------------------------
     def acquire(self, kind: str = "call", cancel_check: Callable[[], None] | None = None) -> list[float]:
@@ -99,7 +98,6 @@ class RequestBudget:
         the same key, or a plan smaller than the budget set: SEGMIND_LTX2_PLAN says which)."""
         with self._lock:
             now = self._clock()
-            self.rate_limited_count += 1
             pause = _DEFAULT_PAUSE if wait_seconds is None or not math.isfinite(wait_seconds) else wait_seconds
             self._paused_until = max(self._paused_until, now + max(0.0, pause))
 
@@ -123,15 +121,9 @@ class RequestBudget:
 
     def poll_floor(self) -> float:
         """The shortest gap between two polls of one job that keeps every waiting job's polls,
-        together, within the budget (leaving the reserve): 1.2 s for one job on pro, 12 s on free."""
+        together, within the budget (leaving the reserve): 1.2 s for one job on pro, 15 s on free."""
         jobs = max(1, self._active_jobs())
         return self.window * jobs / max(1, self.per_minute - self._reserve())
-
-    def used(self) -> int:
-        """Requests counted in the current window (for status lines and benchmarks)."""
-        with self._lock:
-            self._forget_old(self._clock())
-            return len(self._sent)
 
 
 _budget: RequestBudget | None = None
@@ -154,9 +146,7 @@ def process_budget() -> RequestBudget:
 
 _learned = {"factor": None}
 _learned_lock = threading.Lock()
-_completions = threading.Condition()
-_completion_count = itertools.count(1)
-_last_completion = {"n": 0}
+_completions = {"n": 0}  # how many jobs of this process have completed (under _learned_lock)
 
 
 def reset_for_tests() -> None:
@@ -186,12 +176,11 @@ def job_finished(*, expected: float, took: float) -> None:
         with _learned_lock:
             old = _learned["factor"]
             _learned["factor"] = ratio if old is None else 0.5 * old + 0.5 * ratio
-    with _completions:
-        _last_completion["n"] = next(_completion_count)
-        _completions.notify_all()
+    with _learned_lock:
+        _completions["n"] += 1
 
 
-def poll_gap(*, elapsed: float, expected: float, status: str, first: float, longest: float) -> float:
+def poll_gap(*, elapsed: float, expected: float, first: float, longest: float) -> float:
     """Seconds until the next status check: an early first look (a refused job fails fast),
     sparse while the job has far to go, dense near its expected end, easing off when it runs
     long. `first` is the densest gap, `longest` the sparsest."""
@@ -235,8 +224,8 @@ def poll_sleep(seconds: float, *, elapsed: float, expected: float,
                sleep: Callable[[float], None]) -> bool:
     """Sleep until the next poll, waking early (True) when another job completed while this one
     is near its own end. `sleep(s)` sleeps s seconds and raises on Cancel."""
-    with _completions:
-        seen = _last_completion["n"]
+    with _learned_lock:
+        seen = _completions["n"]
     near_end = 0.6 * expected_with_learning(expected)
     slept = 0.0  # counted by slices, so a test's instant `sleep` ends it at once
     while slept < seconds:
@@ -244,8 +233,8 @@ def poll_sleep(seconds: float, *, elapsed: float, expected: float,
         sleep(step)
         slept += step
         if elapsed + slept >= near_end:
-            with _completions:
-                if _last_completion["n"] != seen:
+            with _learned_lock:
+                if _completions["n"] != seen:
                     return True
     return False
 
@@ -300,10 +289,13 @@ class FlightLock:
             self._drop_user()
             raise
 
-    def shared_result(self) -> Any:
-        """The clip an earlier holder in this process produced for this request, if recent."""
+    def shared_result(self, since: float | None = None) -> Any:
+        """The clip an earlier holder in this process produced for this request: if recent, or
+        with `since` (a time.monotonic() reading) only if produced after it."""
         state = self._state
         if state is None or state.result is None or time.monotonic() - state.result_at > RESULT_SHARE_SECONDS:
+            return None
+        if since is not None and state.result_at < since:
             return None
         return state.result
 
@@ -312,15 +304,17 @@ class FlightLock:
             self._state.result, self._state.result_at = result, time.monotonic()
 
     def release(self) -> None:
-        if self._fh is not None:
-            try:
-                _unlock(self._fh)
-            finally:
-                self._fh.close()
-                self._fh = None
-        if self._state is not None:
-            self._state.lock.release()
-            self._drop_user()
+        try:
+            if self._fh is not None:
+                try:
+                    _unlock(self._fh)
+                finally:
+                    self._fh.close()  # closing alone releases the OS lock too
+                    self._fh = None
+        finally:
+            if self._state is not None:  # never left held: every later identical request would hang
+                self._state.lock.release()
+                self._drop_user()
 
     def __enter__(self) -> "FlightLock":
         return self
@@ -423,8 +417,6 @@ def decode_turn(cancel_check: Callable[[], None] | None = None,
 
 # --------------------------------------------------------------------------- the job board
 
-LIVE_STATES = ("waiting_other_run", "uploading", "submitting", "queued", "processing", "downloading",
-               "decoding", "waiting_budget")
 ENDED_STATES = ("done", "failed", "cancelled")
 KEEP_ENDED_SECONDS = 600.0
 
@@ -479,7 +471,7 @@ class JobBoard:
     def waiting(self) -> int:
         """Jobs that will still need a result fetch: for the budget's reserve."""
         with self._lock:
-            return sum(1 for j in self._jobs.values() if j.state in ("submitting", "queued", "processing"))
+            return sum(1 for j in self._jobs.values() if j.state in ("queued", "processing"))
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -240,7 +240,10 @@ class Transport:
     def emit(self, kind: str, **data: Any) -> None:
         if self._abort.is_set():
             return  # cancelled: the node is gone; a late save on the HTTP thread must not update it
-        self._on_event(kind, data)
+        try:
+            self._on_event(kind, data)
+        except Exception as exc:  # showing progress must never break a paid download or poll
+            log.debug("Segmind: a progress callback failed (%s)", exc)
 
     @property
     def aborted(self) -> bool:
@@ -519,6 +522,9 @@ class Transport:
         except OSError as exc:
             _unlink_quietly(tmp)
             raise _disk_error(dest, stage, exc) from None
+        except BaseException:  # anything else: no half file stays behind either
+            _unlink_quietly(tmp)
+            raise
         finally:
             resp.close()
         if too_large:

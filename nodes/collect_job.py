@@ -90,12 +90,18 @@ class SegmindLTX2CollectJob:
 
     async def collect(self, request_id: str = "", recorded_job: str = NONE, timeout_seconds: int = 900,
                       unique_id: str | None = None) -> dict:
-        import asyncio
+        import threading
 
-        # Everything blocking (cache, network, decode) off ComfyUI's event loop.
-        return await asyncio.to_thread(self._collect, request_id, recorded_job, timeout_seconds, unique_id)
+        from .common import off_loop
 
-    def _collect(self, request_id: str, recorded_job: str, timeout_seconds: int, unique_id: str | None) -> dict:
+        # Everything blocking (cache, network, decode) off ComfyUI's event loop, on a thread
+        # that stops when ComfyUI cancels this node (as the generation nodes' clips do).
+        cancel = threading.Event()
+        return await off_loop(lambda: self._collect(request_id, recorded_job, timeout_seconds, unique_id,
+                                                      cancel), cancel)
+
+    def _collect(self, request_id: str, recorded_job: str, timeout_seconds: int, unique_id: str | None,
+                 cancel: Any = None) -> dict:
         from .. import comfy_host
         from ..core.collect import API_MODE, collect_clip, validate_request_id
         from ..core.errors import Cancelled
@@ -107,10 +113,12 @@ class SegmindLTX2CollectJob:
         reporter = _Reporter(unique_id)
         reporter.progress.text(f"Collecting job {rid} (not billed)...")
         try:
+            def cancelled() -> bool:
+                return (cancel is not None and cancel.is_set()) or comfy_host.is_interrupted()
+
             clip = collect_clip(rid, user_dir=comfy_host.user_directory(), output_dir=comfy_host.output_directory(),
-                                cancel_check=comfy_host.is_interrupted, on_event=reporter,
-                                timeout=float(timeout_seconds))
-            return clip_outputs(clip, {}, reporter, api_mode=API_MODE)
+                                cancel_check=cancelled, on_event=reporter, timeout=float(timeout_seconds))
+            return clip_outputs(clip, {}, reporter, api_mode=API_MODE, cancel_check=cancelled)
         except Cancelled as exc:
             comfy_host.raise_interrupted(exc)
             raise

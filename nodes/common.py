@@ -212,11 +212,13 @@ def match_aspect(pic_w: int, pic_h: int, box_w: int, box_h: int) -> tuple[int, i
 def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[dict, Any]]:
     """(body, picture) for each clip: its request body and the uint8 picture as it is sent
     (refused when too small to animate, scaled down when far larger than the video)."""
-    from ..core.image_encode import fit_for_upload, to_uint8_rgb
+    from ..core.image_encode import check_min_size, fit_for_upload, to_uint8_rgb
 
     out = []
     for index in picture_indices(image, options):
         rgb8 = to_uint8_rgb(image, index) if index >= 0 else None
+        if rgb8 is not None:
+            check_min_size(rgb8)  # before its shape decides the size
         clip_body = fitted_body(body, rgb8, options)
         if rgb8 is not None:
             rgb8 = fit_for_upload(rgb8, int(clip_body["width"]), int(clip_body["height"]))
@@ -245,14 +247,39 @@ def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: C
                          force_rerun=bool(options.get("force_rerun", False)), cancel_check=cancel_check)
 
 
-def _segmind_clip(req: Any, reserved: float, options: dict, reporter: _Reporter,
+class _Reservations:
+    """The amounts a node run reserved, one per clip: each is handed once, either to its clip's
+    pipeline run (which gives it back if nothing was billed) or back to the ledger when the
+    clip never started (ComfyUI cancelled the run first)."""
+
+    def __init__(self, amounts: list[float], run_id: str | None) -> None:
+        self._amounts = list(amounts)
+        self._run_id = run_id
+        self._lock = threading.Lock()
+
+    def take(self, index: int) -> float:
+        with self._lock:
+            amount, self._amounts[index] = self._amounts[index], 0.0
+            return amount
+
+    def release_untaken(self) -> None:
+        from ..core.ledger import release
+
+        for index in range(len(self._amounts)):
+            amount = self.take(index)
+            if amount:
+                release(self._run_id, amount)
+
+
+def _segmind_clip(req: Any, reserved: _Reservations, index: int, options: dict, reporter: _Reporter,
                   node_id: str | None, run_id: str | None, cancel_check: Callable[[], bool]) -> Any:
-    """One clip on Segmind (a worker thread): the core pipeline."""
+    """One clip on Segmind (a worker thread): the core pipeline, which owns its reservation."""
     from .. import comfy_host
     from ..core.pipeline import run_on_segmind
 
+    amount = reserved.take(index)
     return run_on_segmind(req, user_dir=comfy_host.user_directory(), output_dir=comfy_host.output_directory(),
-                          cancel_check=cancel_check, on_event=reporter, reserved=reserved,
+                          cancel_check=cancel_check, on_event=reporter, reserved=amount,
                           force_rerun=bool(options.get("force_rerun", False)), node_id=node_id, run_id=run_id)
 
 
@@ -294,25 +321,30 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
         return cancel.is_set() or comfy_host.is_interrupted()
 
     try:
-        jobs = await _in_thread(lambda: _prepare(model, body, image, options), cancel)
+        jobs = await off_loop(lambda: _prepare(model, body, image, options), cancel)
         status = _NodeStatus(node_id, len(jobs))
         reporters = [_Reporter(status, i) for i in range(len(jobs))]
         if offline:
             # Rendering is CPU-bound: one after another, on one thread.
-            clips = await _in_thread(lambda: [_offline_clip(model, b, pic, r, cancelled)
+            clips = await off_loop(lambda: [_offline_clip(model, b, pic, r, cancelled)
                                               for (b, pic), r in zip(jobs, reporters)], cancel)
             mode = BACKENDS[1]
         else:
-            reqs = await _in_thread(lambda: _requests(model, jobs, options), cancel)
-            reserved = await _in_thread(lambda: _reserve(reqs, options, run_id, cancelled), cancel)
-            results = await asyncio.gather(*(
-                _in_thread(lambda q=q, m=m, r=r: _segmind_clip(q, m, options, r, node_id, run_id, cancelled), cancel)
-                for q, m, r in zip(reqs, reserved, reporters)), return_exceptions=True)
+            reqs = await off_loop(lambda: _requests(model, jobs, options), cancel)
+            reserved = _Reservations(await off_loop(lambda: _reserve(reqs, options, run_id, cancelled), cancel),
+                                     run_id)
+            try:
+                results = await asyncio.gather(*(
+                    off_loop(lambda q=q, i=i, r=r: _segmind_clip(q, reserved, i, options, r, node_id, run_id,
+                                                                   cancelled), cancel)
+                    for i, (q, r) in enumerate(zip(reqs, reporters))), return_exceptions=True)
+            finally:
+                reserved.release_untaken()
             clips = _settled(results)
             mode = options.get("api_mode") or "async (v2)"
         outs = []
         for clip, reporter in zip(clips, reporters):
-            outs.append(await _in_thread(lambda c=clip, r=reporter: clip_outputs(
+            outs.append(await off_loop(lambda c=clip, r=reporter: clip_outputs(
                 c, options, r, api_mode=mode, consumed=consumed, cancel_check=cancelled), cancel))
     except Cancelled as exc:
         comfy_host.raise_interrupted(exc)
@@ -351,7 +383,7 @@ def _batch_cost(outs: list[dict]) -> str:
     return f", cost ${sum(paid):.3f}" if paid else ""
 
 
-async def _in_thread(fn: Callable[[], Any], cancel: threading.Event) -> Any:
+async def off_loop(fn: Callable[[], Any], cancel: threading.Event) -> Any:
     """Run `fn` on a thread of its own and await it. If ComfyUI cancels this coroutine (the
     user pressed Cancel and another node raised it first, or the run ended with an error),
     `cancel` tells the thread to stop; it winds down on its own (a paid job is journalled)."""

@@ -6,9 +6,10 @@ from .common import SegmindVideoNode
 
 
 class SegmindLTX2TextToVideo(SegmindVideoNode):
-    DESCRIPTION = ("Makes a video with synchronized sound from a text prompt using Segmind's LTX-2-19B "
-                   "(about $0.42 and 2 minutes per clip at the defaults). Needs a Segmind API key, "
-                   "except with the free 'offline preview' backend.")
+    DESCRIPTION = ("Makes a video with synchronized sound from a text prompt using Segmind's LTX-2-19B. "
+                   "Priced like Image to Video, by size and frame count (about $0.455 and 2 minutes at "
+                   "720x1280, 181 frames); the node shows the estimate for its size before you run. Needs a "
+                   "Segmind API key, except with the free 'offline preview' backend.")
     MODEL = T2V_MODEL
     NUMBERS = T2V_NUMBERS
     WITH_IMAGE = False

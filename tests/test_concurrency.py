@@ -423,9 +423,79 @@ def test_a_rate_limited_batch_meets_no_429_with_the_budget_at_the_servers_limit(
 
 
 def test_poll_gap_is_sparse_early_and_dense_near_the_end():
-    gap = lambda elapsed: scheduler.poll_gap(elapsed=elapsed, expected=100.0, status="PROCESSING",
-                                             first=1.0, longest=15.0)
+    gap = lambda elapsed: scheduler.poll_gap(elapsed=elapsed, expected=100.0, first=1.0, longest=15.0)
     assert gap(0.5) <= 2.0  # an early first look
     assert gap(10) == 15.0  # far from the end: sparse
     assert gap(97) == 1.0  # near the end: dense
     assert 1.0 < gap(160) <= 15.0  # running long: easing off
+
+
+def test_comfyuis_progress_hook_never_takes_a_cancel_away_from_the_clips(monkeypatch):
+    """ComfyUI 0.3.64's progress hook raises its interruption and clears the flag on every bar
+    update after Cancel. From a clip's worker thread that would cut a paid download mid-file
+    and hide the Cancel from the node's other clips: the bar keeps the flag set and raises nothing."""
+    import types
+
+    class Interrupt(Exception):
+        pass
+
+    flag = {"set": True}
+    mm = types.SimpleNamespace(
+        InterruptProcessingException=Interrupt,
+        interrupt_current_processing=lambda value=True: flag.update(set=value),
+        processing_interrupted=lambda: flag["set"])
+
+    class Bar:
+        def __init__(self, total, node_id=None):
+            pass
+
+        def update_absolute(self, value, total):  # main.py's hook
+            if flag["set"]:
+                flag["set"] = False
+                raise Interrupt()
+
+    modules = {"comfy.model_management": mm, "comfy.utils": types.SimpleNamespace(ProgressBar=Bar)}
+    monkeypatch.setattr(comfy_host, "_module", modules.get)
+    progress = comfy_host.NodeProgress("5")
+    progress.bar(500)  # must not raise
+    assert comfy_host.is_interrupted()  # every clip still sees the Cancel
+
+
+def test_a_clip_cached_between_the_first_look_and_the_lock_is_not_paid_again(slow, monkeypatch):
+    """Run B looks at the cache just before run A stores its clip and takes the lock just after
+    A releases it: B must look again under the lock instead of paying."""
+    pipeline = pack_module("core.pipeline")
+    image = pictures(1, seed=21)
+    call_node_lists(I2V(), image=image, prompt="stale", negative_prompt="", unique_id="7", **SMALL)
+    real, calls = pipeline._cached, []
+
+    def stale_first_look(*args: Any) -> Any:
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(pipeline, "_cached", stale_first_look)
+    out = call_node_lists(I2V(), image=image, prompt="stale", negative_prompt="", unique_id="7", **SMALL)
+    assert slow.jobs_submitted == 1 and out["ui"]["segmind"][0]["from_cache"]
+
+
+def test_after_cancel_the_lock_is_held_until_the_submit_in_flight_is_answered(slow, monkeypatch):
+    """A Cancel while the submit is on the wire: another process must not pay for the same
+    request before that answer (journalled) arrives, so the request's file lock stays held."""
+    slow.fault("submit", delay=1.5)
+    pressed = threading.Event()
+    monkeypatch.setattr(comfy_host, "is_interrupted", pressed.is_set)
+    threading.Timer(0.4, pressed.set).start()
+    with pytest.raises(errors.Cancelled):
+        call_node_lists(I2V(), image=pictures(1, seed=22), prompt="handover", negative_prompt="", unique_id="7",
+                        **SMALL)
+    locks = list(scheduler.lock_directory(slow.home).glob("*.lock"))
+    assert len(locks) == 1
+    with open(locks[0], "a+b") as fh:  # what another process would try
+        assert not scheduler._try_lock(fh)  # still held: the submit has no answer yet
+        deadline = time.monotonic() + 10
+        while not scheduler._try_lock(fh) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert time.monotonic() < deadline  # released once the answer came
+        scheduler._unlock(fh)
+    assert slow.jobs_submitted == 1
+    assert len(list(job_journal.journal_directory(slow.home).glob("*.json"))) == 1

@@ -51,5 +51,6 @@ def test_a_server_given_id_never_names_a_path_outside_the_output_folder(tmp_path
     assert "\x00" not in str(path) and ".." not in path.name and "/" not in path.name
     path.parent.mkdir(parents=True)
     path.write_bytes(b"ok")  # a usable file name, NUL byte or not
-    fault_row(f"request id {request_id!r}", "clip file name", f"reduced to {path.name.split('_')[-1]!r}: "
-              "stays in output/segmind_ltx2")
+    tag = pipeline.safe_name(request_id)
+    fault_row(f"request id {request_id!r}", "clip file name",
+              (f"reduced to {tag!r}" if tag else "nothing usable: a random name") + ", inside output/segmind_ltx2")
