@@ -39,13 +39,16 @@ def main() -> int:
         return 2
     load_package()
     try:
-        cli = importlib.import_module(f"{PACKAGE}.__main__")
+        # The command line imports its libraries (PyAV, numpy, requests) where it uses them,
+        # so a missing one can surface at any point of the run, not only here.
+        return importlib.import_module(f"{PACKAGE}.__main__").main()
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
+        if not missing or missing == PACKAGE:
+            raise
         sys.stderr.write(f"error: the Python package '{missing}' is missing: run "
                          f"`{Path(sys.executable).name} -m pip install -r requirements.txt`, then try again.\n")
         return 2
-    return cli.main()
 
 
 if __name__ == "__main__":

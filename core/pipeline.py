@@ -583,11 +583,13 @@ class Session:
 
 
 def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str | None,
-                  force_rerun: bool = False, cancel_check: Any = None) -> list[float]:
+                  force_rerun: bool = False, cancel_check: Any = None,
+                  output_dir: Path | None = None) -> list[float]:
     """Before any upload of a node run or a batch: the estimate of every clip that will pay
     (a second identical request reuses the first's clip, so pays nothing), checked as a whole
     against the spend limits and the credits left (ledger.guard_before_paying), and reserved.
-    Returns each request's reserved amount, for run_on_segmind(reserved=...)."""
+    Returns each request's reserved amount, for run_on_segmind(reserved=...). With
+    `output_dir`, its room for every clip is checked first: local checks before any request."""
     from .ledger import guard_before_paying
     from .params import estimate_cost
 
@@ -601,6 +603,9 @@ def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str 
                                                     force_rerun)
         seen.add(fingerprint)
         amounts.append(estimate_cost(req.body) if pays else 0.0)
+    if output_dir is not None and any(amounts):
+        ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER,
+                        sum(expected_clip_bytes(r.body) for r, a in zip(reqs, amounts) if a))
     if any(amounts):
         guard_before_paying(user_dir, run_id, [a for a in amounts if a], client)
     return amounts
@@ -623,7 +628,7 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
 
     if reserved is None:
         reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
-                                 cancel_check=cancel_check)[0]
+                                 cancel_check=cancel_check, output_dir=output_dir)[0]
     books = Bookkeeping(Ledger(user_dir), run_id, source)
     board = job_board()
     job = None

@@ -239,12 +239,14 @@ def _requests(model: str, jobs: list[tuple[dict, Any]], options: dict) -> list[A
 
 
 def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: Callable[[], bool]) -> list[float]:
-    """The spend limits and credits, checked for the node's clips as a whole before any upload."""
+    """Room on disk, the spend limits and the credits, checked for the node's clips as a whole
+    before any upload."""
     from .. import comfy_host
     from ..core.pipeline import reserve_spend
 
     return reserve_spend(reqs, user_dir=comfy_host.user_directory(), run_id=run_id,
-                         force_rerun=bool(options.get("force_rerun", False)), cancel_check=cancel_check)
+                         force_rerun=bool(options.get("force_rerun", False)), cancel_check=cancel_check,
+                         output_dir=comfy_host.output_directory())
 
 
 class _Reservations:

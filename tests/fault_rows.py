@@ -20,6 +20,16 @@ def record(nodeid: str, fault: str, where: str, outcome: str) -> None:
     _ROWS[nodeid] = (fault, where, _TMP.sub("<tmp>/", outcome))
 
 
+def _whole_suite(session: Any) -> bool:
+    """The session collected the whole suite: no file, node id, -k or -m narrowed it."""
+    config = session.config
+    if config.getoption("keyword", "") or config.getoption("markexpr", ""):
+        return False
+    tests = (REPO / "tests").resolve()
+    return all(Path(str(config.rootpath / a) if not Path(a).is_absolute() else a).resolve() in (tests, REPO)
+               for a in config.args)
+
+
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -31,7 +41,7 @@ def write_table(session: Any) -> None:
     order = {item.nodeid: n for n, item in enumerate(items)}
     rows = [_ROWS[k] for k in sorted(_ROWS, key=lambda k: order.get(k, 1 << 30))]
     failed = getattr(session, "testsfailed", 0)
-    full = not failed and len(_ROWS) == len(items) and session.config.getoption("-k", "") in ("", None)
+    full = (not failed and len(_ROWS) == len(items) and _whole_suite(session))
     head = ("<!-- Written by the tests that take the fault_row fixture (tests/fault_rows.py); do not edit. -->\n\n"
             "| Fault | Where | What the pack does |\n| --- | --- | --- |\n")
     body = "".join(f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |\n" for a, b, c in rows)
