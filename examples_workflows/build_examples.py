@@ -69,6 +69,14 @@ EXAMPLES: dict[str, tuple[str, list[Node]]] = {
         Node(4, "CreateVideo", 3, 0, {}, {"images": (3, 0), "fps": (2, 2), "audio": (2, 1)}),
         Node(5, "SaveVideo", 4, 0, {"filename_prefix": "segmind_ltx2/sharpened"}, {"video": (4, 0)}),
     ]),
+    "i2v_batch": ("An image batch becomes one clip per picture: the outputs are lists, SaveVideo saves each", [
+        Node(1, "LoadImage", 0, 0, {"image": "example.png"}),
+        Node(2, "ImageFlip", 1, 1, {"flip_method": "y-axis: horizontally"}, {"image": (1, 0)}),
+        Node(3, "ImageBatch", 2, 0, {}, {"image1": (1, 0), "image2": (2, 0)}),
+        Node(4, "SegmindLTX2ImageToVideo", 3, 0, {"prompt": I2V_PROMPT, "batch_mode": "every picture"},
+             {"image": (3, 0)}),
+        Node(5, "SaveVideo", 4, 0, {"filename_prefix": "segmind_ltx2/batch"}, {"video": (4, 4)}),
+    ]),
     "t2v_basic": ("Text only -> Segmind LTX-2 Text to Video -> video file", [
         Node(1, "SegmindLTX2TextToVideo", 0, 0,
              {"prompt": "A paper boat drifts down a rain-filled street gutter, close-up, splashing water "

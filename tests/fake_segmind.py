@@ -13,6 +13,11 @@ as unconfirmed and a fault queue for every way the real service can misbehave.
     with FakeSegmind(generation_seconds=12, rate_limit=50, rate_window=60) as srv:
         ...
 
+    # Clips that show the uploaded picture (a slow zoom) instead of the test pattern,
+    # for screenshots; off by default:
+    with FakeSegmind(animate_uploads=True) as srv:
+        ...
+
 Run on its own (for a real ComfyUI): python tests/fake_segmind.py --help
 
 Only the standard library, numpy, av and requests (the latter in tests) are used.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json as jsonlib
 import math
@@ -99,27 +105,58 @@ def snap_to_grid(width: int, height: int, frames: int) -> tuple[int, int, int]:
     return max(32, up(width, 32)), max(32, up(height, 32)), max(1, up(frames, 8, 1))
 
 
-_mp4_cache: dict[VideoSpec, bytes] = {}
+_mp4_cache: dict[tuple[VideoSpec, bytes | None], bytes] = {}
 _mp4_lock = threading.Lock()
+ZOOM_END = 1.12  # an animated upload's last frame, relative to its first
 
 
 def make_mp4(path: str | Path | None, width: int, height: int, frames: int, fps: int,
-             audio: bool = True) -> bytes:
+             audio: bool = True, picture: bytes | None = None) -> bytes:
     """An H.264 (+ AAC stereo 24 kHz) MP4 with a moving pattern and a 440 Hz tone.
 
-    Odd sides drop to even (yuv420p needs it). Results are cached per process, so
-    asking twice is free. When `path` is given the bytes are also written there."""
+    `picture` (PNG or JPEG bytes): the video shows that picture instead, fitted to the
+    frame (cropped to cover it) with a slow zoom; a picture PyAV cannot read falls back to
+    the pattern. Odd sides drop to even (yuv420p needs it). Results are cached per process,
+    so asking twice is free. When `path` is given the bytes are also written there."""
     spec = VideoSpec(width - width % 2, height - height % 2, frames, fps, audio)
+    key = (spec, None if picture is None else hashlib.sha256(picture).digest())
     with _mp4_lock:  # one lock: concurrent first requests for a clip encode it once
-        data = _mp4_cache.get(spec)
+        data = _mp4_cache.get(key)
         if data is None:
-            data = _mp4_cache[spec] = _encode_mp4(spec)
+            data = _mp4_cache[key] = _encode_mp4(spec, _read_picture(picture))
     if path is not None:
         Path(path).write_bytes(data)
     return data
 
 
-def _encode_mp4(spec: VideoSpec) -> bytes:
+def _read_picture(data: bytes | None) -> np.ndarray | None:
+    """uint8 RGB [H, W, 3] of a PNG/JPEG, or None when there is none or PyAV cannot read it."""
+    if not data:
+        return None
+    import av
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            return next(container.decode(video=0)).to_ndarray(format="rgb24")
+    except (av.error.FFmpegError, StopIteration, ValueError):
+        return None
+
+
+def _picture_frame(src: np.ndarray, width: int, height: int, zoom: float) -> Any:
+    """A yuv420p frame of `src` fitted to width x height: the centred crop (numpy) with the
+    frame's aspect that covers it, `zoom` times closer, scaled by FFmpeg (bilinear)."""
+    import av
+
+    src_h, src_w = src.shape[:2]
+    scale = max(width / src_w, height / src_h) * zoom
+    crop_w, crop_h = min(src_w, max(1, round(width / scale))), min(src_h, max(1, round(height / scale)))
+    x, y = (src_w - crop_w) // 2, (src_h - crop_h) // 2
+    crop = np.ascontiguousarray(src[y:y + crop_h, x:x + crop_w])
+    return av.VideoFrame.from_ndarray(crop, format="rgb24").reformat(
+        width=width, height=height, format="yuv420p", interpolation="BILINEAR")
+
+
+def _encode_mp4(spec: VideoSpec, picture: np.ndarray | None = None) -> bytes:
     import av
 
     buf = io.BytesIO()
@@ -132,13 +169,17 @@ def _encode_mp4(spec: VideoSpec) -> bytes:
         ys, xs = np.mgrid[0:spec.height, 0:spec.width]
         side = max(8, min(spec.width, spec.height) // 6)
         for i in range(spec.frames):
-            rgb = np.empty((spec.height, spec.width, 3), np.uint8)
-            rgb[..., 0] = (xs + 7 * i) % 256  # drifting gradient: every frame differs
-            rgb[..., 1] = (ys * 2 + 3 * i) % 256
-            rgb[..., 2] = (i * 255 // max(1, spec.frames - 1)) if spec.frames > 1 else 128
-            x0 = (i * 11) % max(1, spec.width - side)
-            rgb[side:2 * side, x0:x0 + side] = 255  # a moving white square
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            if picture is not None:
+                frame = _picture_frame(picture, spec.width, spec.height,
+                                       1.0 + (ZOOM_END - 1.0) * i / max(1, spec.frames - 1))
+            else:
+                rgb = np.empty((spec.height, spec.width, 3), np.uint8)
+                rgb[..., 0] = (xs + 7 * i) % 256  # drifting gradient: every frame differs
+                rgb[..., 1] = (ys * 2 + 3 * i) % 256
+                rgb[..., 2] = (i * 255 // max(1, spec.frames - 1)) if spec.frames > 1 else 128
+                x0 = (i * 11) % max(1, spec.width - side)
+                rgb[side:2 * side, x0:x0 + side] = 255  # a moving white square
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
             frame.pts, frame.time_base = i, Fraction(1, spec.fps)
             container.mux(video.encode(frame))
         container.mux(video.encode())
@@ -302,6 +343,10 @@ class FakeSegmind:
                     "json_base64" {"status", "video": base64 MP4}
       output_shape  v2 result "output": "url" str; "list" [url]; "dict" {"video": url}
       upload_shape  upload answer key: "file_urls" or "urls"
+    Look of the clips (constructor keyword or attribute):
+      animate_uploads  False (default): every clip is the test pattern. True: an image to
+                       video job whose `image` is a picture uploaded here shows that picture
+                       (cropped to the clip's size, a slow zoom), as in the README's screenshot.
     """
 
     sync_shape = _Choice(SYNC_SHAPES)
@@ -311,7 +356,8 @@ class FakeSegmind:
     def __init__(self, api_key: str = DEFAULT_API_KEY, polls_until_done: int = 2, round_to_grid: bool = True,
                  *, sync_shape: str = "mp4", output_shape: str = "url", upload_shape: str = "file_urls",
                  port: int = 0, generation_seconds: float | None = None, queue_seconds: float = 0.0,
-                 rate_limit: int | None = None, rate_window: float = 60.0) -> None:
+                 rate_limit: int | None = None, rate_window: float = 60.0,
+                 animate_uploads: bool = False) -> None:
         if generation_seconds is not None and generation_seconds < 0:
             raise ValueError("generation_seconds must be at least 0 (or None to count polls)")
         if queue_seconds < 0:
@@ -326,6 +372,7 @@ class FakeSegmind:
         self.queue_seconds = queue_seconds
         self.rate_limit = rate_limit
         self.rate_window = rate_window
+        self.animate_uploads = animate_uploads
         self.clock: Callable[[], float] = time.monotonic
         self._window_start: float | None = None
         self._window_calls = 0
@@ -338,6 +385,7 @@ class FakeSegmind:
         self.jobs: dict[str, Job] = {}
         self.assets: dict[str, tuple[str, bytes]] = {}
         self._files: dict[str, VideoSpec] = {}
+        self._pictures: dict[str, bytes] = {}  # file name -> the uploaded picture it shows
         self._faults: dict[str, deque[Fault]] = {stage: deque() for stage in STAGES}
         self.counts: dict[str, int] = {}
         self.jobs_submitted = 0
@@ -520,6 +568,14 @@ class FakeSegmind:
         if self.round_to_grid:
             width, height, frames = snap_to_grid(width, height, frames)
         return VideoSpec(width, height, frames, fps, audio)
+
+    def _picture_for(self, body: dict[str, Any]) -> bytes | None:
+        """The uploaded picture a clip for `body` shows, when animate_uploads is on."""
+        if not self.animate_uploads or not isinstance(body.get("image"), str):
+            return None
+        with self.lock:
+            asset = self.assets.get(body["image"])
+        return asset[1] if asset else None
 
     def _metrics(self, done: bool, job: Job | None = None) -> dict[str, Any]:
         queued = inference = None
@@ -751,7 +807,8 @@ class _Handler(BaseHTTPRequestHandler):
         if delay and fake._stopping.wait(delay):  # held like the real v1 run; stop() cuts it
             raise _Abort(rst=True)
         spec = fake._spec_for(body, audio=not (fault and fault.no_audio))
-        video = make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, spec.audio)
+        picture = fake._picture_for(body)
+        video = make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, spec.audio, picture)
         request_id = str(uuid.uuid4())
         remaining = fake._bill()
         headers = {
@@ -766,6 +823,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.sync_shape == "json_url":
             with fake.lock:
                 fake._files[request_id] = spec
+                if picture is not None:
+                    fake._pictures[request_id] = picture
             return _json_reply(200, {"status": "COMPLETED", "output": fake.video_url(request_id)}, headers)
         return _Reply(200, video, "video/mp4", headers)
 
@@ -777,9 +836,12 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         job = fake._new_job(request_id, model, body, fake._spec_for(body, audio=not (fault and fault.no_audio)),
                             fails=bool(fault and fault.job_fails))
+        picture = fake._picture_for(body)
         with fake.lock:
             fake.jobs[request_id] = job
             fake._files[request_id] = job.spec
+            if picture is not None:
+                fake._pictures[request_id] = picture
         fake._bill()
         status_url = f"{fake.api_base}/v2/requests/{request_id}/status"
         return _json_reply(200, {
@@ -829,10 +891,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _on_download(self, fault: Fault | None, body: Any, name: str) -> _Reply:
         with self.fake.lock:
             spec = self.fake._files.get(name)
+            picture = self.fake._pictures.get(name)
         if spec is None:
             return _html_reply(404, "Not Found")
         audio = spec.audio and not (fault and fault.no_audio)
-        return _Reply(200, make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, audio), "video/mp4")
+        return _Reply(200, make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, audio, picture),
+                      "video/mp4")
 
     def _on_upload(self, fault: Fault | None, body: Any) -> _Reply:
         problem = self._check_auth() or self._check_json(body)
@@ -905,6 +969,8 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=None,
                         help="API calls allowed per window (Segmind: 5 free, 50 pro); more get 429")
     parser.add_argument("--rate-window", type=float, default=60.0, help="the rate limit's window in seconds")
+    parser.add_argument("--animate-uploads", action="store_true",
+                        help="image to video clips show the uploaded picture (a slow zoom) instead of a test pattern")
     args = parser.parse_args()
     if args.generation_seconds is not None and args.generation_seconds < 0:
         parser.error("--generation-seconds must be at least 0")
@@ -919,7 +985,8 @@ def main() -> None:
     try:
         server = FakeSegmind(polls_until_done=args.polls, port=args.port,
                              generation_seconds=args.generation_seconds, queue_seconds=args.queue_seconds,
-                             rate_limit=args.rate_limit, rate_window=args.rate_window)
+                             rate_limit=args.rate_limit, rate_window=args.rate_window,
+                             animate_uploads=args.animate_uploads)
     except OSError as exc:
         parser.error(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); pick another --port")
     with server:
@@ -929,7 +996,8 @@ def main() -> None:
                   else f"jobs complete after {args.polls} status calls")
         limit = (f"{args.rate_limit} API calls per {args.rate_window:g} s" if args.rate_limit is not None
                  else "no rate limit")
-        print(f"Segmind stand-in at {server.api_base} (key {server.api_key}); {timing}; {limit}.", flush=True)
+        look = "; clips show the uploaded picture" if args.animate_uploads else ""
+        print(f"Segmind stand-in at {server.api_base} (key {server.api_key}); {timing}; {limit}{look}.", flush=True)
         print(f"SEGMIND_API_BASE={server.api_base} SEGMIND_STORAGE_BASE={server.storage_base} "
               f"SEGMIND_API_KEY={server.api_key}", flush=True)
         try:

@@ -27,6 +27,11 @@
 // limit set in Settings refuses the next run before any upload: settings_limits.png,
 // spend_limit_refusal.png), collect (the tab's Add to graph / Collect on the first job).
 // Use a fresh --user-directory: the spend checks count today's jobs.
+// The hero step (STEPS=hero, not in the default list): the README's first picture,
+// node_after_run.png: the node at its default size (720x1280, 181 frames) after a run on
+// examples_workflows/example.png (copy it into ComfyUI's input folder; INPUT_IMAGE=example.png),
+// against a stand-in started with --animate-uploads, so the clip shows that picture, and
+// ComfyUI started with SEGMIND_API_KEY set to the stand-in's key.
 // It prints one PASS/FAIL line per check and exits 1 if any check failed.
 import fs from "node:fs";
 import os from "node:os";
@@ -914,6 +919,39 @@ async function stepCollect(ids) {
   if (load) await shoot("load_video_node.png", load.id);
 }
 
+async function stepHero() {
+  console.log("# hero: the node at its defaults after a run on a real-looking picture");
+  await page.setViewportSize({ width: 1500, height: 1800 });
+  const ids = await buildGraph({ prompt: "the camera slowly pushes in, birds chirp", width: 720, height: 1280, num_frames: 181 });
+  await page.evaluate((id) => {
+    const n = app.graph.getNodeById(id);
+    const w = n.widgets.find((x) => x.name === "seed");
+    w.value = 42;  // the default; a fresh --user-directory has nothing cached for it
+    w.callback?.(42);
+  }, ids.seg);
+  await sleep(800);
+  const before = await badgeText(ids.seg);
+  check(/Est\. ≈ \$0\.455 · 736×1280 · 185 frames @ 24 fps/.test(before), "at the defaults the estimate is $0.455 for 736×1280, 185 frames", before);
+  const result = await queueAndWait();
+  check(result === "execution_success", "the run succeeded", result);
+  await sleep(1500);
+  const after = await badgeText(ids.seg);
+  check(/Charged \$0\.455/.test(after), "the badge shows the charge, equal to the estimate", after);
+  // Show a frame a few seconds in (the zoom under way), paused, with the controls drawn.
+  await page.evaluate(async (id) => {
+    const n = app.graph.getNodeById(id);
+    const v = n.videoContainer?.querySelector("video") ?? n.widgets?.find((w) => w.name === "segmind_ltx2_video")?.element?.querySelector("video");
+    if (!v) return;
+    if (v.readyState < 2) await new Promise((res) => { v.addEventListener("loadeddata", res, { once: true }); setTimeout(res, 8000); });
+    v.pause();
+    v.currentTime = 3;
+    await new Promise((res) => { v.addEventListener("seeked", res, { once: true }); setTimeout(res, 3000); });
+  }, ids.seg);
+  await sleep(800);
+  await shoot("node_after_run.png", ids.seg);
+  await page.setViewportSize({ width: 1500, height: 1500 });  // the other steps' size
+}
+
 // ------------------------------------------------------------------------- main
 
 try {
@@ -922,6 +960,7 @@ try {
   console.log("front end", fe);
   const apiNode = await page.evaluate(async (NODE) => (await (await fetch(`api/object_info/${NODE}`)).json())[NODE]?.api_node, NODE);
   check(!apiNode, "the node is not flagged API_NODE");
+  if (STEPS.has("hero")) await stepHero();
   if (STEPS.has("key")) await stepKey();
   if (STEPS.has("migrate")) await stepMigrate();
   const ids = await buildGraph();
