@@ -7,7 +7,6 @@ other nodes, so independent Segmind nodes wait for Segmind at the same time. Eve
 that blocks (encoding, HTTP, waiting, decoding) runs on a thread of its own."""
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from typing import Any, Callable
@@ -305,6 +304,8 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
                          prompt_graph: Any = None) -> dict:
     """The whole node run: every clip in flight at once, then decoded in turns. Returns
     ComfyUI's {"ui": ..., "result": ...} with one list entry per clip."""
+    import asyncio  # ComfyUI has it loaded; imported here so loading the pack stays cheap elsewhere
+
     from .. import comfy_host
     from ..core.errors import Cancelled
     from ..core.offline_preview import BACKENDS
@@ -389,6 +390,8 @@ async def off_loop(fn: Callable[[], Any], cancel: threading.Event) -> Any:
     """Run `fn` on a thread of its own and await it. If ComfyUI cancels this coroutine (the
     user pressed Cancel and another node raised it first, or the run ended with an error),
     `cancel` tells the thread to stop; it winds down on its own (a paid job is journalled)."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future = loop.create_future()
 
