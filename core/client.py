@@ -24,7 +24,7 @@ from urllib.parse import quote
 from .credentials import redact
 from .errors import (Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
                      VideoError)
-from .params import DEFAULT_RUNTIME_SECONDS
+from .params import DEFAULT_RUNTIME_SECONDS, finite_number, whole_number
 from .scheduler import job_finished, poll_gap, poll_sleep
 from .transport import (CLIP_MAX_BYTES, JSON_MAX_BYTES, SEGMIND_ORIGINS, Transport, is_loopback, megabytes,
                         origin)
@@ -130,31 +130,9 @@ class RunInfo:
         if not isinstance(metrics, dict):
             return
         for name in ("cost", "remaining_credits", "inference_time", "queue_time"):
-            val = _as_float(metrics.get(name))
+            val = finite_number(metrics.get(name))
             if val is not None:
                 setattr(self, name, val)
-
-
-def _as_float(value: Any) -> float | None:
-    """A finite number, or None: inf and nan never leave the client (a NaN cost would reach
-    the node's UI summary, which the browser cannot parse)."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _as_int(value: Any) -> int | None:
-    """A whole number from a header or field ("42", "42.0"), or None; never raises."""
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"[+-]?\d{1,40}", text):
-            return int(text)
-    number = _as_float(value)
-    return int(number) if number is not None and number.is_integer() else None
 
 
 def clip_size_bound(body: dict | None) -> int:
@@ -393,10 +371,10 @@ class SegmindClient:
         headers = resp.headers
         rid = headers.get("x-request-id")
         return RunInfo(request_id=_say(rid, self._key, 200) if rid else None,
-                       cost=_as_float(headers.get("x-cost")),
-                       remaining_credits=_as_float(headers.get("x-remaining-credits")),
-                       inference_time=_as_float(headers.get("x-generation-time")),
-                       seed=_as_int(headers.get("x-seed-value")))
+                       cost=finite_number(headers.get("x-cost")),
+                       remaining_credits=finite_number(headers.get("x-remaining-credits")),
+                       inference_time=finite_number(headers.get("x-generation-time")),
+                       seed=whole_number(headers.get("x-seed-value")))
 
     def _late_clip(self, hook: Callable[[Path, RunInfo], None] | None, dest: Path, resp: Any) -> None:
         if hook is None or not dest.exists():
@@ -587,7 +565,7 @@ class SegmindClient:
         if not isinstance(data, dict):
             data = {"credits": data}
         # Non-finite numbers (JSON NaN, Infinity) never leave the client; the rest passes as is.
-        return {k: (_as_float(v) if isinstance(v, float) else v) for k, v in data.items()}
+        return {k: (finite_number(v) if isinstance(v, float) else v) for k, v in data.items()}
 
 
 def _repr(data: Any) -> str:

@@ -21,7 +21,8 @@ from .errors import (CachedClipDamagedError, Cancelled, InvalidInputError, Local
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
 from .ledger import Ledger, entry_amount
-from .params import DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, snap_to_grid
+from .params import (DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, finite_number,
+                     snap_to_grid, whole_number)
 from .result_cache import ResultCache, cache_directory, place_file
 
 log = logging.getLogger(__name__)
@@ -108,17 +109,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _number(value: Any) -> float | None:
-    from .ledger import _finite
-
-    return _finite(value)
-
-
-def _int(value: Any) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None and number == int(number) else None
-
-
 def _cache_records(user_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     return [(stem, r) for stem, r in _json_records(cache_directory(user_dir)) if is_fingerprint(stem)]
 
@@ -182,10 +172,10 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
         for name in ("model", "prompt", "run_id", "fingerprint"):
             job[name] = _text(entry.get(name)) or job[name]
         for name in ("width", "height", "num_frames", "fps", "seed"):
-            job[name] = _int(entry.get(name)) if entry.get(name) is not None else job[name]
+            job[name] = whole_number(entry.get(name)) if entry.get(name) is not None else job[name]
         job["time"] = entry["time"]
-        job["cost"] = _number(entry.get("cost"))
-        job["estimate"] = _number(entry.get("estimate"))
+        job["cost"] = finite_number(entry.get("cost"))
+        job["estimate"] = finite_number(entry.get("estimate"))
         clip = output_clip(entry.get("clip"), out_dir)
         job["clip_path"] = str(clip) if clip is not None else None
 
@@ -205,18 +195,18 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
         job["prompt"] = job["prompt"] or _text(body.get("prompt"))
         for name in ("width", "height", "num_frames", "fps", "seed"):
             if job[name] is None:
-                job[name] = _int(body.get(name))
+                job[name] = whole_number(body.get(name))
         if job["time"] is None:
-            job["time"] = _number(record.get("stored_at"))
+            job["time"] = finite_number(record.get("stored_at"))
         if job["cost"] is None:
-            job["cost"] = _number(record.get("cost"))
+            job["cost"] = finite_number(record.get("cost"))
 
     for entry in _journal_entries(user_dir):
         job = jobs.get(entry.request_id) or slot(entry.request_id, entry.fingerprint)
         job["source"].append("journal")
         job["model"] = job["model"] or entry.model
         job["fingerprint"] = job["fingerprint"] or entry.fingerprint
-        job["time"] = job["time"] if job["time"] is not None else _number(entry.submitted_at)
+        job["time"] = job["time"] if job["time"] is not None else finite_number(entry.submitted_at)
         if entry.output_url and entry.collectable(now):
             job["output_url"] = entry.output_url
 
@@ -338,7 +328,7 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
                 "disk space or make the folder writable, then queue again (collecting never pays).") from None
         emit("cache_hit", request_id=rid, path=str(dest))
         body = record.get("request") if isinstance(record.get("request"), dict) else {}
-        return CollectedClip(dest, RunInfo(request_id=rid, cost=0.0, seed=_int(body.get("seed"))),
+        return CollectedClip(dest, RunInfo(request_id=rid, cost=0.0, seed=whole_number(body.get("seed"))),
                              from_cache=True, source="cache", provenance=_provenance(dest))
 
     ledger_entry = Ledger(user_dir).find(rid)
@@ -346,7 +336,7 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
         clip = output_clip(ledger_entry.get("clip"), output_dir)
         if clip is not None and _readable(clip):
             emit("cache_hit", request_id=rid, path=str(clip))
-            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=_int(ledger_entry.get("seed"))),
+            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=whole_number(ledger_entry.get("seed"))),
                                  from_cache=True, source="output", provenance=_provenance(clip))
 
     return _from_segmind(rid, user_dir, output_dir, ledger_entry, cancel_check, on_event, timeout, client)
@@ -407,7 +397,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
 
     dest = _dest(output_dir, rid)
     save_checked(client, ref, dest, body or None)
-    cost = info.cost if info.cost is not None else _number((ledger_entry or {}).get("cost"))
+    cost = info.cost if info.cost is not None else finite_number((ledger_entry or {}).get("cost"))
     meta = provenance_meta(model, body, request_id=rid, cost=cost,
                            seed=info.seed if info.seed is not None else body.get("seed"), collected=True)
     write_provenance(dest, meta)
@@ -424,8 +414,8 @@ def _ledger_body(entry: dict | None) -> dict[str, Any]:
     if _text(entry.get("prompt")):
         body["prompt"] = entry["prompt"]
     for name in ("width", "height", "num_frames", "fps", "seed"):
-        if _int(entry.get(name)) is not None:
-            body[name] = _int(entry.get(name))
+        if whole_number(entry.get(name)) is not None:
+            body[name] = whole_number(entry.get(name))
     return body
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import (Cancelled, InsufficientCreditsError, InvalidInputError, LimitsFileError, SegmindError,
                      SpendLimitError)
+from .params import finite_number, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -58,28 +59,12 @@ def limits_path(user_dir: str | os.PathLike) -> Path:
     return segmind_directory(user_dir) / LIMITS_NAME
 
 
-def _finite(value: Any) -> float | None:
-    """A finite float, or None (bools, NaN, infinities and text are not amounts)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _as_int(value: Any) -> int | None:
-    number = _finite(value)
-    return int(number) if number is not None and number == int(number) else None
-
-
 def entry_amount(entry: Mapping[str, Any]) -> float:
     """What a ledger entry counts for: its cost when known, else its estimate."""
-    cost = _finite(entry.get("cost"))
+    cost = finite_number(entry.get("cost"))
     if cost is not None:
         return max(0.0, cost)
-    estimate = _finite(entry.get("estimate"))
+    estimate = finite_number(entry.get("estimate"))
     return max(0.0, estimate) if estimate is not None else 0.0
 
 
@@ -103,12 +88,12 @@ def _clean_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
         value = out.get(name)
         out[name] = None if value is None else str(value)
     for name in _INT_FIELDS:
-        out[name] = _as_int(entry.get(name))
+        out[name] = whole_number(entry.get(name))
     now = time.time()
-    out["time"] = _finite(entry.get("time")) or now
-    cost = _finite(entry.get("cost"))
+    out["time"] = finite_number(entry.get("time")) or now
+    cost = finite_number(entry.get("cost"))
     out["cost"] = None if cost is None or cost < 0 else cost
-    estimate = _finite(entry.get("estimate"))
+    estimate = finite_number(entry.get("estimate"))
     if estimate is None or estimate < 0:
         estimate = estimate_cost(entry)
     out["estimate"] = estimate
@@ -119,17 +104,17 @@ def _clean_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _valid_line(raw: Any) -> dict[str, Any] | None:
     """A parsed line with the types the readers rely on, or None (set aside)."""
-    if not isinstance(raw, dict) or _finite(raw.get("time")) is None:
+    if not isinstance(raw, dict) or finite_number(raw.get("time")) is None:
         return None
     for name in ("cost", "estimate"):
-        if raw.get(name) is not None and _finite(raw.get(name)) is None:
+        if raw.get(name) is not None and finite_number(raw.get(name)) is None:
             return None
     for name in _STR_FIELDS:
         if raw.get(name) is not None and not isinstance(raw.get(name), str):
             return None
     for name in _INT_FIELDS:
         if raw.get(name) is not None:
-            raw[name] = _as_int(raw.get(name))  # a wrong type is shown as unknown, not trusted
+            raw[name] = whole_number(raw.get(name))  # a wrong type is shown as unknown, not trusted
     raw["time"] = float(raw["time"])
     return raw
 
@@ -239,7 +224,7 @@ def parse_limit(name: str, raw: Any) -> float | None:
     """A limit value from a user: None/""/null means no limit; else dollars, 0..1e6."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    value = None if isinstance(raw, bool) else _finite(raw)
+    value = None if isinstance(raw, bool) else finite_number(raw)
     if value is None or not 0 <= value <= LIMIT_MAX:
         raise InvalidInputError(
             f"Spend limit '{name}' is {raw!r}: set it to an amount in US dollars such as 5 "
@@ -302,7 +287,7 @@ _settled: set[str] = set()                 # request ids whose estimate already 
 
 def _check_amounts(amounts: Iterable[Any]) -> list[float]:
     given = list(amounts)
-    values = [_finite(a) for a in given]
+    values = [finite_number(a) for a in given]
     if any(v is None or v < 0 for v in values):
         raise InvalidInputError(f"Cost estimates must be non-negative numbers, got {given!r}.")
     return values  # type: ignore[return-value]
@@ -350,7 +335,7 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
 def release(run_id: str | None, amount: float) -> None:
     """A reserved job ended unpaid (refused, failed before acceptance, served from the
     cache): it no longer counts against either limit."""
-    value = _finite(amount) or 0.0
+    value = finite_number(amount) or 0.0
     with _lock:
         _in_flight[run_id] = max(0.0, _in_flight.get(run_id, 0.0) - value)
         if _in_flight[run_id] <= _EPS:
@@ -391,7 +376,7 @@ def reset_reservations() -> None:
 
 def check_credits(credits_left: float | None, amounts: list[float]) -> None:
     """Refuse before paying when the account's credits are known and below the estimate."""
-    left = _finite(credits_left)
+    left = finite_number(credits_left)
     if left is None:
         return  # unknown: the service itself refuses an empty account (HTTP 406), unbilled
     values = _check_amounts(amounts)
@@ -416,8 +401,8 @@ def credits_from_answer(answer: Any) -> float | None:
     """Credits left from a /v1/get-user-credits answer: paid plus free credits (a refusal on
     a wrong guess would block a run the account can pay; the service refuses the other)."""
     if not isinstance(answer, Mapping):
-        return _finite(answer)
-    parts = [_finite(answer.get(k)) for k in ("credits", "free-credits", "free_credits")]
+        return finite_number(answer)
+    parts = [finite_number(answer.get(k)) for k in ("credits", "free-credits", "free_credits")]
     known = [p for p in parts if p is not None]
     return sum(known) if known else None
 
@@ -425,7 +410,7 @@ def credits_from_answer(answer: Any) -> float | None:
 def note_credits(value: Any) -> None:
     """Remember the credits left (from a credits call, or a run's `remaining_credits`)."""
     global _credits_value, _credits_at
-    left = _finite(value)
+    left = finite_number(value)
     if left is None:
         return
     with _credits_lock:
@@ -498,7 +483,7 @@ def guard_before_paying(user_dir: str | os.PathLike, run_id: str | None, amounts
     try:
         check_credits(credits_left(client), amounts)
     except BaseException:
-        release(run_id, sum(_finite(a) or 0.0 for a in amounts))
+        release(run_id, sum(finite_number(a) or 0.0 for a in amounts))
         raise
 
 

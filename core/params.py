@@ -2,6 +2,8 @@
 (shared/seed) and API.md. One source of truth for node inputs, the CLI and validation."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
@@ -68,6 +70,26 @@ def estimate_cost(body: Mapping[str, Any]) -> float:
     Unconfirmed by Segmind (docs/segmind-unconfirmed.md); the real charge is reported after a run."""
     ratio = _ratio(body)
     return DEFAULT_PRICE_USD * (1.0 if ratio is None else ratio)
+
+
+def finite_number(value: Any) -> float | None:
+    """A finite float from a field, header or record, or None (bools, NaN, infinities and
+    text are not numbers): no non-finite number may reach a message, the ledger or the UI."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def whole_number(value: Any) -> int | None:
+    """A whole number ("42", "42.0", 42), or None; never raises."""
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,40}", value.strip()):
+        return int(value.strip())
+    number = finite_number(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
 SEED_MAX = 0xFFFFFFFF  # the page gives no range; a 32-bit seed is what every Segmind model takes
