@@ -355,11 +355,16 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
     def respond(payload: dict[str, Any], status: int = 200) -> "web.Response":
         return web.json_response(payload, status=status, headers=_NO_STORE)
 
-    def refuse(request: "web.Request") -> "web.Response | None":
-        reason = check_same_origin(request.method, request.headers)
-        if reason is None:
-            return None
-        return respond({"error": f"Forbidden: {reason}. Use the ComfyUI settings dialog."}, 403)
+    def same_origin(handler: Any) -> Any:
+        """Every route answers only the ComfyUI page itself (check_same_origin): another
+        site open in the browser can neither read the jobs nor change the key or limits."""
+        async def guarded(request: "web.Request") -> "web.StreamResponse":
+            reason = check_same_origin(request.method, request.headers)
+            if reason is not None:
+                return respond({"error": f"Forbidden: {reason}. Use the ComfyUI settings dialog."}, 403)
+            return await handler(request)
+
+        return guarded
 
     def user_dir() -> "str | os.PathLike[str]":
         return user_dir_getter()
@@ -388,15 +393,9 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
             return None, respond({"error": "The request body is not valid JSON."}, 400)
 
     async def get_key(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         return respond(key_status(user_dir()))
 
     async def post_key(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         body, refused = await json_body(request)
         if refused is not None:
             return refused
@@ -414,9 +413,6 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         return respond(key_status(user_dir()))
 
     async def delete_key(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         try:
             delete_api_key(user_dir())
         except OSError as exc:
@@ -425,9 +421,6 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         return respond(key_status(user_dir()))
 
     async def get_jobs(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         payload = await asyncio.to_thread(jobs_payload, user_dir(), output_dir())
         return respond(payload)
 
@@ -436,9 +429,6 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         return fp if _FINGERPRINT.fullmatch(fp) else None
 
     async def get_thumb(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         fp = fingerprint_of(request)
         if fp is None:
             return respond({"error": "Give ?fingerprint= with a job's fingerprint (64 hex digits)."}, 400)
@@ -453,9 +443,6 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
                             headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
     async def get_clip(request: "web.Request") -> "web.StreamResponse":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         from .core.result_cache import cache_directory
 
         fp = fingerprint_of(request)
@@ -479,15 +466,9 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         return answer
 
     async def get_limits(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         return respond(_json_safe(limits_answer()))
 
     async def post_limits(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         from .core.errors import InvalidInputError, LimitsFileError
         from .core.ledger import SpendLimits, limits_path, parse_limit
 
@@ -515,9 +496,6 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
     credits_lock = asyncio.Lock()
 
     async def post_credits(request: "web.Request") -> "web.Response":
-        bad = refuse(request)
-        if bad is not None:
-            return bad
         from .core.credentials import redact
         from .core.errors import SegmindError
         from .core.ledger import CREDITS_TTL, known_credits, refresh_credits
@@ -544,15 +522,15 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         return respond(_json_safe({"credits": value, "cached": False}))
 
     return [
-        web.get(KEY_ROUTE, get_key, allow_head=False),
-        web.post(KEY_ROUTE, post_key),
-        web.delete(KEY_ROUTE, delete_key),
-        web.get(JOBS_ROUTE, get_jobs, allow_head=False),
-        web.get(THUMB_ROUTE, get_thumb, allow_head=False),
-        web.get(CLIP_ROUTE, get_clip, allow_head=False),
-        web.get(LIMITS_ROUTE, get_limits, allow_head=False),
-        web.post(LIMITS_ROUTE, post_limits),
-        web.post(CREDITS_ROUTE, post_credits),
+        web.get(KEY_ROUTE, same_origin(get_key), allow_head=False),
+        web.post(KEY_ROUTE, same_origin(post_key)),
+        web.delete(KEY_ROUTE, same_origin(delete_key)),
+        web.get(JOBS_ROUTE, same_origin(get_jobs), allow_head=False),
+        web.get(THUMB_ROUTE, same_origin(get_thumb), allow_head=False),
+        web.get(CLIP_ROUTE, same_origin(get_clip), allow_head=False),
+        web.get(LIMITS_ROUTE, same_origin(get_limits), allow_head=False),
+        web.post(LIMITS_ROUTE, same_origin(post_limits)),
+        web.post(CREDITS_ROUTE, same_origin(post_credits)),
     ]
 
 
