@@ -579,13 +579,14 @@ function patchNodeType(nodeType, { collect = false } = {}) {
 
 // ----------------------------------------------------------------------------- settings
 
-async function keyRequest(method, body) {
+// One JSON request to a pack route; answers {status, data} (data null when not JSON).
+async function jsonRequest(method, route, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await api.fetchApi(KEY_ROUTE, init);
+  const res = await api.fetchApi(route, init);
   let data = null;
   try {
     data = await res.json();
@@ -632,7 +633,7 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
 
   const colors = { ok: "var(--p-green-400, #6c6)", warn: "var(--p-amber-400, #db4)", error: "var(--p-red-400, #e66)" };
   const controller = createKeyController({
-    request: keyRequest,
+    request: (method, body) => jsonRequest(method, KEY_ROUTE, body),
     onChange: (s) => {
       const busy = s.phase === "loading" || s.phase === "saving" || s.phase === "removing";
       save.disabled = busy;
@@ -664,22 +665,6 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
 // Spend limits: one controller for both fields, talking to the pack's route; the settings
 // store only ever holds the placeholder (the server's limits.json is the one truth, and
 // the Python side enforces it).
-async function jsonRequest(method, route, body) {
-  const init = { method, headers: {} };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const res = await api.fetchApi(route, init);
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  return { status: res.status, data };
-}
-
 const limitsController = createLimitsController({ request: (method, body) => jsonRequest(method, LIMITS_ROUTE, body) });
 
 const LIMIT_SETTINGS = LIMIT_FIELDS.map((field) => ({
