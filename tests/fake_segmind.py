@@ -263,6 +263,8 @@ class _Reply:
     body: bytes
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
+    body_delay: float = 0.0  # seconds between the headers and the body (a v1 answer, see sync_body_delay)
+    on_headers: Callable[[], None] | None = None  # runs once the headers are out
 
 
 class _Abort(Exception):
@@ -339,6 +341,9 @@ class FakeSegmind:
                           from when the call reaches the server, e.g. stamped when its answer
                           arrives) never meets a 429.
     Switches for the unconfirmed answer shapes (constructor keywords or attributes):
+      sync_body_delay  a v1 answer sends its headers (billed, 200), then waits this long
+                    before its body, as a large clip arriving slowly would;
+                    `sync_headers_sent` lists when each v1 answer's headers went out
       sync_shape    v1 answer: "mp4" raw bytes; "json_url" {"status", "output": url};
                     "json_base64" {"status", "video": base64 MP4}
       output_shape  v2 result "output": "url" str; "list" [url]; "dict" {"video": url}
@@ -373,6 +378,8 @@ class FakeSegmind:
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.animate_uploads = animate_uploads
+        self.sync_body_delay = 0.0
+        self.sync_headers_sent: list[float] = []
         self.clock: Callable[[], float] = time.monotonic
         self._window_start: float | None = None
         self._window_calls = 0
@@ -751,6 +758,12 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
+        if reply.on_headers is not None or reply.body_delay:
+            self.wfile.flush()
+            if reply.on_headers is not None:
+                reply.on_headers()
+            if reply.body_delay and self.fake._stopping.wait(reply.body_delay):
+                raise _Abort(rst=True)
         data = memoryview(reply.body)[:limit] if limit is not None else memoryview(reply.body)
         for start in range(0, len(data), 64 * 1024):  # in pieces, like a real file server
             self.wfile.write(data[start:start + 64 * 1024])
@@ -819,14 +832,27 @@ class _Handler(BaseHTTPRequestHandler):
             "x-request-id": request_id,
         }
         if fake.sync_shape == "json_base64":
-            return _json_reply(200, {"status": "COMPLETED", "video": base64.b64encode(video).decode()}, headers)
+            return self._timed(_json_reply(200, {"status": "COMPLETED", "video": base64.b64encode(video).decode()},
+                                           headers))
         if fake.sync_shape == "json_url":
             with fake.lock:
                 fake._files[request_id] = spec
                 if picture is not None:
                     fake._pictures[request_id] = picture
-            return _json_reply(200, {"status": "COMPLETED", "output": fake.video_url(request_id)}, headers)
-        return _Reply(200, video, "video/mp4", headers)
+            return self._timed(_json_reply(200, {"status": "COMPLETED", "output": fake.video_url(request_id)},
+                                           headers))
+        return self._timed(_Reply(200, video, "video/mp4", headers))
+
+    def _timed(self, reply: _Reply) -> _Reply:
+        """A billed v1 answer: note when its headers go out, and hold its body back if asked."""
+        fake = self.fake
+
+        def sent() -> None:
+            with fake.lock:
+                fake.sync_headers_sent.append(fake.clock())
+
+        reply.on_headers, reply.body_delay = sent, fake.sync_body_delay
+        return reply
 
     def _on_submit(self, fault: Fault | None, body: Any, model: str) -> _Reply:
         problem = self._check_run(model, body)

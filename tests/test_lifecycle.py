@@ -1,0 +1,200 @@
+"""Issue 18 (one lifecycle; the two sync v1 double-bill races) and issue 19 items 6 and 8
+(billed v1 runs whose clip fails are booked; lock files and lock waits), driven through the
+node as ComfyUI calls it, against the local stand-in."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import torch
+
+from pack_loader import load_pack, pack_module
+from node_calls import call_node
+
+pack = load_pack()
+client_mod = pack_module("core.client")
+comfy_host = pack_module("comfy_host")
+errors = pack_module("core.errors")
+ledger_mod = pack_module("core.ledger")
+result_cache = pack_module("core.result_cache")
+NODE = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(18))
+SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
+V1 = "sync (v1)"
+
+
+def queue(**over: Any) -> dict:
+    return call_node(NODE(), image=IMAGE, prompt="lifecycle", negative_prompt="", unique_id="1",
+                     **{**SMALL, **over})
+
+
+def attempt(**over: Any) -> tuple[dict | None, BaseException | None]:
+    try:
+        return queue(**over), None
+    except Exception as exc:  # judged by each test
+        return None, exc
+
+
+def press_cancel_when(monkeypatch, condition: Callable[[], bool]) -> Callable[[], None]:
+    """Cancel (ComfyUI's interrupt flag) once `condition` holds; returns the disarm switch."""
+    armed = [True]
+    monkeypatch.setattr(comfy_host, "is_interrupted", lambda: armed[0] and condition())
+    return lambda: armed.__setitem__(0, False)
+
+
+def wait_until(condition: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+def cache_clips(srv) -> list[Path]:
+    return sorted(result_cache.cache_directory(srv.home).glob("*.mp4"))
+
+
+def output_clips(srv) -> list[Path]:
+    return sorted((srv.output / "segmind_ltx2").glob("*.mp4"))
+
+
+def ledger_lines(srv) -> list[dict]:
+    return ledger_mod.Ledger(srv.home).entries()
+
+
+# --------------------------------------------------------------------------- the two v1 races
+
+
+def test_cancel_as_a_v1_answer_starts_arriving_keeps_the_paid_clip(pack_env, monkeypatch):
+    """Race 1: Cancel the moment the billed answer's headers arrive, its body a moment later.
+    The clip must still land (output and cache) and be booked, the message must say only what
+    is true, and queueing again must reuse the clip instead of paying a second run."""
+    srv = pack_env
+    srv.sync_body_delay = 0.5
+    disarm = press_cancel_when(monkeypatch, lambda: bool(srv.sync_headers_sent))
+    pressed = time.monotonic()
+    out, exc = attempt(api_mode=V1)
+    assert type(exc) is errors.Cancelled, exc
+    assert time.monotonic() - pressed < 5
+    text = str(exc)
+    assert "billed" in text and "queue" in text.lower()
+    wait_until(lambda: cache_clips(srv) and output_clips(srv), "the billed clip to land in the cache and output")
+    wait_until(lambda: [e for e in ledger_lines(srv) if e.get("clip")], "the billed clip to be booked")
+    disarm()
+    again, exc2 = attempt(api_mode=V1)
+    assert exc2 is None, exc2
+    assert again["ui"]["segmind"][0]["from_cache"]
+    assert srv.jobs_submitted == 1 and srv.counts["sync_runs"] == 1
+
+
+def test_requeue_while_a_cancelled_v1_clip_is_still_landing_waits_for_it(pack_env, monkeypatch):
+    """Race 2: Cancel during a v1 body that takes longer than any grace, then queue again at
+    once: the re-queue must wait for (or collect) the clip still landing, never pay again."""
+    srv = pack_env
+    # Only the code before the lifecycle had a grace; with it 0.2 s, Cancel returned mid-body.
+    monkeypatch.setattr(client_mod, "V1_SAVE_GRACE_SECONDS", 0.2, raising=False)
+    srv.sync_body_delay = 1.5
+    disarm = press_cancel_when(monkeypatch, lambda: bool(srv.sync_headers_sent)
+                               and time.monotonic() > srv.sync_headers_sent[0] + 0.3)
+    out, exc = attempt(api_mode=V1)
+    assert type(exc) is errors.Cancelled, exc
+    disarm()
+    again, exc2 = attempt(api_mode=V1)  # at once, in the same process
+    assert exc2 is None, exc2
+    assert srv.jobs_submitted == 1 and srv.counts["sync_runs"] == 1
+    assert again["ui"]["segmind"][0]["from_cache"]
+
+
+# --------------------------------------------------------------------------- billed v1 runs that fail
+
+
+def test_a_damaged_clip_in_a_billed_v1_answer_is_booked(pack_env):
+    srv = pack_env
+    srv.fault("sync", corrupt=True)
+    out, exc = attempt(api_mode=V1)
+    assert exc is not None and "billed" in str(exc), exc
+    assert srv.jobs_submitted == 1
+    lines = ledger_lines(srv)
+    assert len(lines) == 1 and lines[0]["cost"] is not None and lines[0]["clip"] is None
+    assert ledger_mod.Ledger(srv.home).spent_today() > 0
+
+
+def test_a_billed_v1_answer_whose_video_url_is_gone_is_booked_and_keeps_its_reservation(pack_env, monkeypatch):
+    srv = pack_env
+    srv.sync_shape = "json_url"
+    srv.fault("download", status=404, times=10)
+    released: list[float] = []
+    real_release = ledger_mod.release
+    monkeypatch.setattr(ledger_mod, "release", lambda run_id, amount: released.append(amount)
+                        or real_release(run_id, amount))
+    out, exc = attempt(api_mode=V1)
+    assert exc is not None and "billed" in str(exc), exc
+    assert srv.jobs_submitted == 1
+    lines = ledger_lines(srv)
+    assert len(lines) == 1 and lines[0]["cost"] is not None
+    assert not [a for a in released if a], "a billed run's reservation was given back"
+
+
+# --------------------------------------------------------------------------- the request lock
+
+
+def test_lock_files_do_not_pile_up(pack_env):
+    srv = pack_env
+    for seed in (1, 2, 3):
+        out, exc = attempt(seed=seed)
+        assert exc is None, exc
+    locks = srv.home / "segmind" / "locks"
+    assert srv.jobs_submitted == 3
+    assert not list(locks.glob("*.lock")) if locks.exists() else True
+
+
+_HOLDER = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import torch
+from pack_loader import load_pack
+from node_calls import call_node
+pack = load_pack()
+node = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]()
+image = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(18))
+call_node(node, image=image, prompt="lifecycle", negative_prompt="", unique_id="1", api_mode="sync (v1)",
+          **{small!r})
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_run_waiting_on_a_suspended_holder_stops_by_its_time_limit(pack_env):
+    """Another process holds the request's lock and is suspended (Ctrl-Z): a run with a 4 s
+    time limit stops waiting by then, with a message saying why and that nothing was paid."""
+    srv = pack_env
+    srv.generation_seconds = 60  # the holder's v1 run stays on the wire
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER.format(tests=str(REPO / "tests"), small=SMALL)],
+                             env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: srv.counts["sync_runs"] >= 1 or child.poll() is not None, "the holder's run", 60)
+        assert child.poll() is None, child.communicate()[1][-2000:]
+        os.kill(child.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        box: list[Any] = []
+        import threading
+
+        runner = threading.Thread(target=lambda: box.append(attempt(api_mode=V1, timeout_seconds=4)), daemon=True)
+        runner.start()
+        runner.join(12)
+        took = time.monotonic() - started
+        assert not runner.is_alive(), "still waiting for the suspended holder's lock"
+        out, exc = box[0]
+        assert exc is not None and took < 8, (exc, took)
+        text = str(exc)
+        assert "another" in text.lower() and "not" in text and "timeout_seconds" in text, text
+        assert srv.counts["sync_runs"] == 1  # the waiting run paid nothing
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
