@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from ..core.errors import InvalidInputError
 from ..core.image_encode import EncodedImage
+from ..core.pay_plan import CACHED, DUPLICATE, NEW, RECORDED, plan_payments
 from ..core.params import (I2V_MODEL, I2V_NUMBERS, T2V_MODEL, T2V_NUMBERS,
                            build_body, estimate_cost, snap_to_grid)
 from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture
@@ -23,8 +24,8 @@ COLUMNS = ("image", "prompt", "negative_prompt", *NUMBER_COLUMNS, "name")
 _ALIASES = {"picture": "image", "image_path": "image", "file": "image", "negative": "negative_prompt"}
 MAX_ROW_ERRORS = 20
 
-# What a row costs, decided before anything is sent (mirrors core.pipeline.generate_clip).
-NEW, CACHED, RECORDED, DUPLICATE, OFFLINE = "new", "cached", "recorded", "duplicate", "offline"
+# What a row costs, decided before anything is sent (core/pay_plan.py decides it), or offline.
+OFFLINE = "offline"
 
 
 @dataclass
@@ -241,34 +242,23 @@ def _raise_all(errors: list[str]) -> None:
 # --------------------------------------------------------------------------- what each row costs
 
 def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: bool) -> None:
-    """Set each row's state as core.pipeline.generate_clip will decide it: a recorded job is
-    collected (free), a cached clip reused (free, unless --force-rerun), a request already
-    made by an earlier row shares that row's clip; everything else is a new, billed job."""
-    from ..core.errors import CachedClipDamagedError
+    """Set each row's state as the lifecycle will decide it (core.pay_plan.plan_payments, the
+    same call the node's spend check makes): a recorded job is collected (free), a cached clip
+    reused (free, unless --force-rerun), a request already made by an earlier row shares that
+    row's clip; everything else is a new, billed job. A damaged cached clip counts as new."""
     from ..core.job_journal import JobJournal, journal_directory
-    from ..core.result_cache import ResultCache, cache_directory, request_fingerprint
+    from ..core.result_cache import ResultCache, cache_directory
 
-    cache = ResultCache.from_env(cache_directory(user_dir))
-    journal = JobJournal(journal_directory(user_dir))
-    leaders: dict[str, Row] = {}
-    for row in rows:
-        row.fingerprint = request_fingerprint(row.model, row.body, row.picture, api_base)
-        if row.fingerprint in leaders:
-            row.state, row.duplicate_of = DUPLICATE, leaders[row.fingerprint].number
-            continue
-        leaders[row.fingerprint] = row
-        pending = journal.get(row.fingerprint)
-        if pending is not None and pending.collectable() and pending.api_base == api_base:
-            row.state, row.request_id = RECORDED, pending.request_id
-            continue
-        try:
-            hit = None if force_rerun else cache.lookup(row.fingerprint)
-        except CachedClipDamagedError:
-            hit = None  # removed from the cache: the estimate shows this clip is paid for again
-        if hit is not None:
-            row.state, row.request_id = CACHED, hit.meta.get("request_id")
-        else:
-            row.state = NEW
+    plan = plan_payments([(row.model, row.body, row.picture) for row in rows], api_base=api_base,
+                         cache=ResultCache.from_env(cache_directory(user_dir)),
+                         journal=JobJournal(journal_directory(user_dir)), force_rerun=force_rerun,
+                         damaged_pays=True)
+    for row, decision in zip(rows, plan):
+        row.fingerprint, row.state = decision.fingerprint, decision.kind
+        if decision.kind == DUPLICATE:
+            row.duplicate_of = rows[decision.duplicate_of].number
+        elif decision.kind in (CACHED, RECORDED):
+            row.request_id = decision.request_id
 
 
 def mark_offline(rows: list[Row]) -> None:
@@ -311,7 +301,7 @@ def planned_requests(rows: list[Row], *, api_base: str, storage_base: str, api_m
     """What a paid run would send for each row, in order, with the picture as a placeholder."""
     out: list[dict[str, Any]] = []
     sync = api_mode == "sync"
-    uploaded: dict[tuple[str, str], str] = {}  # the same pixels are uploaded once (core.pipeline.upload_once)
+    uploaded: dict[tuple[str, str], str] = {}  # the same pixels are uploaded once (core.lifecycle.UploadMemo)
     for row in rows:
         entry: dict[str, Any] = {"row": row.number, "label": row.label, "state": row.state,
                                  "estimate_usd": round(row.estimate, 4), "requests": []}

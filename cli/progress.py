@@ -146,7 +146,7 @@ class JobBar:
                 self._bar.refresh()
 
     def event(self, kind: str, data: dict) -> None:
-        """A core.client / core.pipeline progress event."""
+        """A core.client / core.lifecycle progress event."""
         if kind == "uploading":
             self.phase("uploading")
         elif kind == "submitted":

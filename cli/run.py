@@ -1,6 +1,6 @@
 """Making the clips: cost first (estimate, --max-cost, a question in a terminal, --dry-run),
 every local check before anything is uploaded, then the rows in parallel through the same
-pipeline as the node (result cache and job journal in the same user folder, so a run
+lifecycle as the node (result cache and job journal in the same user folder, so a run
 repeated pays only for what is missing), then the files, a table and a results file.
 
 Writes per clip: the MP4, a 16-bit WAV of its sound and a JSON summary, with PyAV and
@@ -26,7 +26,7 @@ from .progress import JobBar, Progress
 from .words import cli_words
 
 CONFIRM_ABOVE_USD = 1.0   # in a terminal, a run estimated above this asks first
-API_MODE_NAMES = {"async": 0, "sync": 1}  # index into core.pipeline.API_MODES
+API_MODE_NAMES = {"async": 0, "sync": 1}  # index into core.lifecycle.API_MODES
 # Answers after which no other row can succeed either: stop starting new ones.
 _FATAL_STATUSES = frozenset({401, 403, 406})
 RESULT_COLUMNS = ("row", "name", "image", "status", "video", "audio", "summary", "request_id", "cost",
@@ -68,7 +68,7 @@ def preflight(rows: list[Row], settings: Settings) -> None:
     """Everything local that could fail a paid clip, checked before any upload."""
     from ..core.clip_files import check_free_space, estimate_clip_bytes, missing_codecs, require_pyav
     from ..core.errors import OutputFolderError
-    from ..core.pipeline import OUTPUT_SUBFOLDER, ensure_writable
+    from ..core.clip_saving import OUTPUT_SUBFOLDER, ensure_writable
 
     require_pyav()
     missing = missing_codecs(offline=settings.backend == "offline")
@@ -159,7 +159,7 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
                                      progress=lambda done, total: bar.update(done, total))
         status, api_mode = "offline", "offline preview"
     else:
-        from ..core.pipeline import API_MODES, GenerationRequest, run_on_segmind
+        from ..core.lifecycle import API_MODES, GenerationRequest, run_on_segmind
 
         api_mode = API_MODES[API_MODE_NAMES[settings.api_mode]]
         bar.phase("preparing")
@@ -408,7 +408,7 @@ def run(rows: list[Row], batch: bool, settings: Settings) -> int:
 
 
 def _default_results(settings: Settings) -> Path:
-    from ..core.pipeline import OUTPUT_SUBFOLDER
+    from ..core.clip_saving import OUTPUT_SUBFOLDER
 
     return settings.output_dir / OUTPUT_SUBFOLDER / f"results-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
 

@@ -35,9 +35,6 @@ DEFAULT_API_BASE = "https://api.segmind.com"
 DEFAULT_STORAGE_BASE = "https://workflows-api.segmind.com"
 _ENDED_WITHOUT_VIDEO = frozenset({"FAILED", "ERROR", "CANCELLED", "CANCELED", "EXPIRED", "TIMEOUT"})
 _DONE = frozenset({"COMPLETED", "SUCCEEDED", "SUCCESS"})
-# How long a Cancel waits for a finished v1 clip that is downloading: long enough for a
-# clip (tens of MB), short enough that a stalled connection does not hold ComfyUI.
-V1_SAVE_GRACE_SECONDS = 60.0
 # The largest clip a request can produce, for the size cap on its download: 8 bytes per
 # pixel per frame is over five times raw 8-bit video (H.264 never comes near raw), with a
 # margin for the service's rounding up to its grid (sides to 32, frames to 8k+1); plus
@@ -321,53 +318,32 @@ class SegmindClient:
 
     def run_sync(self, model: str, body: dict, dest: Path, timeout: float,
                  on_attempt: Callable[[bool], None] | None = None,
-                 on_late_clip: Callable[[Path, RunInfo], None] | None = None) -> RunInfo:
+                 on_billed: Callable[[RunInfo], None] | None = None) -> RunInfo:
         """v1: one request held open for the whole run; the answer is the video itself.
-        `on_attempt`: see Transport.request. `on_late_clip(dest, info)` runs on the HTTP
-        thread when the clip of a run cancelled meanwhile has been saved (so the caller can keep it)."""
+        `on_attempt`: see Transport.request. `on_billed(info)` runs on the HTTP thread the
+        moment a 2xx answer's headers arrive: the run is billed from then on, whatever
+        happens to its body. Whether a Cancel may stop this call is the lifecycle's
+        decision (core/lifecycle.py), made through `cancel_check`."""
         url = f"{self.config.api_base}/v1/{model}"
         cap = self._note_clip_cap(body)
         self.emit("status", status="PROCESSING", elapsed=0.0, mode="sync")
 
-        def keep_if_cancelled(resp: Any) -> Any:
-            # On the HTTP thread: a v1 answer that arrives after Cancel is still the paid
-            # clip, and v1 gives no id to collect it by later, so it is saved anyway.
-            if self._t.aborted:
-                try:
-                    self._save_sync_answer(resp, dest, grace=None, max_bytes=cap)  # nobody waits on this thread
-                except Exception as exc:  # nobody is waiting on this thread: tell the log
-                    log.warning("Segmind: the clip of a cancelled v1 run could not be saved (%s).", exc)
-                else:
-                    self._late_clip(on_late_clip, dest, resp)
+        def billed(resp: Any) -> Any:
+            if on_billed is not None:
+                on_billed(self._sync_info(resp))
             return resp
 
-        sent: list[bool] = []
-
-        def attempt(starting: bool) -> None:
-            if starting:
-                sent.append(True)
-            if on_attempt is not None:
-                on_attempt(starting)
-
-        try:
-            return self._run_sync_answer(
-                self._t.request("POST", url, stage="run (v1 sync)", billed=True, json_body=body,
-                                read_timeout=timeout, stream=True, accept=keep_if_cancelled,
-                                on_attempt=attempt), dest, on_late_clip, cap)
-        except Cancelled:
-            if not sent:
-                raise
-            if dest.exists():
-                raise Cancelled(f"Cancelled. Segmind had already finished (and billed) this v1 run: its "
-                                f"clip is saved as {dest}. Queue the same graph again to use it without "
-                                "paying again (the result cache keeps it unless it is turned off).") from None
-            raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
-                            f"its clip will still be saved as {dest} when it arrives, and queueing the "
-                            "same graph again uses it instead of paying again (unless the result "
-                            "cache is turned off).") from None
+        resp = self._t.request("POST", url, stage="run (v1 sync)", billed=True, json_body=body,
+                               read_timeout=timeout, stream=True, accept=billed, on_attempt=on_attempt)
+        # The paid clip first: nothing in the answer's metadata may stop it reaching the disk.
+        payload = self._save_sync_answer(resp, dest, max_bytes=cap)
+        info = self._sync_info(resp)
+        if isinstance(payload, dict):
+            info.merge_metrics(payload.get("metrics", payload))
+        return info
 
     def _sync_info(self, resp: Any) -> RunInfo:
-        """What a v1 answer's headers say; never raises (read only once the clip is saved)."""
+        """What a v1 answer's headers say; never raises."""
         headers = resp.headers
         rid = headers.get("x-request-id")
         return RunInfo(request_id=_say(rid, self._key, 200) if rid else None,
@@ -376,49 +352,22 @@ class SegmindClient:
                        inference_time=finite_number(headers.get("x-generation-time")),
                        seed=whole_number(headers.get("x-seed-value")))
 
-    def _late_clip(self, hook: Callable[[Path, RunInfo], None] | None, dest: Path, resp: Any) -> None:
-        if hook is None or not dest.exists():
-            return
-        try:
-            hook(dest, self._sync_info(resp))
-        except Exception as exc:  # on the HTTP thread: nobody is there to catch it
-            log.warning("Segmind: could not keep the late clip %s (%s).", dest, exc)
-
-    def _run_sync_answer(self, resp: Any, dest: Path,
-                         on_late_clip: Callable[[Path, RunInfo], None] | None = None,
-                         cap: int = CLIP_MAX_BYTES) -> RunInfo:
-        # The paid clip first: nothing in the answer's metadata may stop it reaching the disk.
-        payload = self._save_sync_answer(resp, dest, V1_SAVE_GRACE_SECONDS, max_bytes=cap,
-                                         late=lambda: self._late_clip(on_late_clip, dest, resp))
-        info = self._sync_info(resp)
-        if isinstance(payload, dict):
-            info.merge_metrics(payload.get("metrics", payload))
-        if self._t.cancel_requested():  # pressed while the clip was saving: it is kept, then Cancel
-            self._late_clip(on_late_clip, dest, resp)
-            self.check_cancel()
-        return info
-
-    def _save_sync_answer(self, resp: Any, dest: Path, grace: float | None, max_bytes: int,
-                          late: Callable[[], None] | None = None) -> Any:
+    def _save_sync_answer(self, resp: Any, dest: Path, max_bytes: int) -> Any:
         """Save the video a v1 answer carries (the body itself, or JSON with a URL or
-        base64) to dest, shielded from Cancel for `grace` seconds; returns the JSON payload,
-        if any. `late` runs on the HTTP thread if the body is still saving when the grace
-        runs out, once it is saved. Every read keeps its size cap."""
-        with self._t.shielded(grace):
-            if not _is_text(resp):
-                self._t.stream_to(resp, dest, stage="run (v1 sync)", keep_on_cancel=True, after_cancel=late,
-                                  max_bytes=max_bytes)
-                return None
-            try:
-                payload = self._json(resp, "run (v1 sync)", max_bytes=_base64_cap(max_bytes))
-            except SegmindError as exc:  # a 200 is billed, and v1 gives no id to fetch the clip by
-                raise SegmindError(f"{exc} Segmind answered 200, so this v1 run was billed, but its clip "
-                                   "cannot be taken from that answer.") from None
-            ref = extract_video_ref(payload)
-            if not ref:
-                raise VideoError(f"Segmind's v1 answer holds no video (answer: {self._preview(payload)}).")
-            self.save_output(ref, dest, keep_on_cancel=True, max_bytes=max_bytes)
-            return payload
+        base64) to dest; returns the JSON payload, if any. Every read keeps its size cap."""
+        if not _is_text(resp):
+            self._t.stream_to(resp, dest, stage="run (v1 sync)", max_bytes=max_bytes)
+            return None
+        try:
+            payload = self._json(resp, "run (v1 sync)", max_bytes=_base64_cap(max_bytes))
+        except SegmindError as exc:  # a 200 is billed, and v1 gives no id to fetch the clip by
+            raise SegmindError(f"{exc} Segmind answered 200, so this v1 run was billed, but its clip "
+                               "cannot be taken from that answer.") from None
+        ref = extract_video_ref(payload)
+        if not ref:
+            raise VideoError(f"Segmind's v1 answer holds no video (answer: {self._preview(payload)}).")
+        self.save_output(ref, dest, max_bytes=max_bytes)
+        return payload
 
     def submit(self, model: str, body: dict,
                on_accepted: Callable[[SubmittedJob], None] | None = None,
@@ -533,14 +482,13 @@ class SegmindClient:
                              f"(answer: {self._preview(result)}).")
         return ref, info
 
-    def save_output(self, ref: tuple[str, str], dest: Path, keep_on_cancel: bool = False,
-                    max_bytes: int | None = None) -> None:
+    def save_output(self, ref: tuple[str, str], dest: Path, max_bytes: int | None = None) -> None:
         """Save a result (URL or base64) to dest, at most `max_bytes` (default: the bound of
         the largest request this client sent, see clip_size_bound, else CLIP_MAX_BYTES)."""
         cap = self._default_cap(max_bytes)
         kind, value = ref
         if kind == "url":
-            self.download(value, dest, keep_on_cancel=keep_on_cancel, max_bytes=cap)
+            self.download(value, dest, max_bytes=cap)
             return
         text = "".join(value.split())
         if len(text) // 4 * 3 > cap:
@@ -554,9 +502,9 @@ class SegmindClient:
             raise VideoError("Segmind sent an empty video.")
         self._t.write_file(dest, data, stage="save")
 
-    def download(self, url: str, dest: Path, keep_on_cancel: bool = False, max_bytes: int | None = None) -> Path:
+    def download(self, url: str, dest: Path, max_bytes: int | None = None) -> Path:
         """Stream a result to disk, checking its length and size; a short file is fetched again."""
-        return self._t.download(url, dest, keep_on_cancel=keep_on_cancel, max_bytes=self._default_cap(max_bytes))
+        return self._t.download(url, dest, max_bytes=self._default_cap(max_bytes))
 
     def credits(self) -> dict:
         resp = self._t.request("GET", f"{self.config.api_base}/v1/get-user-credits",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .client import RunInfo, SubmittedJob
+from .clip_saving import OUTPUT_SUBFOLDER  # the preview is served from there
 from .errors import (CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
@@ -27,7 +28,6 @@ from .result_cache import ResultCache, cache_directory, place_file
 
 log = logging.getLogger(__name__)
 
-OUTPUT_SUBFOLDER = "segmind_ltx2"  # the pipeline's; the preview is served from there
 API_MODE = "collect"
 # Segmind's ids are UUID-like; anything with a slash, a dot or a control character could
 # turn the status URL into another endpoint, or a file name into another folder.
@@ -260,7 +260,7 @@ def _dest(output_dir: Path, request_id: str) -> Path:
             "was paid. Make the folder writable, free some disk space, or start ComfyUI with "
             "--output-directory pointing somewhere writable.") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    from .pipeline import safe_name
+    from .clip_saving import safe_name
 
     return folder / f"ltx2_collected_{stamp}_{safe_name(request_id) or uuid.uuid4().hex[:12]}_{uuid.uuid4().hex[:4]}.mp4"
 
@@ -393,7 +393,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
                     "output folder. Check the id (copy it from the Segmind jobs panel or a node's summary); "
                     "Segmind keeps a job's result for one hour only, so an older job cannot be collected.") from None
             raise
-    from .pipeline import save_checked
+    from .clip_saving import save_checked
 
     dest = _dest(output_dir, rid)
     save_checked(client, ref, dest, body or None)
@@ -422,7 +422,7 @@ def _ledger_body(entry: dict | None) -> dict[str, Any]:
 def _keep(user_dir: Path, api_base: str, fingerprint: str | None, clip: Path, model: str,
           body: dict[str, Any], rid: str, cost: float | None) -> None:
     """Into the result cache, so the job stays collectable after Segmind forgets it; a paid
-    job's journal record goes once its clip is cached (as the pipeline does)."""
+    job's journal record goes once its clip is cached (as the lifecycle does)."""
     key = fingerprint if is_fingerprint(fingerprint) else collected_fingerprint(api_base, rid)
     try:
         cache = ResultCache.from_env(cache_directory(user_dir))

@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from .client import RunInfo
 from .errors import Cancelled, InvalidInputError
-from .pipeline import ClipResult, clip_path
+from .clip_saving import clip_path
+from .lifecycle import ClipResult
 
 BACKENDS = ("segmind", "offline preview")
 AUDIO_RATE = 24000   # LTX-2's vocoder rate, so the preview's audio looks like the real thing
@@ -136,7 +137,7 @@ def write_preview_mp4(dest: Path, picture: Any, width: int, height: int, num_fra
 def generate_offline_clip(model: str, body: dict[str, Any], picture: Any, output_dir: Path,
                           cancel_check: Callable[[], bool] | None = None,
                           progress: Callable[[int, int], None] | None = None) -> ClipResult:
-    """The offline counterpart of pipeline.generate_clip: same body, same output folder,
+    """The offline counterpart of lifecycle (core/lifecycle.py): same body, same output folder,
     same ClipResult (cost 0). `picture` is uint8 RGB [H, W, 3], or None for text to video."""
     try:
         width, height = int(body["width"]), int(body["height"])

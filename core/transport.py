@@ -9,7 +9,6 @@ key, so a billed call is resent only when it provably created no job (the connec
 never made, or the server answered 429/5xx)."""
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import errno
 import ipaddress
@@ -20,7 +19,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 from .credentials import redact
@@ -234,7 +233,6 @@ class Transport:
         self._sleep_fn = sleep
         self.budget = budget if budget is not None else process_budget()
         self._abort = threading.Event()
-        self._local = threading.local()  # .shield: see shielded
 
     # -- events and Cancel -------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> None:
@@ -250,35 +248,14 @@ class Transport:
         """Cancel has taken effect (the caller has stopped waiting)."""
         return self._abort.is_set()
 
-    def cancel_requested(self) -> bool:
-        """The user pressed Cancel (whether or not a shield holds it back on this thread)."""
-        return bool(self._cancel_check())
-
     def check_cancel(self) -> None:
+        """Raise Cancelled once `cancel_check` says so. The lifecycle (core/lifecycle.py) decides
+        when a job may stop: its check stays False while a billed request is unanswered or a
+        billed v1 clip is landing, so nothing here needs to guard a paid answer."""
         if not self._cancel_check():
             return
-        shield = getattr(self._local, "shield", None)
-        if shield is not None:  # saving a paid v1 clip: it has no other way back (see shielded)
-            if shield["seen"] is None:
-                shield["seen"] = time.monotonic()
-            if shield["grace"] is None or time.monotonic() - shield["seen"] < shield["grace"]:
-                return
         self._abort.set()
         raise Cancelled("Cancelled by the user.")
-
-    @contextlib.contextmanager
-    def shielded(self, grace: float | None) -> Iterator[None]:
-        """Within: Cancel is honoured on this thread only `grace` seconds after it is
-        pressed (None: not at all). Only for saving the clip of a v1 run, which is paid for
-        and has no id to fetch it by later: its download (seconds) is waited for, so the
-        clip is on disk before Cancel takes effect; a stalled one does not hold ComfyUI.
-        Every read keeps its size cap meanwhile."""
-        before = getattr(self._local, "shield", None)
-        self._local.shield = {"grace": grace, "seen": None}
-        try:
-            yield
-        finally:
-            self._local.shield = before
 
     def sleep(self, seconds: float) -> None:
         """Wait, honouring Cancel within about 0.2 s."""
@@ -491,11 +468,9 @@ class Transport:
             _unlink_quietly(tmp)
             raise _disk_error(dest, stage, exc) from None
 
-    def _save_body(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool, max_bytes: int) -> int:
-        """Write a response body to dest via a .part file, checked; runs on an HTTP thread.
-        With keep_on_cancel (a v1 answer: the paid clip itself, with no id to fetch it by
-        later) it carries on after Cancel, so the clip still lands on disk; `max_bytes`
-        holds either way."""
+    def _save_body(self, resp: Any, dest: Path, stage: str, max_bytes: int) -> int:
+        """Write a response body to dest via a .part file, checked, at most `max_bytes`;
+        runs on an HTTP thread and stops (leaving no file) once Cancel has taken effect."""
         import requests
 
         total = _content_length(resp.headers)
@@ -507,7 +482,7 @@ class Transport:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(tmp, "wb") as fh:
                     for chunk in resp.iter_content(_CHUNK):
-                        if self._abort.is_set() and not keep_on_cancel:
+                        if self._abort.is_set():
                             break  # the caller has raised Cancelled already
                         if done + len(chunk) > max_bytes:
                             too_large = True
@@ -532,7 +507,7 @@ class Transport:
             raise VideoError(f"Segmind sent more than {megabytes(max_bytes)} for the video during {stage}, "
                              "more than a clip of the requested size can take, so it was not kept. This is the "
                              "service's answer, not your disk or network: try again later, or report it.")
-        if self._abort.is_set() and not keep_on_cancel:
+        if self._abort.is_set():
             _unlink_quietly(tmp)  # no half file stays
             return done
         if total is not None and done != total:
@@ -546,23 +521,13 @@ class Transport:
         except OSError as exc:
             _unlink_quietly(tmp)
             raise _disk_error(dest, stage, exc) from None
-        if self._abort.is_set():
-            log.warning("Segmind: the clip of a cancelled v1 run arrived and was saved to %s.", dest)
         return done
 
-    def stream_to(self, resp: Any, dest: Path, stage: str, keep_on_cancel: bool = False,
-                  after_cancel: Callable[[], None] | None = None, max_bytes: int = CLIP_MAX_BYTES) -> None:
-        def save() -> int:
-            done = self._save_body(resp, dest, stage, keep_on_cancel, max_bytes)
-            if after_cancel is not None and self._abort.is_set():
-                after_cancel()  # the caller has stopped waiting: this thread hands the clip over
-            return done
-
-        done = self._in_worker(save)
+    def stream_to(self, resp: Any, dest: Path, stage: str, max_bytes: int = CLIP_MAX_BYTES) -> None:
+        done = self._in_worker(lambda: self._save_body(resp, dest, stage, max_bytes))
         self.emit("downloaded", path=str(dest), size=done)
 
-    def download(self, url: str, dest: Path, *, keep_on_cancel: bool = False,
-                 max_bytes: int = CLIP_MAX_BYTES, stage: str = "download") -> Path:
+    def download(self, url: str, dest: Path, *, max_bytes: int = CLIP_MAX_BYTES, stage: str = "download") -> Path:
         """Stream a file to disk, at most `max_bytes`, checking its length; a short or
         broken one is fetched again. A full disk or an oversized file is not."""
         cfg = self.settings
@@ -576,7 +541,7 @@ class Transport:
                 raise VideoError(f"Segmind sent {shown} where the video was expected: "
                                  f"{self._describe(resp)[:200] or 'empty answer'}.")
             try:
-                self.stream_to(resp, dest, stage=stage, keep_on_cancel=keep_on_cancel, max_bytes=max_bytes)
+                self.stream_to(resp, dest, stage=stage, max_bytes=max_bytes)
                 return dest
             except _IncompleteBody:
                 if attempt == cfg.get_attempts:

@@ -87,7 +87,7 @@ def optional_widgets(with_image: bool) -> dict[str, tuple]:
 
 def options_widgets() -> dict[str, tuple]:
     from ..core.image_encode import UPLOAD_FORMATS
-    from ..core.pipeline import API_MODES
+    from ..core.lifecycle import API_MODES
 
     return {
         "api_mode": (list(API_MODES), {"default": API_MODES[0],
@@ -228,7 +228,7 @@ def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[di
 def _requests(model: str, jobs: list[tuple[dict, Any]], options: dict) -> list[Any]:
     """One GenerationRequest per clip, its picture encoded for the upload."""
     from ..core.image_encode import encode_image
-    from ..core.pipeline import API_MODES, GenerationRequest
+    from ..core.lifecycle import API_MODES, GenerationRequest
 
     fmt = options.get("upload_format", "png")
     return [GenerationRequest(model=model, body=body, image=None if rgb8 is None else encode_image(rgb8, fmt),
@@ -241,7 +241,7 @@ def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: C
     """Room on disk, the spend limits and the credits, checked for the node's clips as a whole
     before any upload."""
     from .. import comfy_host
-    from ..core.pipeline import reserve_spend
+    from ..core.lifecycle import reserve_spend
 
     return reserve_spend(reqs, user_dir=comfy_host.user_directory(), run_id=run_id,
                          force_rerun=bool(options.get("force_rerun", False)), cancel_check=cancel_check,
@@ -250,7 +250,7 @@ def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: C
 
 class _Reservations:
     """The amounts a node run reserved, one per clip: each is handed once, either to its clip's
-    pipeline run (which gives it back if nothing was billed) or back to the ledger when the
+    lifecycle run (which gives it back if nothing was billed) or back to the ledger when the
     clip never started (ComfyUI cancelled the run first)."""
 
     def __init__(self, amounts: list[float], run_id: str | None) -> None:
@@ -274,9 +274,9 @@ class _Reservations:
 
 def _segmind_clip(req: Any, reserved: _Reservations, index: int, options: dict, reporter: _Reporter,
                   node_id: str | None, run_id: str | None, cancel_check: Callable[[], bool]) -> Any:
-    """One clip on Segmind (a worker thread): the core pipeline, which owns its reservation."""
+    """One clip on Segmind (a worker thread): the core lifecycle, which owns its reservation."""
     from .. import comfy_host
-    from ..core.pipeline import run_on_segmind
+    from ..core.lifecycle import run_on_segmind
 
     amount = reserved.take(index)
     return run_on_segmind(req, user_dir=comfy_host.user_directory(), output_dir=comfy_host.output_directory(),
@@ -426,7 +426,7 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     for the float32 frames (~1.9 GiB at the defaults). The node's IS_CHANGED keeps ComfyUI
     from reusing such outputs once a consumer is wired in."""
     from .. import comfy_host
-    from ..core.pipeline import OUTPUT_SUBFOLDER
+    from ..core.clip_saving import OUTPUT_SUBFOLDER
     from ..core.scheduler import decode_turn
     from ..core.video_decode import decode_audio, decode_video, probe_video
 

@@ -67,9 +67,7 @@ def pack_env(segmind_env: FakeSegmind, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("SEGMIND_LTX2_POLL_INTERVAL", "0.01")
     monkeypatch.setenv("SEGMIND_LTX2_BACKOFF_MAX", "0.01")
     monkeypatch.delenv("SEGMIND_LTX2_CACHE_MAX_GB", raising=False)
-    pipeline = pack_module("core.pipeline")
-    pipeline._upload_memo.clear()
-    pipeline._submits_in_flight.clear()
+    pack_module("core.lifecycle").upload_memo.clear()
     segmind_env.output = tmp_path / "output"
     segmind_env.home = tmp_path / "user"
     return segmind_env

@@ -31,7 +31,7 @@ credentials = pack_module("core.credentials")
 errors = pack_module("core.errors")
 image_encode = pack_module("core.image_encode")
 job_journal = pack_module("core.job_journal")
-pipeline = pack_module("core.pipeline")
+lifecycle = pack_module("core.lifecycle")
 result_cache = pack_module("core.result_cache")
 NODE = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
 
@@ -77,8 +77,7 @@ def queue(**over: Any) -> dict:
 
 def restart() -> None:
     """What a ComfyUI restart loses: every in-process memo (disk state stays)."""
-    pipeline._upload_memo.clear()
-    pipeline._submits_in_flight.clear()
+    lifecycle.upload_memo.clear()
 
 
 def journal_files(srv) -> list[Path]:
@@ -354,7 +353,7 @@ def test_download_json_error_instead_of_video(srv, matrix):
     first = attempt()
     assert type(first.exc) is errors.VideoError and "file not ready" in str(first.exc)
     assert RESUME in str(first.exc)
-    assert not list((srv.output / pipeline.OUTPUT_SUBFOLDER).glob("*.mp4"))  # nothing posing as a clip
+    assert not list((srv.output / lifecycle.OUTPUT_SUBFOLDER).glob("*.mp4"))  # nothing posing as a clip
     then = attempt()
     assert then.exc is None and srv.jobs_submitted == 1
     matrix.row("JSON error with HTTP 200", "download", first, srv, then)
@@ -533,17 +532,16 @@ def test_cancel_during_download(srv, matrix, monkeypatch):
 
 def test_journal_is_written_before_polling(srv, tmp_path):
     seen: list[int] = []
-    journal = job_journal.JobJournal(tmp_path / "jobs")
+    journal = job_journal.JobJournal(job_journal.journal_directory(srv.home))
 
     def on_event(kind: str, data: dict) -> None:
         if kind == "status":
             seen.append(len(list(journal.root.glob("*.json"))))
 
-    client = client_mod.SegmindClient(srv.api_key, client_mod.ClientConfig.from_env(), on_event=on_event)
     rgb8 = image_encode.to_uint8_rgb(IMAGE)
-    req = pipeline.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb8),
-                                     body={"prompt": "x", **SMALL})
-    pipeline.generate_clip(req, client, tmp_path / "output", journal=journal)
+    req = lifecycle.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb8),
+                                      body={"prompt": "x", **SMALL})
+    lifecycle.run_on_segmind(req, user_dir=srv.home, output_dir=tmp_path / "output", on_event=on_event)
     assert seen and all(n == 1 for n in seen)  # recorded at every poll
     assert not list(journal.root.glob("*.json"))  # and gone once the clip is safe
 
@@ -560,7 +558,7 @@ def test_second_identical_queue_is_a_cache_hit(srv, matrix):
     assert all(n == 0 for n in srv.counts.values()) and srv.jobs_submitted == 0  # not even an upload
     preview = first.out["ui"]["images"][0]
     assert (srv.output / preview["subfolder"] / preview["filename"]).is_file()
-    assert len(list((srv.output / pipeline.OUTPUT_SUBFOLDER).glob("*.mp4"))) == 2
+    assert len(list((srv.output / lifecycle.OUTPUT_SUBFOLDER).glob("*.mp4"))) == 2
     matrix.row("none: the same graph queued twice", "-", first, srv)
 
 

@@ -15,7 +15,7 @@ import pytest
 from pack_loader import pack_module
 
 cli = pack_module("__main__")
-pipeline = pack_module("core.pipeline")
+lifecycle = pack_module("core.lifecycle")
 params = pack_module("core.params")
 
 SMALL = ["--width", "256", "--height", "256", "--num-frames", "9", "--fps", "8"]

@@ -25,6 +25,7 @@ errors = pack_module("core.errors")
 result_cache = pack_module("core.result_cache")
 job_journal = pack_module("core.job_journal")
 scheduler = pack_module("core.scheduler")
+flight_lock = pack_module("core.flight_lock")
 I2V = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
 SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
 REPO = Path(__file__).resolve().parent.parent
@@ -209,14 +210,14 @@ import json, sys, time
 sys.path.insert(0, {tests!r})
 from pack_loader import pack_module
 import numpy as np
-pipeline = pack_module("core.pipeline")
+lifecycle = pack_module("core.lifecycle")
 image_encode = pack_module("core.image_encode")
 rgb = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
-req = pipeline.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb),
+req = lifecycle.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb),
     body={{"prompt": "two processes", "negative_prompt": "", "width": 256, "height": 256,
           "num_frames": 9, "fps": 8, "seed": 1, "guidance_scale": 4.0}})
 time.sleep(max(0.0, {start_at!r} - time.time()))  # both start at the same moment
-clip = pipeline.run_on_segmind(req, user_dir={home!r}, output_dir={out!r})
+clip = lifecycle.run_on_segmind(req, user_dir={home!r}, output_dir={out!r})
 print(json.dumps({{"request_id": clip.info.request_id, "from_cache": clip.from_cache}}))
 """
 
@@ -464,16 +465,16 @@ def test_comfyuis_progress_hook_never_takes_a_cancel_away_from_the_clips(monkeyp
 def test_a_clip_cached_between_the_first_look_and_the_lock_is_not_paid_again(slow, monkeypatch):
     """Run B looks at the cache just before run A stores its clip and takes the lock just after
     A releases it: B must look again under the lock instead of paying."""
-    pipeline = pack_module("core.pipeline")
+    result_cache = pack_module("core.result_cache")
     image = pictures(1, seed=21)
     call_node_lists(I2V(), image=image, prompt="stale", negative_prompt="", unique_id="7", **SMALL)
-    real, calls = pipeline._cached, []
+    real, calls = result_cache.ResultCache.lookup, []
 
-    def stale_first_look(*args: Any) -> Any:
-        calls.append(args)
-        return None if len(calls) == 1 else real(*args)
+    def stale_first_look(self: Any, fingerprint: str) -> Any:
+        calls.append(fingerprint)
+        return None if len(calls) <= 2 else real(self, fingerprint)  # the spend check's and the first look
 
-    monkeypatch.setattr(pipeline, "_cached", stale_first_look)
+    monkeypatch.setattr(result_cache.ResultCache, "lookup", stale_first_look)
     out = call_node_lists(I2V(), image=image, prompt="stale", negative_prompt="", unique_id="7", **SMALL)
     assert slow.jobs_submitted == 1 and out["ui"]["segmind"][0]["from_cache"]
 
@@ -488,14 +489,12 @@ def test_after_cancel_the_lock_is_held_until_the_submit_in_flight_is_answered(sl
     with pytest.raises(errors.Cancelled):
         call_node_lists(I2V(), image=pictures(1, seed=22), prompt="handover", negative_prompt="", unique_id="7",
                         **SMALL)
-    locks = list(scheduler.lock_directory(slow.home).glob("*.lock"))
+    locks = list(flight_lock.lock_directory(slow.home).glob("*.lock"))
     assert len(locks) == 1
-    with open(locks[0], "a+b") as fh:  # what another process would try
-        assert not scheduler._try_lock(fh)  # still held: the submit has no answer yet
-        deadline = time.monotonic() + 10
-        while not scheduler._try_lock(fh) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert time.monotonic() < deadline  # released once the answer came
-        scheduler._unlock(fh)
+    assert flight_lock.try_lock_file(locks[0]) is None  # what another process would try: still held
+    deadline = time.monotonic() + 10
+    while locks[0].exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not locks[0].exists()  # released (and removed) once the answer came and the job ended
     assert slow.jobs_submitted == 1
     assert len(list(job_journal.journal_directory(slow.home).glob("*.json"))) == 1
