@@ -32,7 +32,7 @@ from .errors import InvalidInputError
 
 CROSSFADE_SECONDS = 0.03  # 20-50 ms hides a seam's click without smearing speech; 30 ms is the middle
 SILENT_RATE = 24000       # the output's sound rate when no clip has sound (LTX-2's own rate)
-_RATE_TOLERANCE = 1e-3    # relative: 23.976 and 24000/1001 are the same rate
+_RATE_TOLERANCE = 1e-4    # relative: 23.976 and 24000/1001 are one rate; 24 is another (0.1% off)
 
 
 class ClipMismatchError(InvalidInputError):

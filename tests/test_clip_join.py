@@ -193,3 +193,22 @@ def test_segment_prompts() -> None:
         ec.segment_prompts(" \n ")
     with pytest.raises(errors.InvalidInputError, match="at most 20"):
         ec.segment_prompts("\n".join(["x"] * 21))
+
+
+def test_import_is_light() -> None:
+    # The new modules and the node load without torch, av, cv2 or numpy (ComfyUI start-up time).
+    import subprocess
+    import sys
+
+    from pack_loader import PACK_ROOT
+
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from pack_loader import pack_module\n"
+        "for m in ('core.clip_join', 'core.clip_frames', 'core.clip_writer', 'core.extend_chain',\n"
+        "          'core.retake_rules', 'core.offline_edits', 'nodes.join_clips'): pack_module(m)\n"
+        "print(','.join(sorted(m for m in ('torch', 'av', 'cv2', 'numpy') if m in sys.modules)))\n"
+        % str(PACK_ROOT / "tests"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"imported at load time: {r.stdout.strip()}"
