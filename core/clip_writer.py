@@ -38,12 +38,17 @@ class ClipWriter:
 
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(self._part), "w", format="mp4")
-        video = self._container.add_stream("libx264", rate=self.fps)
-        video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
-        video.options = {"preset": PRESET, "crf": CRF}
-        self._video = video
-        self._sound = (self._container.add_stream("aac", rate=self.rate, layout="stereo")
-                       if self.audio is not None else None)
+        try:
+            video = self._container.add_stream("libx264", rate=self.fps)
+            video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
+            video.options = {"preset": PRESET, "crf": CRF}
+            self._video = video
+            self._sound = (self._container.add_stream("aac", rate=self.rate, layout="stereo")
+                           if self.audio is not None else None)
+        except BaseException:  # __exit__ will not run: leave no .part behind
+            self._container.close()
+            self._part.unlink(missing_ok=True)
+            raise
         return self
 
     def write(self, frame: Any) -> None:
