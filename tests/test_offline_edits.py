@@ -88,3 +88,12 @@ def test_extend_offline(oe: Any, source: Path, tmp_path: Path) -> None:
     levels = [float(rgb[0]) for rgb in mean_rgb(joined.path)]
     assert all(abs(v - last_level) <= 4 for v in levels[FRAMES:]), levels[FRAMES:]
     assert len(left_channel(joined.path)) >= (FRAMES + 16) * RATE // FPS
+
+
+def test_retake_offline_of_a_181_frame_clip_keeps_its_length_and_size(oe: Any, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "long.mp4", frames=181, width=96, height=64, hz=440.0)
+    dest, section = oe.retake_offline(clip, tmp_path / "retake.mp4", 5.0, 4.0, "both")
+    info = pack_module("core.video_decode").probe_video(dest)
+    assert (info.frame_count, info.width, info.height, info.fps) == (181, 96, 64, FPS)
+    assert section.clamped and section.end == pytest.approx(181 / FPS)  # cut at the clip's end
+    assert len(left_channel(dest)) >= 181 * RATE // FPS
