@@ -224,9 +224,23 @@ def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[di
             check_min_size(rgb8)  # before its shape decides the size
         clip_body = fitted_body(body, rgb8, options)
         if rgb8 is not None:
-            rgb8 = fit_for_upload(rgb8, int(clip_body["width"]), int(clip_body["height"]))
+            rgb8 = fit_for_upload(rgb8, *_clip_size(model, clip_body, rgb8))
         out.append((clip_body, rgb8))
     return out
+
+
+def _clip_size(model: str, body: dict, rgb8: Any) -> tuple[int, int]:
+    """The clip's width and height: the request's, or what its model renders for it (a size
+    picked by resolution); the picture's own when neither is known."""
+    from ..core.models import model as descriptor
+
+    if "width" in body and "height" in body:
+        return int(body["width"]), int(body["height"])
+    try:
+        rendered = descriptor(model).rendered(body)
+    except KeyError:
+        rendered = None
+    return (rendered[0], rendered[1]) if rendered else (int(rgb8.shape[1]), int(rgb8.shape[0]))
 
 
 def _requests(model: str, jobs: list[tuple[dict, Any]], options: dict) -> list[Any]:
