@@ -20,6 +20,8 @@ as unconfirmed and a fault queue for every way the real service can misbehave.
 
 Run on its own (for a real ComfyUI): python tests/fake_segmind.py --help
 
+Each endpoint's bodies are checked against the pack's model descriptors (core/models.py,
+read by path: data shared with the pack, checked by this file's own code).
 Only the standard library, numpy, av and requests (the latter in tests) are used.
 """
 from __future__ import annotations
@@ -366,6 +368,9 @@ class FakeSegmind:
       animate_uploads  False (default): every clip is the test pattern. True: an image to
                        video job whose `image` is a picture uploaded here shows that picture
                        (cropped to the clip's size, a slow zoom), as in the README's screenshot.
+    Endpoints (constructor keyword `models`, or the `models` dict by path): the pack's model
+      descriptors (core/models.py) by default; a body is checked against its endpoint's
+      fields (required, type, range, choices, no unknown field: 400), any other path is a 404.
     """
 
     sync_shape = _Choice(SYNC_SHAPES)
