@@ -215,7 +215,7 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: 
         body = _body(model, str(prompt), args.negative_prompt if negative is None else str(negative),
                      {**flags, **values})
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{where}: {exc}") from None
+        raise InvalidInputError(f"{where}: {exc}", field=exc.field) from None
     image_path = None
     if image:
         image_path = Path(str(image)).expanduser()
