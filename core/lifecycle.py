@@ -165,7 +165,7 @@ class Bookkeeping:
         body = req.body
         try:
             self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
-                                "estimate": estimate_cost(body), "fingerprint": fingerprint,
+                                "estimate": estimate_cost(body, req.model), "fingerprint": fingerprint,
                                 "prompt": body.get("prompt"), "width": body.get("width"),
                                 "height": body.get("height"), "num_frames": body.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),
@@ -230,7 +230,7 @@ def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str 
     client = session.client(cancel_check=cancel_check)
     plan = plan_payments([(r.model, r.body, r.image) for r in reqs], api_base=session.config.api_base,
                          cache=session.cache, journal=session.journal, force_rerun=force_rerun)
-    amounts = [estimate_cost(r.body) if d.pays else 0.0 for r, d in zip(reqs, plan)]
+    amounts = [estimate_cost(r.body, r.model) if d.pays else 0.0 for r, d in zip(reqs, plan)]
     if output_dir is not None and any(amounts):
         ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER,
                         sum(expected_clip_bytes(r.body) for r, a in zip(reqs, amounts) if a))
@@ -274,7 +274,7 @@ class Generation:
                                  (("width", 720), ("height", 1280), ("num_frames", 181))))
         self._job = self._board.add(node_id=node_id, prompt_id=books.run_id,
                                     label=str(req.body.get("prompt", ""))[:60],
-                                    estimate_usd=estimate_cost(req.body), width=w, height=h, num_frames=n)
+                                    estimate_usd=estimate_cost(req.body, req.model), width=w, height=h, num_frames=n)
         self.client = session.client(cancel_check=self.may_stop, on_event=self._event)
         if reserved:
             self._to(State.RESERVED)
@@ -561,7 +561,7 @@ class Generation:
             else:
                 self._to(State.POLLING)
                 ref, info = client.wait(job, req.timeout, started=started,
-                                        expected_seconds=expected_runtime(req.body))
+                                        expected_seconds=expected_runtime(req.body, req.model))
                 if entry is not None and ref[0] == "url":
                     try:
                         journal.record_output(entry, ref[1])
