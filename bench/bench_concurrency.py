@@ -130,7 +130,7 @@ def _warm_up(pack_module: Any, spec: tuple[int, int, int], fps: int) -> None:
             __import__(name)
         except ImportError:
             pass
-    for dotted in ("comfy_host", "core.client", "core.pipeline", "core.image_encode", "core.video_decode",
+    for dotted in ("comfy_host", "core.client", "core.lifecycle", "core.image_encode", "core.video_decode",
                    "core.scheduler", "core.result_cache", "core.job_journal"):
         try:
             pack_module(dotted)

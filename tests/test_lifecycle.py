@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -115,7 +116,7 @@ def test_requeue_while_a_cancelled_v1_clip_is_still_landing_waits_for_it(pack_en
 # --------------------------------------------------------------------------- billed v1 runs that fail
 
 
-def test_a_damaged_clip_in_a_billed_v1_answer_is_booked(pack_env):
+def test_a_damaged_clip_in_a_billed_v1_answer_is_booked(pack_env, fault_row):
     srv = pack_env
     srv.fault("sync", corrupt=True)
     out, exc = attempt(api_mode=V1)
@@ -124,9 +125,12 @@ def test_a_damaged_clip_in_a_billed_v1_answer_is_booked(pack_env):
     lines = ledger_lines(srv)
     assert len(lines) == 1 and lines[0]["cost"] is not None and lines[0]["clip"] is None
     assert ledger_mod.Ledger(srv.home).spent_today() > 0
+    fault_row("v1 answers 200 with a damaged clip", "run (v1 sync)",
+              "booked in the ledger with its cost (billed), reservation kept; the message says it was billed")
 
 
-def test_a_billed_v1_answer_whose_video_url_is_gone_is_booked_and_keeps_its_reservation(pack_env, monkeypatch):
+def test_a_billed_v1_answer_whose_video_url_is_gone_is_booked_and_keeps_its_reservation(pack_env, monkeypatch,
+                                                                                         fault_row):
     srv = pack_env
     srv.sync_shape = "json_url"
     srv.fault("download", status=404, times=10)
@@ -140,12 +144,14 @@ def test_a_billed_v1_answer_whose_video_url_is_gone_is_booked_and_keeps_its_rese
     lines = ledger_lines(srv)
     assert len(lines) == 1 and lines[0]["cost"] is not None
     assert not [a for a in released if a], "a billed run's reservation was given back"
+    fault_row("v1 answers 200 naming a video URL that answers 404", "download (v1)",
+              "booked in the ledger with its cost (billed), reservation kept; the message says it was billed")
 
 
 # --------------------------------------------------------------------------- the request lock
 
 
-def test_lock_files_do_not_pile_up(pack_env):
+def test_lock_files_do_not_pile_up(pack_env, fault_row):
     srv = pack_env
     for seed in (1, 2, 3):
         out, exc = attempt(seed=seed)
@@ -153,6 +159,8 @@ def test_lock_files_do_not_pile_up(pack_env):
     locks = srv.home / "segmind" / "locks"
     assert srv.jobs_submitted == 3
     assert not list(locks.glob("*.lock")) if locks.exists() else True
+    fault_row("many requests, one after another", "request lock (locks/)",
+              "each lock file is removed by its holder as its job ends: none pile up")
 
 
 _HOLDER = r"""
@@ -170,7 +178,7 @@ call_node(node, image=image, prompt="lifecycle", negative_prompt="", unique_id="
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
-def test_a_run_waiting_on_a_suspended_holder_stops_by_its_time_limit(pack_env):
+def test_a_run_waiting_on_a_suspended_holder_stops_by_its_time_limit(pack_env, fault_row):
     """Another process holds the request's lock and is suspended (Ctrl-Z): a run with a 4 s
     time limit stops waiting by then, with a message saying why and that nothing was paid."""
     srv = pack_env
@@ -183,8 +191,6 @@ def test_a_run_waiting_on_a_suspended_holder_stops_by_its_time_limit(pack_env):
         os.kill(child.pid, signal.SIGSTOP)
         started = time.monotonic()
         box: list[Any] = []
-        import threading
-
         runner = threading.Thread(target=lambda: box.append(attempt(api_mode=V1, timeout_seconds=4)), daemon=True)
         runner.start()
         runner.join(12)
@@ -195,6 +201,8 @@ def test_a_run_waiting_on_a_suspended_holder_stops_by_its_time_limit(pack_env):
         text = str(exc)
         assert "another" in text.lower() and "not" in text and "timeout_seconds" in text, text
         assert srv.counts["sync_runs"] == 1  # the waiting run paid nothing
+        fault_row("another process holds the request's lock and is suspended (SIGSTOP)", "request lock wait",
+                  "the waiting run (4 s limit) stops by its limit: " + text.replace(str(srv.home), "<home>"))
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
