@@ -385,7 +385,10 @@ class Generation:
                 flight.release()
             self._end(exc)
             raise
-        worker = threading.Thread(target=self._work, args=(flight,), daemon=True, name="segmind-job")
+        # Not a daemon: a process that ends after Cancel (the command line on Ctrl-C) still lets a
+        # billed clip land and be booked first; a job with nothing billed in the balance stops at
+        # its next step, so this never holds an exit for long.
+        worker = threading.Thread(target=self._work, args=(flight,), name="segmind-job")
         worker.start()
         while not self._done.wait(0.2):
             if check():
