@@ -302,12 +302,14 @@ class Generation:
     def cancel_message(self) -> str:
         if self._v1_billed and self._committed:
             return (f"Cancelled. Segmind has answered this v1 run, so it is billed; its clip is still arriving "
-                    f"and carries on here: it is saved as {self.dest}, booked and cached once it lands, and "
-                    "queueing the same graph again waits for it and uses it instead of paying again.")
+                    f"and carries on here: it will still be saved as {self.dest}, booked and cached once it "
+                    "lands, and queueing the same graph again waits for it and uses it instead of paying again. "
+                    "Should the clip prove unusable, the run is still booked and the log says why.")
         if self._committed and self.req.api_mode == API_MODES[1]:
             return ("Cancelled. Segmind finishes (and bills) a v1 run once it has started, so this one carries "
-                    f"on here: its clip will still be saved as {self.dest}, booked and cached when it arrives, "
-                    "and queueing the same graph again waits for it and uses it instead of paying again.")
+                    f"on here: if Segmind answers with its clip, it will still be saved as {self.dest}, booked "
+                    "and cached, and queueing the same graph again waits for it and uses it instead of paying "
+                    "again.")
         if self._committed:
             return ("Cancelled. The submit was already on its way to Segmind; its answer is awaited here and, "
                     "if the job was accepted (billed), recorded, so queueing the same graph again collects it "
