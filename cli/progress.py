@@ -158,7 +158,7 @@ class JobBar:
             if self._phase != "downloading":
                 self.phase("downloading", data.get("total"), unit="B", scale=True)
             self.update(data.get("done", 0), data.get("total"))
-        elif kind in ("cache_hit", "resuming", "retry", "waiting_submit"):
+        elif kind in ("cache_hit", "resuming", "retry", "waiting_other_run"):
             line = describe(kind, data)
             if line:
                 self.say(line)

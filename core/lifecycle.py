@@ -257,6 +257,7 @@ class Generation:
         self.reserved = reserved
         self.force_rerun = force_rerun
         self.state = State.PLANNED
+        self.history: list[State] = [State.PLANNED]  # every state it passed through, in order
         self.request_id: str | None = None
         self.dest: Path | None = None        # where a v1 clip lands
         self.fingerprint = request_fingerprint(req.model, req.body, req.image, session.config.api_base)
@@ -321,6 +322,7 @@ class Generation:
     # -- states -----------------------------------------------------------------------------
     def _to(self, state: State, **board: Any) -> None:
         self.state = state
+        self.history.append(state)
         if board:
             self._board.update(self._job, **board)
 

@@ -22,8 +22,6 @@ def describe(kind: str, data: dict) -> str | None:
                 "(not billed again)")
     if kind == "waiting_other_run":
         return "Waiting for the same request running elsewhere (another node or process) to finish: its clip is reused, not paid twice"
-    if kind == "waiting_submit":
-        return "Waiting for Segmind to answer the earlier, cancelled submit of this request (not sending it twice)"
     if kind == "submitted":
         return f"Submitted (request {data.get('request_id', '?')})"
     if kind == "status":

@@ -206,3 +206,46 @@ def test_a_run_waiting_on_a_suspended_holder_stops_by_its_time_limit(pack_env, f
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
+
+
+# --------------------------------------------------------------------------- the states
+
+
+def _generation(srv, tmp_path, **req: Any) -> Any:
+    lifecycle = pack_module("core.lifecycle")
+    image_encode = pack_module("core.image_encode")
+    rgb8 = image_encode.to_uint8_rgb(IMAGE)
+    request = lifecycle.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb8),
+                                          body={"prompt": "states", **SMALL}, **req)
+    session = lifecycle.Session.open(srv.home)
+    books = lifecycle.Bookkeeping(ledger_mod.Ledger(srv.home))
+    return lifecycle.Generation(request, session, tmp_path / "output", books=books, reserved=0.0,
+                                force_rerun=False, node_id=None, on_event=None)
+
+
+@pytest.mark.parametrize("api_mode", ["async (v2)", V1])
+def test_a_generation_passes_through_its_states_in_order(pack_env, tmp_path, api_mode):
+    lifecycle = pack_module("core.lifecycle")
+    S = lifecycle.State
+    first = _generation(pack_env, tmp_path, api_mode=api_mode)
+    clip = first.run(None)
+    assert clip.path.is_file() and not clip.from_cache
+    middle = [S.POLLING] if api_mode != V1 else []
+    assert first.history == [S.PLANNED, S.UPLOADING, S.SUBMITTED, *middle, S.DOWNLOADING, S.SAVED, S.BOOKED]
+    again = _generation(pack_env, tmp_path, api_mode=api_mode)
+    assert again.run(None).from_cache and again.history == [S.PLANNED, S.REUSED]
+    assert pack_env.jobs_submitted == 1
+
+
+def test_a_refused_run_ends_refused_and_a_broken_billed_one_failed_after_billing(pack_env, tmp_path):
+    lifecycle = pack_module("core.lifecycle")
+    pack_env.fault("submit", status=400)
+    refused = _generation(pack_env, tmp_path)
+    with pytest.raises(errors.SegmindAPIError):
+        refused.run(None)
+    assert refused.state is lifecycle.State.REFUSED
+    pack_env.fault("sync", corrupt=True)
+    broken = _generation(pack_env, tmp_path, api_mode=V1)
+    with pytest.raises(errors.SegmindError):
+        broken.run(None)
+    assert broken.state is lifecycle.State.FAILED_AFTER_BILLING
