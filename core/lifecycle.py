@@ -19,6 +19,7 @@ the lock (cancellably, within its own time limit), then finds the clip in the ca
 job in the journal, and never pays again."""
 from __future__ import annotations
 
+import atexit
 import enum
 import logging
 import threading
@@ -389,10 +390,9 @@ class Generation:
                 flight.release()
             self._end(exc)
             raise
-        # Not a daemon: a process that ends after Cancel (the command line on Ctrl-C) still lets a
-        # billed clip land and be booked first; a job with nothing billed in the balance stops at
-        # its next step, so this never holds an exit for long.
-        worker = threading.Thread(target=self._work, args=(flight,), name="segmind-job")
+        worker = threading.Thread(target=self._work, args=(flight,), daemon=True, name="segmind-job")
+        with _live_lock:
+            _live.add(self)
         worker.start()
         while not self._done.wait(0.2):
             if check():
@@ -460,6 +460,8 @@ class Generation:
         finally:
             self._committed = False
             flight.release()
+            with _live_lock:
+                _live.discard(self)
             self._done.set()
 
     def _generate(self) -> ClipResult:
@@ -619,6 +621,28 @@ class Generation:
         log.info("Segmind: same request as job %s, reusing its cached clip (not billed).", request_id)
         return ClipResult(path=dest, info=RunInfo(request_id=request_id, cost=0.0, seed=self.req.body.get("seed")),
                           from_cache=True)
+
+
+# Generations whose worker is running. A process that ends (the command line after Ctrl-C,
+# ComfyUI shutting down) first lets each one with something billed in the balance finish:
+# a billed v1 clip lands and is booked, a submit on the wire is answered and journalled.
+# The others are left to die with the process: nothing of theirs is lost (a v2 job is in
+# the journal) and waiting for their polls would hold the exit for minutes.
+_live: set[Generation] = set()
+_live_lock = threading.Lock()
+
+
+def _let_billed_work_finish() -> None:
+    with _live_lock:
+        billed = [g for g in _live if g._committed]
+    if billed:
+        log.warning("Segmind: waiting for %d billed run(s) to land before exiting (Ctrl-C again to quit "
+                    "at once).", len(billed))
+    for generation in billed:
+        generation._done.wait()
+
+
+atexit.register(_let_billed_work_finish)
 
 
 def _keep(cache: ResultCache | None, fingerprint: str, clip: ClipResult, req: GenerationRequest) -> None:

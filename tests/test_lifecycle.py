@@ -249,3 +249,40 @@ def test_a_refused_run_ends_refused_and_a_broken_billed_one_failed_after_billing
     with pytest.raises(errors.SegmindError):
         broken.run(None)
     assert broken.state is lifecycle.State.FAILED_AFTER_BILLING
+
+
+_ENDING = r"""
+import os, sys
+sys.path.insert(0, {tests!r})
+from pack_loader import pack_module
+lifecycle = pack_module("core.lifecycle")
+req = lifecycle.GenerationRequest(model="ltx-2-19b-t2v", api_mode="sync (v1)",
+                                  body={{"prompt": "ending", **{small!r}}})
+try:
+    lifecycle.run_on_segmind(req, user_dir={home!r}, output_dir={out!r},
+                             cancel_check=lambda: os.path.exists({flag!r}))
+except Exception as exc:
+    print(type(exc).__name__)
+"""
+
+
+def test_a_process_ending_after_cancel_lets_the_billed_v1_clip_land_first(pack_env, tmp_path):
+    """The command line's Ctrl-C: the run is cancelled and the process ends at once, while the
+    billed v1 clip is still arriving. It must land, be booked and cached before the exit."""
+    srv = pack_env
+    srv.sync_body_delay = 1.0
+    flag = tmp_path / "cancel"
+    code = _ENDING.format(tests=str(REPO / "tests"), small=SMALL, home=str(srv.home), out=str(srv.output),
+                          flag=str(flag))
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: srv.sync_headers_sent or child.poll() is not None, "the billed answer", 60)
+        flag.write_text("")
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert "Cancelled" in stdout, stderr[-2000:]
+    assert cache_clips(srv) and output_clips(srv)
+    (line,) = ledger_lines(srv)
+    assert line["clip"] and line["cost"] is not None and srv.jobs_submitted == 1
