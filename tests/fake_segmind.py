@@ -18,10 +18,16 @@ as unconfirmed and a fault queue for every way the real service can misbehave.
     with FakeSegmind(animate_uploads=True) as srv:
         ...
 
+    # The LTX-2 family (Pro, Fast, Retake), every unconfirmed shape accepted unless narrowed;
+    # Pro/Fast clips are encoded at 256x144 (metrics report the resolution's size):
+    with FakeSegmind(pro_image="required", pricing="per_second", video_upload=False) as srv:
+        ...
+
 Run on its own (for a real ComfyUI): python tests/fake_segmind.py --help
 
 Each endpoint's bodies are checked against the pack's model descriptors (core/models.py,
-read by path: data shared with the pack, checked by this file's own code).
+read by path: data shared with the pack, checked by this file's own code), but for the
+LTX-2 family's, which the stand-in's own table FAMILY_FIELDS checks (see FakeSegmind).
 Only the standard library, numpy, av and requests (the latter in tests) are used.
 """
 from __future__ import annotations
@@ -40,7 +46,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from fractions import Fraction
 from functools import partial
@@ -52,7 +58,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 __all__ = ["FakeSegmind", "Fault", "Job", "VideoSpec", "STAGES", "RATE_LIMITED_STAGES", "RATE_LIMIT_HEADER",
-           "COST", "make_mp4", "snap_to_grid", "utc_timestamp"]
+           "COST", "make_mp4", "snap_to_grid", "utc_timestamp",
+           "PRO", "FAST", "RETAKE", "RESOLUTIONS", "FAMILY_FIELDS", "PRICES", "PER_SECOND_RATES", "FamilySpec",
+           "RetakeSpec", "probe_clip", "retake_mp4"]
 
 DEFAULT_API_KEY = "SG_testkey0123456789abcd"
 COST = 0.455
@@ -74,8 +82,9 @@ _COUNTER_OF_STAGE = {
 SYNC_SHAPES = ("mp4", "json_url", "json_base64")
 OUTPUT_SHAPES = ("url", "list", "dict")
 UPLOAD_SHAPES = ("file_urls", "urls")
-_DATA_URL = re.compile(r"^data:(image/[A-Za-z0-9.+-]+);base64,(.*)$", re.S)
-_EXT_OF_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+_DATA_URL = re.compile(r"^data:((?:image|video)/[A-Za-z0-9.+-]+);base64,(.*)$", re.S)
+_EXT_OF_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
+                "video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"}
 
 
 def _load_descriptors() -> Any:
@@ -219,6 +228,256 @@ def _encode_mp4(spec: VideoSpec, picture: np.ndarray | None = None) -> bytes:
     return buf.getvalue()
 
 
+# --------------------------------------------------------------------------- the LTX-2 family
+# ltx-2-pro, ltx-2-fast and ltx-retake-video (/work/shared/segmind/LTX2_FAMILY.md). Their
+# bodies are checked by this file's own table (FAMILY_FIELDS, _family_problem), kept apart
+# from the 19B endpoints' descriptor-based checks (_check_run_body): the pack's descriptors
+# pick one shape of each unconfirmed field, the stand-in accepts every shape the page or
+# another host lists, and tests narrow that with switches to see the pack meet a refusal.
+
+PRO, FAST, RETAKE = "ltx-2-pro", "ltx-2-fast", "ltx-retake-video"
+# Nominal sizes, all 16:9 landscape as other hosts document. "2k" (Fast's example value) is
+# read as 2560x1440, consumer "2K" (DCI 2K would be 2048x1080): unconfirmed.
+RESOLUTIONS: dict[str, tuple[int, int]] = {
+    "1080p": (1920, 1080), "1440p": (2560, 1440), "2160p": (3840, 2160), "2k": (2560, 1440)}
+FAMILY_FPS = 25             # Pro and Fast without an fps field (Lightricks' default)
+FAMILY_SIZE = (256, 144)    # what Pro and Fast clips are really encoded at by default (16:9, small)
+RETAKE_MIN_FRAMES = 73      # Lightricks: the input clip needs at least 73 frames
+RETAKE_MAX_SIDES = (3840, 2160)
+RETAKE_MIN_SECONDS = 2.0
+RETAKE_MODES = ("replace_audio_and_video", "replace_video", "replace_audio")
+RETAKE_TINT = (255, 40, 200)  # magenta, blended in at RETAKE_TINT_STRENGTH: the section is seen at once
+RETAKE_TINT_STRENGTH = 0.5
+RETAKE_TONE_HZ = 880.0      # an octave above the clips' 440 Hz: the retaken sound is heard at once
+
+# Flat US dollars per billed job (pricing="flat"). 19B: today's $0.455 for both (T2V's page
+# says ~$0.416: set fake.prices to use it). Fast: the bottom of its page's "$0.30 - $2.00".
+# Retake: its page's ~$0.791. Pro: the page shows none; $0.36 is its default request (6 s at
+# 1080p) at another host's $0.06 a second.
+PRICES: dict[str, float] = {"ltx-2-19b-i2v": COST, "ltx-2-19b-t2v": COST, PRO: 0.36, FAST: 0.30, RETAKE: 0.791}
+# pricing="per_second": dollars per second of `duration`, by resolution. Pro: another host's
+# rates. Fast: $0.05/s at 1080p up to $0.20/s at 2160p spans its page's $0.30 (6 s) to
+# $2.00 (10 s). Retake and the 19B models stay flat.
+PER_SECOND_RATES: dict[str, dict[str, float]] = {
+    PRO: {"1080p": 0.06, "1440p": 0.12, "2k": 0.12, "2160p": 0.24},
+    FAST: {"1080p": 0.05, "1440p": 0.10, "2k": 0.10, "2160p": 0.20},
+}
+PRICINGS = ("flat", "per_second")
+PRO_IMAGE = ("optional", "required")  # Pro with or without `image` (text to video): unconfirmed
+PRO_FPS = ("optional", "refused")     # Pro's `fps` 25/50 (another host's field): unconfirmed
+
+
+@dataclass(frozen=True)
+class FamilyField:
+    """One field of a family endpoint as the stand-in checks it. kind: text, number, bool,
+    choice, image_url (http(s)) or video_uri (http(s) or data:video/...;base64)."""
+
+    name: str
+    kind: str
+    default: Any = None
+    required: bool = False
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+
+
+FAMILY_FIELDS: dict[str, tuple[FamilyField, ...]] = {
+    PRO: (
+        FamilyField("image", "image_url"),  # required only with pro_image="required"
+        FamilyField("prompt", "text", required=True),
+        FamilyField("duration", "choice", 6, choices=(6, 8, 10)),
+        FamilyField("resolution", "choice", "1080p", choices=tuple(RESOLUTIONS)),
+        FamilyField("generate_audio", "bool", True),
+        FamilyField("fps", "choice", FAMILY_FPS, choices=(25, 50)),  # refused with pro_fps="refused"
+    ),
+    FAST: (
+        FamilyField("prompt", "text", required=True),
+        FamilyField("duration", "choice", 8, choices=(6, 8, 10)),
+        FamilyField("resolution", "choice", "2k", choices=tuple(RESOLUTIONS)),
+        FamilyField("generate_audio", "bool", True),
+    ),
+    RETAKE: (
+        FamilyField("video_uri", "video_uri", required=True),
+        FamilyField("start_time", "number", required=True, minimum=0.0),
+        FamilyField("duration", "number", required=True, minimum=RETAKE_MIN_SECONDS),
+        FamilyField("prompt", "text", ""),
+        FamilyField("mode", "choice", "replace_audio_and_video", choices=RETAKE_MODES),
+    ),
+}
+_VIDEO_DATA_URI = re.compile(r"^data:(video/[A-Za-z0-9.+-]+);base64,(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class FamilySpec(VideoSpec):
+    """A Pro or Fast clip: encoded at width x height, standing for `nominal` (the size its
+    resolution names), which job metrics report."""
+
+    nominal: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class RetakeSpec(VideoSpec):
+    """A Retake's answer: the input (`source`, the sha256 of its bytes) with [start, end)
+    seconds made again per `mode`; size, frames and rate are the input's."""
+
+    source: str = ""
+    start: float = 0.0
+    end: float = 0.0
+    mode: str = RETAKE_MODES[0]
+
+
+def family_values(model: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A family body with its defaults filled in."""
+    return {**{f.name: f.default for f in FAMILY_FIELDS[model] if not f.required}, **body}
+
+
+def _family_field_problem(f: FamilyField, value: Any, choices: tuple[Any, ...]) -> str | None:
+    """What is wrong with one field's value, in the service's words; None when it is fine."""
+    if value is None:
+        return (f"{f.name} is required" + (" and must be a non-empty string" if f.kind == "text" else "")
+                if f.required else None)
+    if f.kind == "text":
+        if not isinstance(value, str) or (f.required and not value.strip()):
+            return f"{f.name} must be a non-empty string" if f.required else f"{f.name} must be a string"
+    elif f.kind == "bool":
+        if not isinstance(value, bool):
+            return f"{f.name} must be true or false"
+    elif f.kind == "choice":
+        if isinstance(value, bool) or value not in choices:
+            return f"{f.name} must be one of {', '.join(str(c) for c in choices)}"
+    elif f.kind == "number":
+        if not _is_number(value) or not math.isfinite(value) or (f.minimum is not None and value < f.minimum):
+            return f"{f.name} must be a number of seconds, at least {f.minimum:g}"
+    elif f.kind == "image_url":
+        if not isinstance(value, str) or not re.match(r"^https?://\S+$", value):
+            return f"{f.name} must be an http(s) URL"
+    elif f.kind == "video_uri":
+        if not isinstance(value, str) or not (re.match(r"^https?://\S+$", value) or _VIDEO_DATA_URI.match(value)):
+            return f"{f.name} must be an http(s) URL or a data:video/mp4;base64 data URI"
+    return None
+
+
+def _family_problem(fake: FakeSegmind, model: str, body: dict[str, Any]) -> _Reply | None:
+    """The 400 for a family body the (switched) service would refuse, else None. Retake's
+    checks of the clip itself (422) come after, in FakeSegmind._retake_section."""
+    fields = {f.name: f for f in FAMILY_FIELDS[model]}
+    if model == PRO and fake.pro_fps == "refused":
+        fields.pop("fps")
+    for name in body:
+        if name not in fields:
+            return _error(400, f"{name} is not a parameter of {model}")
+    for f in fields.values():
+        value = body.get(f.name)
+        if model == PRO and f.name == "image" and value is None and fake.pro_image == "required":
+            return _error(400, "image is required and must be an http(s) URL")
+        problem = _family_field_problem(f, value, fake.family_choices.get(model, {}).get(f.name, f.choices))
+        if problem:
+            return _error(400, problem)
+    return None
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    width: int
+    height: int
+    frames: int
+    rate: Fraction
+    audio: bool
+
+    @property
+    def seconds(self) -> float:
+        return float(self.frames / self.rate)
+
+
+_probe_cache: dict[str, ClipInfo | None] = {}
+
+
+def probe_clip(data: bytes) -> ClipInfo | None:
+    """Size, decoded frame count, rate and sound of an MP4; None when PyAV cannot read it."""
+    import av
+
+    key = hashlib.sha256(data).hexdigest()
+    if key in _probe_cache:
+        return _probe_cache[key]
+    info = None
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if container.streams.video:
+                video = container.streams.video[0]
+                rate = video.average_rate or video.guessed_rate
+                count = sum(1 for _ in container.decode(video=0))
+                if rate and count:
+                    info = ClipInfo(video.width, video.height, count, Fraction(rate), bool(container.streams.audio))
+    except (av.error.FFmpegError, ValueError, IndexError):
+        info = None
+    _probe_cache[key] = info
+    return info
+
+
+_retake_cache: dict[tuple[RetakeSpec, bool], bytes] = {}
+
+
+def retake_mp4(source: bytes, spec: RetakeSpec) -> bytes:
+    """The Retake of `source`: every frame kept, those in [start, end) tinted magenta for the
+    video modes; the sound kept (24 kHz stereo AAC), with [start, end) an 880 Hz tone for the
+    audio modes; no sound at all when spec.audio is False. Cached per process."""
+    key = (spec, spec.audio)
+    with _mp4_lock:
+        data = _retake_cache.get(key)
+        if data is None:
+            data = _retake_cache[key] = _encode_retake(source, spec)
+    return data
+
+
+def _encode_retake(source: bytes, spec: RetakeSpec) -> bytes:
+    import av
+
+    rate = Fraction(spec.fps)
+    video_mode = spec.mode in ("replace_video", "replace_audio_and_video")
+    audio_mode = spec.mode in ("replace_audio", "replace_audio_and_video")
+    first, last = math.ceil(spec.start * rate - 1e-9), math.ceil(spec.end * rate - 1e-9)
+    samples = round(spec.frames * AUDIO_RATE / rate)
+    pcm = np.zeros((2, samples), np.float32)
+    buf = io.BytesIO()
+    if spec.audio:  # the input's sound, as 24 kHz stereo (a container of its own: decoding demuxes)
+        with av.open(io.BytesIO(source)) as src:
+            if src.streams.audio:
+                resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+                chunks = [f.to_ndarray() for frame in src.decode(audio=0) for f in resampler.resample(frame)]
+                chunks += [f.to_ndarray() for f in resampler.resample(None)]
+                if chunks:
+                    wave = np.concatenate(chunks, axis=1)[:, :samples]
+                    pcm[:, :wave.shape[1]] = wave
+    with av.open(io.BytesIO(source)) as src, av.open(buf, "w", format="mp4") as out:
+        if spec.audio and audio_mode:
+            a, b = round(spec.start * AUDIO_RATE), min(samples, round(spec.end * AUDIO_RATE))
+            t = np.arange(b - a, dtype=np.float64) / AUDIO_RATE
+            pcm[:, a:b] = (0.2 * np.sin(2 * np.pi * RETAKE_TONE_HZ * t)).astype(np.float32)
+        video = out.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        sound = out.add_stream("aac", rate=AUDIO_RATE, layout="stereo") if spec.audio else None
+        tint = np.array(RETAKE_TINT, np.float32) * RETAKE_TINT_STRENGTH
+        src.streams.video[0].thread_type = "AUTO"
+        for index, decoded in enumerate(src.decode(video=0)):
+            if index >= spec.frames:
+                break
+            rgb = decoded.to_ndarray(format="rgb24")
+            if video_mode and first <= index < last:
+                rgb = np.clip(rgb.astype(np.float32) * (1 - RETAKE_TINT_STRENGTH) + tint, 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, 1 / rate
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        if sound is not None:
+            for start in range(0, samples, 1024):
+                chunk = np.ascontiguousarray(pcm[:, start:start + 1024])
+                aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                aframe.sample_rate, aframe.pts, aframe.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
+                out.mux(sound.encode(aframe))
+            out.mux(sound.encode())
+    return buf.getvalue()
+
+
 # --------------------------------------------------------------------------- state
 
 
@@ -265,6 +524,7 @@ class Job:
     due_at: float | None = None
     queue_until: float | None = None
     downloaded_at: float | None = None  # first time a download of its video finished sending
+    cost: float = COST  # what its submit billed
     _seen_done_at: float | None = field(default=None, repr=False)
     _clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
@@ -369,6 +629,31 @@ class FakeSegmind:
                     "json_base64" {"status", "video": base64 MP4}
       output_shape  v2 result "output": "url" str; "list" [url]; "dict" {"video": url}
       upload_shape  upload answer key: "file_urls" or "urls"
+    The LTX-2 family (ltx-2-pro, ltx-2-fast, ltx-retake-video; LTX2_FAMILY.md), checked by
+    FAMILY_FIELDS / _family_problem, not the descriptors. Every listed shape is accepted by
+    default; these switches (constructor keywords or attributes) narrow or change that:
+      family_size   (256, 144) by default: the size Pro and Fast clips are really encoded at,
+                    so tests stay small; None encodes the nominal size of `resolution`
+                    (RESOLUTIONS, 16:9). Job metrics report the nominal size either way
+                    (nominal_width, nominal_height). Frames: duration x fps (fps 25 unless
+                    Pro's fps says 50); generate_audio=false: no audio stream.
+      pro_image     "optional" (default): Pro with or without `image`; "required": 400 without
+      pro_fps       "optional" (default): Pro's fps absent, 25 or 50; "refused": fps is 400
+      family_choices  path -> field -> accepted values (a copy of FAMILY_FIELDS' choices),
+                    e.g. srv.family_choices["ltx-2-fast"]["resolution"] = ("2k",)
+      video_upload  True (default): upload-asset stores data:video/... URLs too (then served
+                    under /assets/); False: refused with 400 as an image-only storage would
+      max_body_bytes  a run or upload whose body is larger gets an HTML 413 (None: no limit)
+    Retake: video_uri is a data:video/...;base64 URI, an upload stored here, or a clip this
+    server made (/files/...); any other URL is a 422 (it fetches nothing). Refused with 422
+    like Lightricks' API: an unreadable clip, one under 73 frames or over 3840x2160, a
+    start_time at or past its end, a section leaving under 2 s; a section running past the
+    end is clamped. The answer keeps the input's size, frames and rate; the section is tinted
+    magenta (video modes) and its sound an 880 Hz tone (audio modes).
+    Prices (billed per job, flat or per second):
+      prices        path -> US dollars per job (PRICES; any other model: COST)
+      pricing       "flat" (default) or "per_second": Pro and Fast cost
+                    per_second_rates[path][resolution] x duration (PER_SECOND_RATES)
     Look of the clips (constructor keyword or attribute):
       animate_uploads  False (default): every clip is the test pattern. True: an image to
                        video job whose `image` is a picture uploaded here shows that picture
@@ -381,12 +666,18 @@ class FakeSegmind:
     sync_shape = _Choice(SYNC_SHAPES)
     output_shape = _Choice(OUTPUT_SHAPES)
     upload_shape = _Choice(UPLOAD_SHAPES)
+    pricing = _Choice(PRICINGS)
+    pro_image = _Choice(PRO_IMAGE)
+    pro_fps = _Choice(PRO_FPS)
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, polls_until_done: int = 2, round_to_grid: bool = True,
                  *, sync_shape: str = "mp4", output_shape: str = "url", upload_shape: str = "file_urls",
                  port: int = 0, generation_seconds: float | None = None, queue_seconds: float = 0.0,
                  rate_limit: int | None = None, rate_window: float = 60.0,
-                 animate_uploads: bool = False, models: Any = None) -> None:
+                 animate_uploads: bool = False, models: Any = None,
+                 family_size: tuple[int, int] | None = FAMILY_SIZE, pricing: str = "flat",
+                 pro_image: str = "optional", pro_fps: str = "optional", video_upload: bool = True,
+                 max_body_bytes: int | None = None) -> None:
         if generation_seconds is not None and generation_seconds < 0:
             raise ValueError("generation_seconds must be at least 0 (or None to count polls)")
         if queue_seconds < 0:
@@ -415,6 +706,17 @@ class FakeSegmind:
         self.sync_shape = sync_shape
         self.output_shape = output_shape
         self.upload_shape = upload_shape
+        self.family_size = family_size
+        self.pricing = pricing
+        self.pro_image = pro_image
+        self.pro_fps = pro_fps
+        self.video_upload = video_upload
+        self.max_body_bytes = max_body_bytes
+        self.prices: dict[str, float] = dict(PRICES)
+        self.per_second_rates: dict[str, dict[str, float]] = {m: dict(r) for m, r in PER_SECOND_RATES.items()}
+        self.family_choices: dict[str, dict[str, tuple[Any, ...]]] = {
+            m: {f.name: f.choices for f in fields if f.choices} for m, fields in FAMILY_FIELDS.items()}
+        self._sources: dict[str, bytes] = {}  # sha256 -> a Retake's input clip
         self.credits = 100.0
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
@@ -568,7 +870,7 @@ class FakeSegmind:
     def _new_job(self, request_id: str, model: str, body: dict[str, Any], spec: VideoSpec, fails: bool) -> Job:
         now = self.clock()
         delay = self.generation_seconds
-        return Job(request_id, model, body, spec, fails=fails, submitted_at=now,
+        return Job(request_id, model, body, spec, fails=fails, submitted_at=now, cost=self.price_of(model, body),
                    due_at=None if delay is None else now + delay,
                    queue_until=None if delay is None else now + min(self.queue_seconds, delay),
                    _clock=lambda: self.clock())  # the server's clock, even if a test swaps it later
@@ -591,13 +893,92 @@ class FakeSegmind:
             if job is not None and job.downloaded_at is None:
                 job.downloaded_at = self.clock()
 
-    def _bill(self) -> float:
+    def _bill(self, cost: float = COST) -> float:
         with self.lock:
             self.jobs_submitted += 1
-            self.credits = round(self.credits - COST, 6)
+            self.credits = round(self.credits - cost, 6)
             return self.credits
 
+    def price_of(self, model: str, body: dict[str, Any]) -> float:
+        """What a run of `model` with `body` bills, under the current `pricing` and `prices`."""
+        if self.pricing == "per_second" and model in self.per_second_rates:
+            values = family_values(model, body)
+            return round(self.per_second_rates[model][values["resolution"]] * values["duration"], 6)
+        return self.prices.get(model, COST)
+
+    def _video(self, spec: VideoSpec, picture: bytes | None = None) -> bytes:
+        """The MP4 bytes of a clip this server hands out."""
+        if isinstance(spec, RetakeSpec):
+            with self.lock:
+                source = self._sources[spec.source]
+            return retake_mp4(source, spec)
+        return make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, spec.audio, picture)
+
+    def _retake_source(self, uri: str) -> bytes | _Reply:
+        """The clip a Retake's video_uri names: a data URI, an upload here or a clip made here."""
+        match = _VIDEO_DATA_URI.match(uri)
+        if match:
+            try:
+                return base64.b64decode(match.group(2), validate=True)
+            except binascii.Error:
+                return _error(400, "video_uri is not valid base64")
+        parts = urlsplit(uri)
+        ours = {urlsplit(base).netloc for base in (self.api_base, self.storage_base, self.files_base)}
+        with self.lock:
+            asset = self.assets.get(f"{self.storage_base}{parts.path}") if parts.netloc in ours else None
+            made = re.match(r"^/files/([^/]+)\.mp4$", parts.path) if parts.netloc in ours else None
+            spec = self._files.get(made.group(1)) if made else None
+            picture = self._pictures.get(made.group(1)) if made else None
+        if asset is not None:
+            return asset[1]
+        if spec is not None:
+            return self._video(spec, picture)
+        return _error(422, f"video_uri could not be fetched ({uri[:80]}): not a file this server stores")
+
+    def _retake_spec(self, body: dict[str, Any], audio: bool) -> RetakeSpec | _Reply:
+        """The Retake a valid body asks for, or the 422 Lightricks' API answers for its clip."""
+        values = family_values(RETAKE, body)
+        source = self._retake_source(values["video_uri"])
+        if isinstance(source, _Reply):
+            return source
+        info = probe_clip(source)
+        if info is None:
+            return _error(422, "video_uri is not a video that can be read (an MP4 with H.264 is expected)")
+        if max(info.width, info.height) > max(RETAKE_MAX_SIDES) or min(info.width, info.height) > min(RETAKE_MAX_SIDES):
+            return _error(422, f"video is {info.width}x{info.height}; at most "
+                               f"{RETAKE_MAX_SIDES[0]}x{RETAKE_MAX_SIDES[1]} is accepted")
+        if info.frames < RETAKE_MIN_FRAMES:
+            return _error(422, f"video must have at least {RETAKE_MIN_FRAMES} frames; this one has {info.frames}")
+        start, seconds = float(values["start_time"]), info.seconds
+        if start >= seconds:
+            return _error(422, f"start_time {start:g} s is outside the video ({seconds:.3f} s long)")
+        end = min(start + float(values["duration"]), seconds)  # clamped at the clip's end
+        if end - start < RETAKE_MIN_SECONDS:
+            return _error(422, f"the section from {start:g} s leaves {end - start:.3f} s before the video's end; "
+                               f"at least {RETAKE_MIN_SECONDS:g} s is needed")
+        key = hashlib.sha256(source).hexdigest()
+        with self.lock:
+            self._sources[key] = source
+        return RetakeSpec(info.width, info.height, info.frames, info.rate,
+                          audio and (info.audio or values["mode"] != "replace_video"),
+                          source=key, start=start, end=end, mode=values["mode"])
+
+    def _family_spec(self, model: str, body: dict[str, Any], audio: bool) -> VideoSpec:
+        if model == RETAKE:
+            spec = self._retake_spec(body, audio)
+            if isinstance(spec, _Reply):  # checked before: only if the clip changed in between
+                raise RuntimeError(spec.body.decode())
+            return spec
+        values = family_values(model, body)
+        nominal = RESOLUTIONS[values["resolution"]]
+        fps = values.get("fps", FAMILY_FPS)
+        width, height = self.family_size or nominal
+        return FamilySpec(width, height, int(values["duration"] * fps), fps,
+                          audio and values["generate_audio"], nominal=nominal)
+
     def _spec_for(self, body: dict[str, Any], audio: bool, model: str | None = None) -> VideoSpec:
+        if model in FAMILY_FIELDS:
+            return self._family_spec(model, body, audio)
         descriptor = self.models.get(model)
         audio = audio and body.get("generate_audio") is not False  # a model that can leave the sound out
         if descriptor is not None and getattr(descriptor, "grid", None) is None:
@@ -627,8 +1008,10 @@ class FakeSegmind:
             inference = job.due_at - job.queue_until
         metrics: dict[str, Any] = {"queue_time": 0.01 if queued is None else round(queued, 3)}
         if done:
-            metrics.update(cost=COST, remaining_credits=self.credits,
+            metrics.update(cost=COST if job is None else job.cost, remaining_credits=self.credits,
                            inference_time=0.05 if inference is None else round(inference, 3))
+            if job is not None and isinstance(job.spec, FamilySpec):  # the size the resolution names
+                metrics.update(nominal_width=job.spec.nominal[0], nominal_height=job.spec.nominal[1])
         return metrics
 
 
@@ -813,6 +1196,9 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _check_json(self, body: Any) -> _Reply | None:
+        limit = self.fake.max_body_bytes
+        if limit is not None and int(self.headers.get("Content-Length") or 0) > limit:
+            return _html_reply(413, "Request Entity Too Large")  # a front proxy's answer, not JSON
         if not (self.headers.get("Content-Type") or "").lower().startswith("application/json"):
             return _error(406, "Content-Type must be application/json")
         if not isinstance(body, dict):
@@ -836,7 +1222,17 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _check_run(self, model: str, body: Any) -> _Reply | None:
+        if model in FAMILY_FIELDS:  # the LTX-2 family: the stand-in's own table, not the descriptors
+            return self._check_auth() or self._check_json(body) or self._check_family_run(model, body)
         return self._check_auth() or self._check_json(body) or self._check_run_body(model, body)
+
+    def _check_family_run(self, model: str, body: dict[str, Any]) -> _Reply | None:
+        """400 for a body the family endpoint refuses; for Retake, then 422 for its clip."""
+        problem = _family_problem(self.fake, model, body)
+        if problem is None and model == RETAKE:
+            spec = self.fake._retake_spec(body, audio=True)
+            problem = spec if isinstance(spec, _Reply) else None
+        return problem
 
     # -- endpoints
 
@@ -851,12 +1247,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort(rst=True)
         spec = fake._spec_for(body, audio=not (fault and fault.no_audio), model=model)
         picture = fake._picture_for(body)
-        video = make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, spec.audio, picture)
+        video = fake._video(spec, picture)
         request_id = str(uuid.uuid4())
-        remaining = fake._bill()
+        cost = fake.price_of(model, body)
+        remaining = fake._bill(cost)
         headers = {
             "x-remaining-credits": f"{remaining}",
-            "x-cost": f"{COST}",
+            "x-cost": f"{cost}",
             "x-generation-time": f"{time.monotonic() - started:.3f}",
             "x-seed-value": str(body.get("seed", 42)),
             "x-request-id": request_id,
@@ -898,7 +1295,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake._files[request_id] = job.spec
             if picture is not None:
                 fake._pictures[request_id] = picture
-        fake._bill()
+        fake._bill(job.cost)
         status_url = f"{fake.api_base}/v2/requests/{request_id}/status"
         return _json_reply(200, {
             "request_id": request_id,
@@ -951,8 +1348,7 @@ class _Handler(BaseHTTPRequestHandler):
         if spec is None:
             return _html_reply(404, "Not Found")
         audio = spec.audio and not (fault and fault.no_audio)
-        return _Reply(200, make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, audio, picture),
-                      "video/mp4")
+        return _Reply(200, self.fake._video(replace(spec, audio=audio), picture), "video/mp4")
 
     def _on_upload(self, fault: Fault | None, body: Any) -> _Reply:
         problem = self._check_auth() or self._check_json(body)
@@ -968,7 +1364,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = base64.b64decode(match.group(2), validate=True) if match else b""
             except binascii.Error:
                 payload = b""
-            if not payload:
+            if not payload or (match.group(1).lower().startswith("video/") and not self.fake.video_upload):
                 return _error(400, f"data_urls[{index}] is not a base64 image data URL")
             decoded.append((match.group(1).lower(), payload))
         fake = self.fake
@@ -1055,7 +1451,20 @@ def main() -> None:
     parser.add_argument("--rate-window", type=float, default=60.0, help="the rate limit's window in seconds")
     parser.add_argument("--animate-uploads", action="store_true",
                         help="image to video clips show the uploaded picture (a slow zoom) instead of a test pattern")
+    parser.add_argument("--family-size", default="256x144",
+                        help="WxH that LTX-2 Pro and Fast clips are encoded at, or 'nominal' for the size "
+                             "their resolution names (1920x1080 and up: slow to encode)")
+    parser.add_argument("--pricing", choices=PRICINGS, default="flat",
+                        help="Pro and Fast billed per job (flat) or per second of video by resolution")
+    parser.add_argument("--no-video-upload", action="store_true",
+                        help="the storage upload refuses MP4 data URLs (a Retake then needs an inline data URI)")
     args = parser.parse_args()
+    family_size: tuple[int, int] | None = None
+    if args.family_size != "nominal":
+        size = re.fullmatch(r"(\d+)x(\d+)", args.family_size)
+        if not size or min(int(size.group(1)), int(size.group(2))) < 16:
+            parser.error("--family-size must be WxH (each at least 16) or 'nominal'")
+        family_size = (int(size.group(1)), int(size.group(2)))
     if args.generation_seconds is not None and args.generation_seconds < 0:
         parser.error("--generation-seconds must be at least 0")
     if args.queue_seconds < 0:
@@ -1070,7 +1479,8 @@ def main() -> None:
         server = FakeSegmind(polls_until_done=args.polls, port=args.port,
                              generation_seconds=args.generation_seconds, queue_seconds=args.queue_seconds,
                              rate_limit=args.rate_limit, rate_window=args.rate_window,
-                             animate_uploads=args.animate_uploads)
+                             animate_uploads=args.animate_uploads, family_size=family_size,
+                             pricing=args.pricing, video_upload=not args.no_video_upload)
     except OSError as exc:
         parser.error(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); pick another --port")
     with server:
