@@ -22,7 +22,7 @@ from .errors import (Cancelled, InvalidInputError, OutputFolderError, SegmindAPI
                      SegmindJobFailed, SegmindTimeoutError, VideoError)
 from .image_encode import EncodedImage
 from .params import expected_runtime, snap_to_grid
-from .scheduler import FlightLock
+from .flight_lock import FlightLock
 from .job_journal import JobExpiredError, JobJournal, JournalEntry
 from .result_cache import CacheHit, ResultCache, place_file, request_fingerprint
 
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 API_MODES = ("async (v2)", "sync (v1)")
 OUTPUT_SUBFOLDER = "segmind_ltx2"
 
-# pixel hash + format + storage host -> URL, for this process: the same picture queued
-# again in one ComfyUI session is not uploaded again.
-_upload_memo: dict[tuple[str, str, str], str] = {}
-_memo_lock = threading.Lock()
 
 
 class _SubmitInFlight:
@@ -48,6 +44,8 @@ class _SubmitInFlight:
         self.deadline = 0.0
         self.started = time.time()  # cache entries stored after this came from this run
 
+
+_memo_lock = threading.Lock()  # guards _submits_in_flight
 
 # fingerprint -> its billed request. A Cancel does not stop a request already on the wire:
 # its answer still arrives, on the HTTP thread, and is journalled (v2) or saved and cached
@@ -124,14 +122,18 @@ class Bookkeeping:
 
 
 def upload_once(client: SegmindClient, image: EncodedImage) -> str:
+    """The picture's URL on Segmind's storage: uploaded once per process (core.runtime)."""
+    from .runtime import current
+
+    runtime = current()
     memo_key = (image.pixel_hash, image.mime, client.config.storage_base)
-    with _memo_lock:
-        url = _upload_memo.get(memo_key)
+    with runtime.uploads_lock:
+        url = runtime.uploads.get(memo_key)
     if url:
         return url
     url = client.upload_image(image.data_url())
-    with _memo_lock:
-        _upload_memo[memo_key] = url
+    with runtime.uploads_lock:
+        runtime.uploads[memo_key] = url
     return url
 
 
@@ -229,7 +231,7 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     """Return the clip for `req`, on disk and checked: from `cache` unless `force_rerun`,
     else from a job recorded in `journal`, else from a new (billed) run.
 
-    A run that may pay holds the request's FlightLock (scheduler.py) from before its upload
+    A run that may pay holds the request's FlightLock (flight_lock.py) from before its upload
     until its clip is cached: the same request run meanwhile, here or in another process
     sharing `lock_dir`, waits and then reuses the clip instead of paying again."""
     if not req.timeout > 0:
@@ -624,13 +626,14 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
     whole); None checks this one clip against the spend limits and credits here."""
     from .ledger import Ledger, release
     from .params import estimate_cost
-    from .scheduler import job_board, lock_directory
+    from .flight_lock import lock_directory
+    from .runtime import current
 
     if reserved is None:
         reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
                                  cancel_check=cancel_check, output_dir=output_dir)[0]
     books = Bookkeeping(Ledger(user_dir), run_id, source)
-    board = job_board()
+    board = current().board
     job = None
     outcome: BaseException | None = None
     try:

@@ -15,11 +15,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import torch
 
+from runtimes import fresh_runtime
 from pack_loader import load_pack, pack_module
 from node_calls import call_node
 
@@ -75,10 +76,19 @@ def queue(**over: Any) -> dict:
     return call_node(NODE(), image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **values)
 
 
+_use_runtime: list[Any] = []  # the running test's use_runtime
+
+
+@pytest.fixture(autouse=True)
+def _restartable(use_runtime: Any) -> Iterator[None]:
+    _use_runtime.append(use_runtime)
+    yield
+    _use_runtime.pop()
+
+
 def restart() -> None:
-    """What a ComfyUI restart loses: every in-process memo (disk state stays)."""
-    pipeline._upload_memo.clear()
-    pipeline._submits_in_flight.clear()
+    """What a ComfyUI restart loses: every in-process memo (disk state stays): a new runtime."""
+    _use_runtime[-1](fresh_runtime())
 
 
 def journal_files(srv) -> list[Path]:
@@ -439,7 +449,7 @@ def test_journal_entry_older_than_an_hour_is_not_resumed(srv, matrix):
     matrix.row("journal entry older than an hour", "status", first, srv, then)
 
 
-def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch):
+def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch, use_runtime):
     from datetime import datetime, timedelta, timezone
 
     reset_at = datetime.now(timezone.utc) + timedelta(seconds=40)
@@ -448,7 +458,7 @@ def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch):
     monkeypatch.setattr(transport_mod.Transport, "_sleep", lambda self, seconds: waits.append(seconds))
     # The request budget's 429 pause, on the same simulated clock.
     budget = PausingBudget(lambda: time.monotonic() + sum(waits))
-    monkeypatch.setattr(transport_mod, "process_budget", lambda: budget)
+    use_runtime(fresh_runtime(budget=budget))
     first = attempt()
     assert first.exc is None and srv.jobs_submitted == 1 and srv.counts["submits"] == 2
     assert 38 <= max(waits) <= 41  # the header's reset time, not a guess
