@@ -114,20 +114,28 @@ def pack_env(segmind_env: FakeSegmind, tmp_path: Path, monkeypatch: pytest.Monke
 # --------------------------------------------------------------------------- hardening rows
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fault-matrix", metavar="PATH", default=None,
+                     help="write the fault and hardening tables this run records to PATH (see tests/fault_rows.py; "
+                          "tools/write_fault_matrix.py updates docs/fault-matrix.md with it)")
+
+
 @pytest.fixture
 def fault_row(request: pytest.FixtureRequest):
     """Record one row of the hardening table (docs/fault-matrix.md): call it with the fault
-    injected, where it hits, and what the user sees / what the pack does. Rows are written
-    when the session ends (see fault_rows.py)."""
+    injected, where it hits, and what the user sees / what the pack does. Nothing is written
+    unless the run was given --fault-matrix=PATH (see fault_rows.py)."""
     from fault_rows import record
 
     def row(fault: str, where: str, outcome: str) -> None:
-        record(request.node.nodeid, fault, where, outcome)
+        record("hardening-matrix", request.node.nodeid, fault, where, outcome)
 
     return row
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from fault_rows import write_table
+    target = session.config.getoption("fault_matrix", None)
+    if target:
+        from fault_rows import write_tables
 
-    write_table(session)
+        write_tables(session, (session.config.invocation_params.dir / target).resolve())
