@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -137,6 +138,10 @@ def read_manifest(path: Path) -> list[tuple[str, dict[str, str]]]:
                 continue
             try:
                 obj = json.loads(line)
+            except RecursionError:
+                raise InvalidInputError(f"{path.name} line {line_no} is nested too deeply to be a clip: each line "
+                                        "of a JSONL manifest is one flat object, like {\"image\": \"a.png\", "
+                                        "\"prompt\": \"...\"}.") from None
             except ValueError:
                 raise InvalidInputError(f"{path.name} line {line_no} is not a JSON object: each line of a "
                                         "JSONL manifest is one clip, like {\"image\": \"a.png\", \"prompt\": \"...\"}.") from None
@@ -192,6 +197,10 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, fields:
             value = value.strip()
             if column in NUMBER_COLUMNS:
                 value = _number(value)
+        if column in NUMBER_COLUMNS and isinstance(value, float) and not math.isfinite(value):
+            # 1e400, inf, nan: no setting takes them (and int() of one would overflow).
+            raise InvalidInputError(f"{where}: column {name} is {record[name]!r}, not a finite number: "
+                                    "give a number within the setting's range.")
         if value != "":
             values[column] = value
     prompt = values.pop("prompt", None) or args.prompt
