@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli.safe_text import for_terminal
 from .cli.words import Parser, cli_words
 from .cli.fields import add_field_flags, manifest_columns
 from .core.params import DEFAULT_NEGATIVE_PROMPT
@@ -226,10 +227,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         return _dispatch(argv, prog)
     except (InvalidInputError, MissingAPIKeyError, OutputFolderError, Refused) as exc:
-        print(f"error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"error: {for_terminal(cli_words(str(exc)))}", file=sys.stderr)
         return 2
     except SegmindError as exc:
-        print(f"error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"error: {for_terminal(cli_words(str(exc)))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\nInterrupted. A job already submitted to Segmind keeps running (and is billed) there; "

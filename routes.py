@@ -203,16 +203,16 @@ def _json_safe(value: Any) -> Any:
 
 
 def live_jobs() -> list[dict[str, Any]]:
-    """core.scheduler.job_board().snapshot(), or [] while the scheduler is not there."""
+    """The process's job board (core.runtime), or [] while it is not there."""
     try:
-        from .core import scheduler
-    except Exception:  # ImportError today; a scheduler that fails to import must not break the panel
+        from .core import runtime
+    except Exception:  # a core that fails to import must not break the panel
         return []
-    board = getattr(scheduler, "job_board", None)
-    if not callable(board):
+    current = getattr(runtime, "current", None)
+    if not callable(current):
         return []
     try:
-        return [dict(job) for job in board().snapshot()]
+        return [dict(job) for job in current().board.snapshot()]
     except Exception as exc:
         log.warning("Segmind: the live jobs could not be listed (%s).", exc)
         return []

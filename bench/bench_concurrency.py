@@ -131,7 +131,7 @@ def _warm_up(pack_module: Any, spec: tuple[int, int, int], fps: int) -> None:
         except ImportError:
             pass
     for dotted in ("comfy_host", "core.client", "core.lifecycle", "core.image_encode", "core.video_decode",
-                   "core.scheduler", "core.result_cache", "core.job_journal"):
+                   "core.runtime", "core.result_cache", "core.job_journal"):
         try:
             pack_module(dotted)
         except ImportError:  # a module the pack at hand does not have

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .safe_text import for_terminal
+
 
 def _age(seconds: float) -> str:
     seconds = max(0.0, seconds)
@@ -60,9 +62,9 @@ def list_jobs(user_dir: Path, output_dir: Path, prog: str, as_json: bool) -> int
         paid = f"${cost:.3f}" if isinstance(cost, (int, float)) else (
             f"~${job['estimate']:.3f} (estimate)" if isinstance(job.get("estimate"), (int, float)) else "cost unknown")
         prompt = " ".join(str(job.get("prompt") or "").split())[:50]
-        print(f"  {job['request_id'] or '(no request id)'}  {_age(now - (job.get('time') or now))} ago  "
-              f"{shape}  {paid}  \"{prompt}\"\n"
-              f"      {job['state']}; to collect: {job['collect']}")
+        print(for_terminal(f"  {job['request_id'] or '(no request id)'}  {_age(now - (job.get('time') or now))} ago  "
+                           f"{shape}  {paid}  \"{prompt}\"\n"
+                           f"      {job['state']}; to collect: {job['collect']}"))
     return 0
 
 

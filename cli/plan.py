@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,10 @@ def read_manifest(path: Path) -> list[tuple[str, dict[str, str]]]:
                 continue
             try:
                 obj = json.loads(line)
+            except RecursionError:
+                raise InvalidInputError(f"{path.name} line {line_no} is nested too deeply to be a clip: each line "
+                                        "of a JSONL manifest is one flat object, like {\"image\": \"a.png\", "
+                                        "\"prompt\": \"...\"}.") from None
             except ValueError:
                 raise InvalidInputError(f"{path.name} line {line_no} is not a JSON object: each line of a "
                                         "JSONL manifest is one clip, like {\"image\": \"a.png\", \"prompt\": \"...\"}.") from None
@@ -198,6 +203,10 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: 
             value = value.strip()
             if column in NUMBER_COLUMNS:
                 value = _number(value)
+        if column in NUMBER_COLUMNS and isinstance(value, float) and not math.isfinite(value):
+            # 1e400, inf, nan: no setting takes them (and int() of one would overflow).
+            raise InvalidInputError(f"{where}: column {name} is {record[name]!r}, not a finite number: "
+                                    "give a number within the setting's range.")
         if value != "":
             values[column] = value
     prompt = values.pop("prompt", None) or args.prompt
@@ -306,7 +315,7 @@ def planned_requests(rows: list[Row], *, api_base: str, storage_base: str, api_m
     """What a paid run would send for each row, in order, with the picture as a placeholder."""
     out: list[dict[str, Any]] = []
     sync = api_mode == "sync"
-    uploaded: dict[tuple[str, str], str] = {}  # the same pixels are uploaded once (core.lifecycle.UploadMemo)
+    uploaded: dict[tuple[str, str], str] = {}  # the same pixels are uploaded once (core.lifecycle.upload_once)
     for row in rows:
         entry: dict[str, Any] = {"row": row.number, "label": row.label, "state": row.state,
                                  "estimate_usd": round(row.estimate, 4), "requests": []}

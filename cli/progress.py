@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ..core.status_text import clock, describe
+from .safe_text import for_terminal
 
 _TICK = 0.5  # seconds between redraws of a wait, so its countdown moves between polls
 
@@ -48,6 +49,7 @@ class Progress:
         """A milestone line, above the live bars."""
         if not self.lines:
             return
+        text = for_terminal(text)  # names and ids from a manifest or the service
         with self.screen:
             if self._tqdm is not None:
                 self._tqdm.write(text, file=sys.stderr)
@@ -95,7 +97,7 @@ class JobBar:
     phases (`phase` + `update`); thread-safe, since events arrive from HTTP threads too."""
 
     def __init__(self, owner: Progress, label: str, position: int) -> None:
-        self.owner, self.label, self.position = owner, label, position
+        self.owner, self.label, self.position = owner, for_terminal(label), position
         self._lock = threading.Lock()
         self._bar: Any = None
         self._phase = ""

@@ -23,6 +23,7 @@ from ..core.errors import (Cancelled, InvalidInputError, MissingAPIKeyError, Seg
 from . import plan as planning
 from .plan import DUPLICATE, NEW, Row, money
 from .progress import JobBar, Progress
+from .safe_text import for_spreadsheet, for_terminal
 from .words import cli_words
 
 CONFIRM_ABOVE_USD = 1.0   # in a terminal, a run estimated above this asks first
@@ -309,7 +310,7 @@ def write_results(path: Path, results: list[dict[str, Any]]) -> Path:
             writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
             writer.writeheader()
             for r in results:
-                writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in RESULT_COLUMNS})
+                writer.writerow({k: "" if r.get(k) is None else for_spreadsheet(r.get(k)) for k in RESULT_COLUMNS})
         else:
             for r in results:
                 fh.write(json.dumps({k: r.get(k) for k in RESULT_COLUMNS}) + "\n")
@@ -319,8 +320,9 @@ def write_results(path: Path, results: list[dict[str, Any]]) -> Path:
 
 def table(results: list[dict[str, Any]]) -> str:
     head = ("ROW", "NAME", "STATUS", "COST", "REQUEST ID", "VIDEO / ERROR")
-    body = [(str(r["row"]), _short(r.get("name") or "", 28), r["status"], _cost_text(r),
-             r.get("request_id") or "-", _where(r)) for r in results]
+    body = [tuple(for_terminal(cell) for cell in (
+        str(r["row"]), _short(for_terminal(r.get("name") or ""), 28), r["status"], _cost_text(r),
+        r.get("request_id") or "-", _where(r))) for r in results]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + "  " + line[-1] for line in [head, *body]]
     return "\n".join(lines)
@@ -354,7 +356,7 @@ def totals(results: list[dict[str, Any]], rows: list[Row]) -> dict[str, Any]:
 def single_summary(s: dict[str, Any]) -> str:
     """One clip, as the command line has always printed it."""
     if not s.get("video"):
-        return f"Failed: {s.get('error')}"
+        return for_terminal(f"Failed: {s.get('error')}")
     credits = "" if s.get("remaining_credits") is None else f", credits left {s['remaining_credits']}"
     return (f"Video:   {s['video']}\n"
             f"         {s['width']}x{s['height']}, {s['frame_count']} frames @ {s['fps']:g} fps "
@@ -426,7 +428,7 @@ def _print_report(results: list[dict[str, Any]], report: dict[str, Any], batch: 
         print(f"Results: {report['results_file']}")
     for r in results:
         if not r.get("video") and r.get("error") and len(r["error"]) > 100:
-            print(f"Row {r['row']} ({r['name']}): {r['error']}")
+            print(for_terminal(f"Row {r['row']} ({r['name']}): {r['error']}"))
 
 
 def _emit_dry_run(rows: list[Row], settings: Settings, offline: bool, config: Any = None) -> None:
@@ -445,5 +447,5 @@ def _emit_dry_run(rows: list[Row], settings: Settings, offline: bool, config: An
         print(json.dumps({"dry_run": True, "rows": plan, "estimate_usd": round(sum(r.estimate for r in rows), 4),
                           "summary": line}, indent=2))
     else:
-        print(text)
+        print(for_terminal(text))
         print(f"{line}\nDry run: nothing was sent.")

@@ -1,7 +1,8 @@
 """The Segmind protocol: storage upload, v1 sync run, v2 submit/poll/result, credits, and
 how each answer (or failure) is put to the user. The HTTP plumbing under it (the key's
 hosts, retries, the request budget, Cancel, bounded reads, streaming to disk) is
-transport.py; the budget and the polling schedule themselves are scheduler.py.
+transport.py; the budget and the polling schedule themselves are request_budget.py and
+poll_schedule.py, shared through runtime.py.
 
 Every text the server sends that can reach the user (an error, a status, a preview of an
 answer) goes through `_say` / `error_text`, which redact the key in any encoding."""
@@ -25,7 +26,6 @@ from .credentials import redact
 from .errors import (Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
                      VideoError)
 from .params import DEFAULT_RUNTIME_SECONDS, finite_number, whole_number
-from .scheduler import job_finished, poll_gap, poll_sleep
 from .transport import (CLIP_MAX_BYTES, JSON_MAX_BYTES, SEGMIND_ORIGINS, Transport, is_loopback, megabytes,
                         origin)
 
@@ -53,7 +53,7 @@ class ClientConfig:
     storage_base: str = DEFAULT_STORAGE_BASE
     connect_timeout: float = 15.0
     read_timeout: float = 60.0          # any single answer except the v1 run itself
-    poll_interval: float = 1.0          # densest status poll gap, near the expected end (scheduler.poll_gap)
+    poll_interval: float = 1.0          # densest status poll gap, near the expected end (poll_schedule.py)
     poll_interval_max: float = 15.0     # sparsest, early in a long run
     get_attempts: int = 6               # tries for a free call (GET, upload)
     submit_attempts: int = 3            # tries for a billed call, only where no job was made
@@ -67,29 +67,15 @@ class ClientConfig:
             api_base=(os.environ.get("SEGMIND_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
             storage_base=(os.environ.get("SEGMIND_STORAGE_BASE") or DEFAULT_STORAGE_BASE).rstrip("/"),
         )
-        # Shorter waits for a local stand-in server (tests, debugging); never needed in use.
-        poll = _env_seconds("SEGMIND_LTX2_POLL_INTERVAL")
-        if poll is not None:
-            cfg.poll_interval, cfg.poll_interval_max = poll, max(poll, min(cfg.poll_interval_max, 4 * poll))
-        backoff = _env_seconds("SEGMIND_LTX2_BACKOFF_MAX")
-        if backoff is not None:
-            cfg.backoff_max, cfg.backoff_base = backoff, min(cfg.backoff_base, backoff)
+        # The waits are the process runtime's (shorter ones for a local stand-in: core.runtime.Waits).
+        from .runtime import current
+
+        waits = current().waits
+        cfg.poll_interval, cfg.poll_interval_max = waits.poll_interval, waits.poll_interval_max
+        cfg.backoff_base, cfg.backoff_max = waits.backoff_base, waits.backoff_max
         for k, v in overrides.items():
             setattr(cfg, k, v)
         return cfg
-
-
-def _env_seconds(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise SegmindError(f"{name} is {raw!r}: set it to a number of seconds between 0 and 3600, or unset it.")
-    return value
 
 
 def _base_origin(name: str, url: str):
@@ -243,7 +229,7 @@ class SegmindClient:
     """One client per node run. `cancel_check` returning True aborts any wait within
     ~0.2 s; `on_event(kind, data)` reports progress (kinds: uploading, submitted,
     status, downloading, downloaded, retry). `budget`: the request budget to pass through
-    (default: the process's, scheduler.process_budget)."""
+    (default: the process's, runtime.current().budget())."""
 
     def __init__(self, api_key: str, config: ClientConfig | None = None, *,
                  cancel_check: Callable[[], bool] | None = None,
@@ -422,7 +408,10 @@ class SegmindClient:
         """Poll until COMPLETED and return (video ref, info). Raises SegmindJobFailed on
         FAILED and SegmindTimeoutError (carrying the request id) when our limit runs out.
         `expected_seconds` (params.expected_runtime) drives the ETA shown while processing
-        and the polling schedule (scheduler.poll_gap)."""
+        and the polling schedule (poll_schedule.py)."""
+        from .runtime import current
+
+        polls = current().polls
         api = self.config.api_base
         rid = quote(job.request_id, safe="")  # a server-given id stays one path segment
         started = time.monotonic() if started is None else started
@@ -430,8 +419,8 @@ class SegmindClient:
         info = RunInfo(request_id=job.request_id)
         if time.time() - job.submitted_at < 1.0:
             # Just accepted (the answer said QUEUED): the first look can wait for the schedule.
-            self._t.sleep(poll_gap(elapsed=0.0, expected=expected_seconds,
-                                   first=self.config.poll_interval, longest=self.config.poll_interval_max))
+            self._t.sleep(polls.gap(elapsed=0.0, expected=expected_seconds, first=self.config.poll_interval,
+                                    longest=self.config.poll_interval_max, budget=self._t.budget))
         while True:
             resp = self._t.request("GET", f"{api}/v2/requests/{rid}/status", stage="status check",
                                    billed=False, request_id=job.request_id, kind="poll")
@@ -459,14 +448,14 @@ class SegmindClient:
                     f"{int(now - started)} s (timeout_seconds). It keeps running on Segmind's side and "
                     "was recorded: queue the same graph again (within an hour) to pick up its result "
                     "without paying again, or raise timeout_seconds.", request_id=job.request_id)
-            gap = poll_gap(elapsed=now - started, expected=expected_seconds,
-                           first=self.config.poll_interval, longest=self.config.poll_interval_max)
+            gap = polls.gap(elapsed=now - started, expected=expected_seconds, first=self.config.poll_interval,
+                            longest=self.config.poll_interval_max, budget=self._t.budget)
             # Jobs sent together finish together: another one completing wakes this one early.
-            poll_sleep(gap, elapsed=now - started, expected=expected_seconds, sleep=self._t.sleep)
+            polls.sleep(gap, elapsed=now - started, expected=expected_seconds, sleep=self._t.sleep)
         took = (time.monotonic() - processing_since if processing_since is not None
                 else time.time() - job.submitted_at)
         try:
-            job_finished(expected=expected_seconds, took=took)
+            polls.job_finished(expected=expected_seconds, took=took)
         except Exception as exc:  # learning the schedule must never cost a finished clip
             log.warning("Segmind: could not note the job's run time (%s).", exc)
         result = data if isinstance(data, dict) and extract_video_ref(data.get("output")) else None

@@ -83,32 +83,21 @@ class ClipResult:
 
 # --------------------------------------------------------------------------- uploads made
 
-class UploadMemo:
-    """Pixel hash + format + storage host -> URL, for this process: the same picture queued
-    again in one session is not uploaded again."""
+def upload_once(client: SegmindClient, image: EncodedImage) -> str:
+    """The picture's URL on Segmind's storage, uploaded once per runtime (core/runtime.py):
+    the same picture queued again in one session is not uploaded again."""
+    from .runtime import current
 
-    def __init__(self) -> None:
-        self._urls: dict[tuple[str, str, str], str] = {}
-        self._lock = threading.Lock()
-
-    def upload(self, client: SegmindClient, image: EncodedImage) -> str:
-        key = (image.pixel_hash, image.mime, client.config.storage_base)
-        with self._lock:
-            url = self._urls.get(key)
-        if url:
-            return url
-        url = client.upload_image(image.data_url())
-        with self._lock:
-            self._urls[key] = url
+    runtime = current()
+    key = (image.pixel_hash, image.mime, client.config.storage_base)
+    with runtime.uploads_lock:
+        url = runtime.uploads.get(key)
+    if url:
         return url
-
-    def clear(self) -> None:
-        """Forget every upload (what a restart forgets)."""
-        with self._lock:
-            self._urls.clear()
-
-
-upload_memo = UploadMemo()
+    url = client.upload_image(image.data_url())
+    with runtime.uploads_lock:
+        runtime.uploads[key] = url
+    return url
 
 
 # --------------------------------------------------------------------------- the ledger's part
@@ -249,7 +238,7 @@ class Generation:
                  reserved: float, force_rerun: bool, node_id: str | None,
                  on_event: Callable[[str, dict], None] | None) -> None:
         from .params import estimate_cost
-        from .scheduler import job_board
+        from .runtime import current
 
         self.req = req
         self.session = session
@@ -271,7 +260,7 @@ class Generation:
         self._done = threading.Event()
         self._result: ClipResult | None = None
         self._error: BaseException | None = None
-        self._board = job_board()
+        self._board = current().board
         w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
                                  (("width", 720), ("height", 1280), ("num_frames", 181))))
         self._job = self._board.add(node_id=node_id, prompt_id=books.run_id,
@@ -484,7 +473,7 @@ class Generation:
         body = dict(self.req.body)
         if self.req.image is not None:
             self._to(State.UPLOADING)
-            body["image"] = upload_memo.upload(self.client, self.req.image)
+            body["image"] = upload_once(self.client, self.req.image)
         self.client.check_cancel()
         return body
 

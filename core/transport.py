@@ -24,10 +24,9 @@ from urllib.parse import urlsplit
 
 from .credentials import redact
 from .errors import Cancelled, SegmindError, SegmindNetworkError, VideoError
-from .scheduler import process_budget
 
 if TYPE_CHECKING:
-    from .scheduler import RequestBudget
+    from .request_budget import RequestBudget
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +230,11 @@ class Transport:
         # honours HTTP(S)_PROXY from the environment
         self._session = session or key_safe_session(key_origins)
         self._sleep_fn = sleep
-        self.budget = budget if budget is not None else process_budget()
+        if budget is None:
+            from .runtime import current
+
+            budget = current().budget()
+        self.budget = budget
         self._abort = threading.Event()
 
     # -- events and Cancel -------------------------------------------------------------------

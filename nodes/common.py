@@ -445,7 +445,7 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     from reusing such outputs once a consumer is wired in."""
     from .. import comfy_host
     from ..core.clip_saving import OUTPUT_SUBFOLDER
-    from ..core.scheduler import decode_turn
+    from ..core.runtime import current
     from ..core.video_decode import decode_audio, decode_video, probe_video
 
     check = cancel_check or comfy_host.is_interrupted
@@ -460,7 +460,7 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
 
     progress = getattr(reporter, "decode_progress", None)
     if want_frames:
-        with decode_turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
+        with current().decodes.turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
             _say(reporter, "Decoding...")
             decoded = decode_video(clip.path, cancel_check=check, progress=progress, **_decode_options(options))
         frames, audio = decoded.frames, decoded.audio

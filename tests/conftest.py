@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -14,23 +14,66 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from fake_segmind import FakeSegmind  # noqa: E402
+from pack_loader import PACK_ROOT  # noqa: E402
+
+
+# --------------------------------------------------------------------------- collection
+
+
+class _PackRootIsAFolder:
+    """The repository's root holds the pack's `__init__.py`, so pytest would make it a test
+    package and import that file under the clone's folder name, which fails for a name that
+    is not an identifier (`my-ltx-pack`, `comfyui-segmind-ltx2`) and, for one that is, loads
+    the pack a second time outside pack_loader. The root is collected as a plain folder
+    instead: tests load the pack through pack_loader, as ComfyUI would."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(self, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if path.resolve() == PACK_ROOT:
+            return pytest.Dir.from_parent(parent, path=path)
+        return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered as a plugin rather than defined here: this conftest's own hooks apply to
+    # tests/ and below only, and the root is collected before tests/.
+    if not config.pluginmanager.has_plugin("segmind-pack-root-folder"):
+        config.pluginmanager.register(_PackRootIsAFolder(), "segmind-pack-root-folder")
 
 
 # --------------------------------------------------------------------------- the process's shared state
 
 
 @pytest.fixture(autouse=True)
-def _fresh_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts with a fresh request budget (roomy unless a test sets its own: the
-    suite sends far more than a Segmind plan allows a minute), nothing learned about run
-    times, no request locks, spend reservations or remembered credits left over."""
+def runtime() -> Iterator[Any]:
+    """Every test runs with a runtime of its own (core.runtime): a fresh request budget
+    (roomy: the suite sends far more than a Segmind plan allows a minute), nothing learned
+    about run times, no job board, uploads or decode turns left over, and short waits.
+    A test that needs other waits or a budget of its own enters `use(fresh_runtime(...))` itself
+    (tests/runtimes.py).
+    Spend reservations and the credits seen last are the ledger's, reset here too."""
     from pack_loader import pack_module
+    from runtimes import fresh_runtime
 
-    monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "10000")
-    pack_module("core.scheduler").reset_for_tests()
-    ledger = pack_module("core.ledger")  # spend reservations and the credits seen last
+    runtime_mod = pack_module("core.runtime")
+    ledger = pack_module("core.ledger")
     ledger.reset_reservations()
     ledger.reset_credits()
+    with runtime_mod.use(fresh_runtime()) as rt:
+        yield rt
+
+
+@pytest.fixture
+def use_runtime(runtime: Any) -> Iterator[Any]:
+    """`use_runtime(rt)`: the process runs with `rt` (a Runtime, e.g. fresh_runtime(budget=...))
+    from now until the test ends; what a restart of ComfyUI or a budget of a test's own needs."""
+    from contextlib import ExitStack
+
+    from pack_loader import pack_module
+
+    runtime_mod = pack_module("core.runtime")
+    with ExitStack() as stack:
+        yield lambda rt: stack.enter_context(runtime_mod.use(rt))
 
 
 # --------------------------------------------------------------------------- fake Segmind
@@ -58,16 +101,11 @@ def segmind_env(fake_segmind: FakeSegmind, monkeypatch: pytest.MonkeyPatch) -> F
 @pytest.fixture
 def pack_env(segmind_env: FakeSegmind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSegmind:
     """What a node run in a test needs: the stand-in, private ComfyUI output and user
-    folders (`.output`, `.home`), fast polling and retries, default cache settings, and
-    none of the pack's in-process memos left over from another test."""
-    from pack_loader import pack_module
-
+    folders (`.output`, `.home`) and default cache settings (the `runtime` fixture gives
+    fast polling and retries and none of another test's in-process state)."""
     monkeypatch.setenv("SEGMIND_LTX2_OUTPUT", str(tmp_path / "output"))
     monkeypatch.setenv("SEGMIND_LTX2_HOME", str(tmp_path / "user"))
-    monkeypatch.setenv("SEGMIND_LTX2_POLL_INTERVAL", "0.01")
-    monkeypatch.setenv("SEGMIND_LTX2_BACKOFF_MAX", "0.01")
     monkeypatch.delenv("SEGMIND_LTX2_CACHE_MAX_GB", raising=False)
-    pack_module("core.lifecycle").upload_memo.clear()
     segmind_env.output = tmp_path / "output"
     segmind_env.home = tmp_path / "user"
     return segmind_env
@@ -76,20 +114,28 @@ def pack_env(segmind_env: FakeSegmind, tmp_path: Path, monkeypatch: pytest.Monke
 # --------------------------------------------------------------------------- hardening rows
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fault-matrix", metavar="PATH", default=None,
+                     help="write the fault and hardening tables this run records to PATH (see tests/fault_rows.py; "
+                          "tools/write_fault_matrix.py updates docs/fault-matrix.md with it)")
+
+
 @pytest.fixture
 def fault_row(request: pytest.FixtureRequest):
     """Record one row of the hardening table (docs/fault-matrix.md): call it with the fault
-    injected, where it hits, and what the user sees / what the pack does. Rows are written
-    when the session ends (see fault_rows.py)."""
+    injected, where it hits, and what the user sees / what the pack does. Nothing is written
+    unless the run was given --fault-matrix=PATH (see fault_rows.py)."""
     from fault_rows import record
 
     def row(fault: str, where: str, outcome: str) -> None:
-        record(request.node.nodeid, fault, where, outcome)
+        record("hardening-matrix", request.node.nodeid, fault, where, outcome)
 
     return row
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from fault_rows import write_table
+    target = session.config.getoption("fault_matrix", None)
+    if target:
+        from fault_rows import write_tables
 
-    write_table(session)
+        write_tables(session, (session.config.invocation_params.dir / target).resolve())

@@ -1,23 +1,70 @@
-"""The hardening table: one row per test that takes the `fault_row` fixture (a hostile
-service, a full disk, damaged local state, bad inputs), written at the end of a session.
+"""The two tables of docs/fault-matrix.md, as the tests record them: the billing faults
+(tests/test_billing_faults.py, its `matrix` fixture) and the hardening rows (every test that
+takes the `fault_row` fixture: a hostile service, a full disk, damaged local state, bad inputs).
 
-A session that ran every such test writes docs/fault-matrix.md between its markers;
-a partial run writes tests/_artifacts/hardening_matrix.md instead, so the docs always show
-the table of a full run."""
+A run writes nothing unless asked: `--fault-matrix=PATH` (what tools/write_fault_matrix.py
+passes) writes the tables at the end of the session. Into a file holding a table's markers
+(docs/fault-matrix.md) a table is written only from a full, green run of the suite; any
+other PATH gets a fresh file with the rows this run recorded (to compare with the docs)."""
 from __future__ import annotations
 
 import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-_ROWS: dict[str, tuple[str, str, str]] = {}
+TESTS = Path(__file__).resolve().parent
 _TMP = re.compile(r"/tmp/\S*?pytest-\d+/[^/\s]+/")
-BEGIN, END = "<!-- hardening-matrix:begin -->\n", "<!-- hardening-matrix:end -->"
 
 
-def record(nodeid: str, fault: str, where: str, outcome: str) -> None:
-    _ROWS[nodeid] = (fault, where, _TMP.sub("<tmp>/", outcome))
+@dataclass(frozen=True)
+class Table:
+    name: str           # its markers: <!-- NAME:begin --> ... <!-- NAME:end -->
+    fixture: str        # the fixture of the tests that record its rows
+    written_by: str
+    columns: tuple[str, ...]
+    escaped: bool = False  # its recorder already escapes "|" and may keep runs of spaces
+
+    @property
+    def begin(self) -> str:
+        return f"<!-- {self.name}:begin -->\n"
+
+    @property
+    def end(self) -> str:
+        return f"<!-- {self.name}:end -->"
+
+
+TABLES = (
+    Table("fault-matrix", "matrix", "tests/test_billing_faults.py",
+          ("Fault injected", "Stage", "What the user sees", "Same graph queued again", "Jobs billed", "Uploads"),
+          escaped=True),
+    Table("hardening-matrix", "fault_row", "the tests that take the fault_row fixture (tests/fault_rows.py)",
+          ("Fault", "Where", "What the pack does")),
+)
+_ROWS: dict[str, dict[str, tuple[str, ...]]] = {t.name: {} for t in TABLES}
+
+
+def record(table: str, nodeid: str, *cells: str) -> None:
+    _ROWS[table][nodeid] = tuple(_TMP.sub("<tmp>/", str(c)) for c in cells)
+
+
+def _cell(text: str, escaped: bool) -> str:
+    return text.replace("\n", " ") if escaped else " ".join(text.split()).replace("|", "\\|")
+
+
+def render(table: Table, rows: list[tuple[str, ...]]) -> str:
+    head = (f"<!-- Written by {table.written_by} from a full run (tools/write_fault_matrix.py); do not edit. -->\n\n"
+            "| " + " | ".join(table.columns) + " |\n| " + " | ".join("---" for _ in table.columns) + " |\n")
+    return head + "".join("| " + " | ".join(_cell(c, table.escaped) for c in row) + " |\n" for row in rows)
+
+
+def table_rows(text: str, table: Table) -> list[str]:
+    """The row lines between a table's markers in `text` (a docs page or a written file)."""
+    if table.begin not in text or table.end not in text:
+        return []
+    inside = text[text.index(table.begin) + len(table.begin):text.index(table.end)]
+    return [line for line in inside.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]
 
 
 def _whole_suite(session: Any) -> bool:
@@ -25,32 +72,34 @@ def _whole_suite(session: Any) -> bool:
     config = session.config
     if config.getoption("keyword", "") or config.getoption("markexpr", ""):
         return False
-    tests = (REPO / "tests").resolve()
-    return all(Path(str(config.rootpath / a) if not Path(a).is_absolute() else a).resolve() in (tests, REPO)
+    repo = TESTS.parent
+    return all((Path(a) if Path(a).is_absolute() else config.invocation_params.dir / a).resolve() in (TESTS, repo)
                for a in config.args)
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
-
-
-def write_table(session: Any) -> None:
-    if not _ROWS:
+def write_tables(session: Any, path: Path) -> None:
+    if not any(_ROWS.values()):
+        # With pytest-xdist (-n) the rows stay in the workers: the tables need a run without it.
+        print(f"\n{path}: no fault rows were recorded in this process (run without -n).", file=sys.stderr)
         return
-    items = [i for i in session.items if "fault_row" in getattr(i, "fixturenames", ())]
-    order = {item.nodeid: n for n, item in enumerate(items)}
-    rows = [_ROWS[k] for k in sorted(_ROWS, key=lambda k: order.get(k, 1 << 30))]
-    failed = getattr(session, "testsfailed", 0)
-    full = (not failed and len(_ROWS) == len(items) and _whole_suite(session))
-    head = ("<!-- Written by the tests that take the fault_row fixture (tests/fault_rows.py); do not edit. -->\n\n"
-            "| Fault | Where | What the pack does |\n| --- | --- | --- |\n")
-    body = "".join(f"| {_cell(a)} | {_cell(b)} | {_cell(c)} |\n" for a, b, c in rows)
-    doc = REPO / "docs" / "fault-matrix.md"
-    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
-    if full and BEGIN in text and END in text:
-        start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
-        doc.write_text(text[:start] + head + body + text[stop:], encoding="utf-8")
-    else:
-        out = REPO / "tests" / "_artifacts" / "hardening_matrix.md"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(head + body, encoding="utf-8")
+    ordered = {item.nodeid: n for n, item in enumerate(session.items)}
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    fresh = not any(t.begin in text for t in TABLES)
+    out = "" if fresh else text
+    for table in TABLES:
+        recorded = _ROWS[table.name]
+        rows = [recorded[k] for k in sorted(recorded, key=lambda k: ordered.get(k, 1 << 30))]
+        if fresh:
+            out += f"## {table.name}\n\n{table.begin}{render(table, rows)}{table.end}\n\n"
+            continue
+        if table.begin not in out or table.end not in out:
+            continue
+        expected = sum(1 for i in session.items if table.fixture in getattr(i, "fixturenames", ()))
+        if getattr(session, "testsfailed", 0) or len(rows) != expected or not _whole_suite(session):
+            print(f"\n{path}: the {table.name} table was not written: it is written from a full, green run "
+                  "of the suite only.", file=sys.stderr)
+            continue
+        start, stop = out.index(table.begin) + len(table.begin), out.index(table.end)
+        out = out[:start] + render(table, rows) + out[stop:]
+    if out != text:
+        path.write_text(out, encoding="utf-8")

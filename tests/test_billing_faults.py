@@ -3,8 +3,8 @@ injected into the local stand-in while the real node runs, checking what the use
 and how many jobs were submitted (billed).
 
 Tests that take the `matrix` fixture add a row to the fault matrix. When the whole module
-ran, the table is written into docs/fault-matrix.md between its fault-matrix markers;
-a partial run writes tests/_artifacts/fault_matrix.md instead."""
+ran, tools/write_fault_matrix.py writes the table into docs/fault-matrix.md between its
+fault-matrix markers (tests/fault_rows.py); a run without --fault-matrix writes nothing."""
 from __future__ import annotations
 
 import json
@@ -15,11 +15,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import torch
 
+from fault_rows import record
+from runtimes import fresh_runtime
 from pack_loader import load_pack, pack_module
 from node_calls import call_node
 
@@ -75,9 +77,19 @@ def queue(**over: Any) -> dict:
     return call_node(NODE(), image=IMAGE, prompt="x", negative_prompt="", unique_id="1", **values)
 
 
+_use_runtime: list[Any] = []  # the running test's use_runtime
+
+
+@pytest.fixture(autouse=True)
+def _restartable(use_runtime: Any) -> Iterator[None]:
+    _use_runtime.append(use_runtime)
+    yield
+    _use_runtime.pop()
+
+
 def restart() -> None:
-    """What a ComfyUI restart loses: every in-process memo (disk state stays)."""
-    lifecycle.upload_memo.clear()
+    """What a ComfyUI restart loses: every in-process memo (disk state stays): a new runtime."""
+    _use_runtime[-1](fresh_runtime())
 
 
 def journal_files(srv) -> list[Path]:
@@ -105,7 +117,6 @@ def wait_until(condition: Callable[[], bool], what: str, limit: float = 20.0) ->
 
 # --------------------------------------------------------------------------- fault matrix
 
-_ROWS: dict[str, tuple[str, ...]] = {}
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CLIP_NAME = re.compile(r"ltx2_i2v_\d{8}-\d{6}_[\w-]+\.mp4")
 
@@ -141,48 +152,13 @@ class Matrix:
 
     def row(self, fault: str, stage: str, first: Outcome, srv, then: Outcome | None = None) -> None:
         again = then.seen(self.tmp) if then is not None else "-"
-        _ROWS[self.nodeid] = (fault, stage, first.seen(self.tmp), again, str(srv.jobs_submitted),
-                              str(srv.counts["uploads"]))
+        record("fault-matrix", self.nodeid, fault, stage, first.seen(self.tmp), again, str(srv.jobs_submitted),
+               str(srv.counts["uploads"]))
 
 
 @pytest.fixture
 def matrix(request, tmp_path) -> Matrix:
     return Matrix(request.node.nodeid, tmp_path)
-
-
-def _expected_rows(module: Any) -> int:
-    """How many rows a full run of this module records (parametrized tests count per case)."""
-    total = 0
-    for name, fn in vars(module).items():
-        if name.startswith("test_") and callable(fn) and "matrix" in fn.__code__.co_varnames:
-            marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize"]
-            total += math.prod(len(m.args[1]) for m in marks) if marks else 1
-    return total
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _write_fault_matrix(request):
-    yield
-    order = {item.nodeid: i for i, item in enumerate(request.session.items)}
-    rows = [_ROWS[k] for k in sorted(_ROWS, key=lambda k: order.get(k, 0))]
-    if not rows:
-        return
-    full = len(rows) == _expected_rows(request.module)
-    head = ("<!-- Written by tests/test_billing_faults.py from its last full run; do not edit. -->\n\n"
-            "| Fault injected | Stage | What the user sees | Same graph queued again | Jobs billed | Uploads |\n"
-            "| --- | --- | --- | --- | --- | --- |\n")
-    body = "".join("| " + " | ".join(cell.replace("\n", " ") for cell in row) + " |\n" for row in rows)
-    readme = REPO / "docs" / "fault-matrix.md"
-    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    begin, end = "<!-- fault-matrix:begin -->\n", "<!-- fault-matrix:end -->"
-    if full and begin in text and end in text:
-        # The docs' table is this run's table: regenerated, never hand-edited.
-        start, stop = text.index(begin) + len(begin), text.index(end)
-        readme.write_text(text[:start] + head + body + text[stop:], encoding="utf-8")
-    else:
-        path = REPO / "tests" / "_artifacts" / "fault_matrix.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(head + body, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- submit
@@ -438,7 +414,7 @@ def test_journal_entry_older_than_an_hour_is_not_resumed(srv, matrix):
     matrix.row("journal entry older than an hour", "status", first, srv, then)
 
 
-def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch):
+def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch, use_runtime):
     from datetime import datetime, timedelta, timezone
 
     reset_at = datetime.now(timezone.utc) + timedelta(seconds=40)
@@ -447,7 +423,7 @@ def test_429_waits_for_the_reset_time(srv, matrix, monkeypatch):
     monkeypatch.setattr(transport_mod.Transport, "_sleep", lambda self, seconds: waits.append(seconds))
     # The request budget's 429 pause, on the same simulated clock.
     budget = PausingBudget(lambda: time.monotonic() + sum(waits))
-    monkeypatch.setattr(transport_mod, "process_budget", lambda: budget)
+    use_runtime(fresh_runtime(budget=budget))
     first = attempt()
     assert first.exc is None and srv.jobs_submitted == 1 and srv.counts["submits"] == 2
     assert 38 <= max(waits) <= 41  # the header's reset time, not a guess

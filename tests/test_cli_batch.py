@@ -55,6 +55,13 @@ def paid(pack_env, *argv: str) -> list[str]:
     return ["--backend", "segmind", *SMALL, "--out", str(pack_env.output), *argv]
 
 
+def finish_every_job(srv) -> None:
+    """The service finishes the jobs it is generating now (instead of the test waiting)."""
+    with srv.lock:
+        for job in srv.jobs.values():
+            job.due_at = srv.clock()
+
+
 def results_of(stdout: str) -> dict:
     return json.loads(stdout)
 
@@ -115,7 +122,7 @@ def test_images_dir_makes_one_clip_per_picture_and_identical_rows_pay_once(pack_
 def test_a_job_recorded_by_an_interrupted_run_is_collected_by_the_same_command(pack_env, manifest, capsys):
     """Running a manifest again pays only for what is missing: a job that was submitted
     (and billed) but not collected is picked up by its id, and `jobs` says how."""
-    pack_env.generation_seconds = 1.5
+    pack_env.generation_seconds = 30.0  # still generating when the 0.3 s time limit runs out
     code, out, err = run(capsys, *paid(pack_env, "--manifest", str(manifest), "--timeout", "0.3", "--json"))
     assert code == 1  # every row timed out, but each is billed and recorded
     assert pack_env.jobs_submitted == 3
@@ -128,6 +135,7 @@ def test_a_job_recorded_by_an_interrupted_run_is_collected_by_the_same_command(p
     jobs = results_of(out)["jobs"]
     assert len(jobs) == 3 and all(j["collectable"] and "collect " + j["request_id"] in j["collect"] for j in jobs)
     pack_env.reset_counts()
+    finish_every_job(pack_env)
     code, out, err = run(capsys, *paid(pack_env, "--manifest", str(manifest), "--json"))
     assert code == 0, err
     assert pack_env.jobs_submitted == 0 and pack_env.counts["uploads"] == 0
@@ -137,12 +145,13 @@ def test_a_job_recorded_by_an_interrupted_run_is_collected_by_the_same_command(p
 
 def test_collect_by_request_id_saves_the_clip_without_paying(pack_env, tmp_path, capsys):
     pic = picture(tmp_path / "one.png", 5)
-    pack_env.generation_seconds = 1.0
+    pack_env.generation_seconds = 30.0  # still generating when the 0.2 s time limit runs out
     code, out, err = run(capsys, *paid(pack_env, "--image", str(pic), "--prompt", "x", "--timeout", "0.2"))
     assert code == 1 and pack_env.jobs_submitted == 1
     request_id = next(iter(pack_env.jobs))
     assert request_id in err and "--timeout" in err
     pack_env.reset_counts()
+    finish_every_job(pack_env)
     code, out, err = run(capsys, "collect", request_id, "--out", str(tmp_path / "got"), "--json")
     assert code == 0, err
     summary = results_of(out)

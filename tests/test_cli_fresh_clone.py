@@ -134,3 +134,30 @@ def test_the_console_entry_point_names_a_real_function():
         sub = package.split(".", 1)[1].replace(".", "/") if "." in package else ""
         assert (PACK_ROOT / sub / "__init__.py").is_file(), package
     assert "comfyui_segmind_ltx2.cli" in setuptools["packages"]
+
+
+# --------------------------------------------------------------------------- the test suite in a clone
+
+_NOT_THE_REPO = shutil.ignore_patterns(".git", ".ci-venv", ".venv", "__pycache__", ".pytest_cache", "output",
+                                       "node_modules", "*.egg-info", "build", "_artifacts")
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["my-ltx-pack", "comfyui-segmind-ltx2"])
+def test_the_suite_runs_in_a_clone_of_any_name_and_writes_nothing_into_it(tmp_path, name):
+    """pytest from a clone whose folder name is not an identifier (the README's install step
+    makes `comfyui-segmind-ltx2`): the root's __init__.py is the pack, not a test package.
+    The run leaves every file of the clone as it was (no fault table rewritten)."""
+    clone = tmp_path / name
+    shutil.copytree(PACK_ROOT, clone, ignore=_NOT_THE_REPO)
+    before = _files(clone)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_core_units.py", "tests/test_pipeline_hardening.py"],
+                         cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert _files(clone) == before

@@ -216,7 +216,6 @@ def test_cli_wav_of_a_clip_without_sound_is_silence_of_its_length(tmp_path):
 
 def test_cli_segmind_backend_runs_the_same_pipeline(segmind_env, dirs, picture_file, capsys, monkeypatch):
     monkeypatch.setenv("SEGMIND_API_KEY", segmind_env.api_key)
-    monkeypatch.setenv("SEGMIND_LTX2_POLL_INTERVAL", "0.01")
     code, out, err = run_cli(capsys, "--backend", "segmind", "--image", str(picture_file), "--prompt", "rain",
                              "--width", "256", "--height", "256", "--num-frames", "9", "--fps", "8",
                              "--out", str(dirs / "paid"))

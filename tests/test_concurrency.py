@@ -18,14 +18,17 @@ import torch
 
 from node_calls import call_node_lists
 from pack_loader import load_pack, pack_module
+from runtimes import fresh_runtime
 
 pack = load_pack()
 comfy_host = pack_module("comfy_host")
 errors = pack_module("core.errors")
 result_cache = pack_module("core.result_cache")
 job_journal = pack_module("core.job_journal")
-scheduler = pack_module("core.scheduler")
+request_budget = pack_module("core.request_budget")
+poll_schedule = pack_module("core.poll_schedule")
 flight_lock = pack_module("core.flight_lock")
+runtime_mod = pack_module("core.runtime")
 I2V = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
 SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
 REPO = Path(__file__).resolve().parent.parent
@@ -49,10 +52,14 @@ def together(*coros: Any) -> list[Any]:
     return asyncio.run(main())
 
 
+OVERLAP = 0.6
+
+
 @pytest.fixture
 def slow(pack_env):
-    """The stand-in takes 1 s to make a clip (polls every 10 ms)."""
-    pack_env.generation_seconds = 1.0
+    """The stand-in takes 0.2 s to make a clip (polls every 10 ms). A test that asserts jobs
+    overlap sets `OVERLAP` seconds instead, so a loaded machine cannot finish one first."""
+    pack_env.generation_seconds = 0.2
     return pack_env
 
 
@@ -60,6 +67,7 @@ def slow(pack_env):
 
 
 def test_three_nodes_wait_for_segmind_together(slow):
+    slow.generation_seconds = OVERLAP
     outs = together(*(generate(f"clip {i}", unique_id=str(i)) for i in range(3)))
     assert not [o for o in outs if isinstance(o, BaseException)], outs
     jobs = list(slow.jobs.values())
@@ -73,6 +81,7 @@ def test_three_nodes_wait_for_segmind_together(slow):
 
 def test_the_event_loop_stays_free_while_nodes_wait(slow):
     """The node's coroutine hands every blocking step to a thread: the loop ticks on."""
+    slow.generation_seconds = OVERLAP
     ticks: list[float] = []
 
     async def main() -> Any:
@@ -142,6 +151,7 @@ def test_a_coroutine_cancelled_by_comfyui_stops_its_thread(slow):
 
 
 def test_a_batch_of_four_pictures_is_four_clips_in_flight_together(slow):
+    slow.generation_seconds = OVERLAP
     out = call_node_lists(I2V(), image=pictures(4), prompt="batch", negative_prompt="", unique_id="3",
                           batch_mode="every picture", **SMALL)
     frames, audio, fps, counts, videos = out["result"]
@@ -192,6 +202,7 @@ def test_two_identical_nodes_at_once_bill_one_job(slow):
 
 
 def test_a_requeue_while_the_first_run_waits_bills_nothing(slow, monkeypatch):
+    slow.generation_seconds = OVERLAP
     monkeypatch.setenv("SEGMIND_LTX2_CACHE_MAX_GB", "0")
 
     async def main() -> list[Any]:
@@ -206,18 +217,24 @@ def test_a_requeue_while_the_first_run_waits_bills_nothing(slow, monkeypatch):
 
 
 _CHILD = r"""
-import json, sys, time
+import json, pathlib, sys, time
 sys.path.insert(0, {tests!r})
 from pack_loader import pack_module
+from runtimes import fresh_runtime
 import numpy as np
 lifecycle = pack_module("core.lifecycle")
+runtime = pack_module("core.runtime")
 image_encode = pack_module("core.image_encode")
 rgb = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
 req = lifecycle.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb),
     body={{"prompt": "two processes", "negative_prompt": "", "width": 256, "height": 256,
           "num_frames": 9, "fps": 8, "seed": 1, "guidance_scale": 4.0}})
-time.sleep(max(0.0, {start_at!r} - time.time()))  # both start at the same moment
-clip = lifecycle.run_on_segmind(req, user_dir={home!r}, output_dir={out!r})
+ready = pathlib.Path({ready!r})
+(ready / sys.argv[1]).touch()
+while len(list(ready.iterdir())) < 2:  # both start at the same moment, once both are loaded
+    time.sleep(0.005)
+with runtime.use(fresh_runtime()):
+    clip = lifecycle.run_on_segmind(req, user_dir={home!r}, output_dir={out!r})
 print(json.dumps({{"request_id": clip.info.request_id, "from_cache": clip.from_cache}}))
 """
 
@@ -226,13 +243,14 @@ def test_two_processes_with_the_same_request_bill_one_job(slow, tmp_path):
     """Two processes sharing the user folder (two ComfyUIs, or ComfyUI and the command line)
     start the same request at the same moment: the lock taken before the upload makes the
     second wait for the first and reuse its clip."""
-    slow.generation_seconds = 1.5
-    slow.fault("upload", delay=1.0, times=2)  # both are on the wire before either is accepted
+    slow.generation_seconds = 0.3
+    slow.fault("upload", delay=0.3, times=2)  # both are on the wire before either is accepted
     env = {**os.environ}
+    (tmp_path / "ready").mkdir()
     code = _CHILD.format(tests=str(REPO / "tests"), home=str(slow.home), out=str(tmp_path / "out"),
-                         start_at=time.time() + 4.0)
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                         ready=str(tmp_path / "ready"))
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(n)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for n in range(2)]
     answers = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [a[1][-2000:] for a in answers]
     results = [json.loads(a[0].strip().splitlines()[-1]) for a in answers]
@@ -346,11 +364,13 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 def test_budget_never_exceeds_its_window(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(scheduler.time, "sleep", lambda s: setattr(clock, "now", clock.now + s))
-    budget = scheduler.RequestBudget(5, clock=clock)
+    budget = request_budget.RequestBudget(sleep=clock.advance, clock=clock, per_minute=5)
     sent = []
     for _ in range(12):
         budget.acquire("call")
@@ -361,8 +381,7 @@ def test_budget_never_exceeds_its_window(monkeypatch):
 
 def test_polls_leave_room_for_each_waiting_jobs_result(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(scheduler.time, "sleep", lambda s: setattr(clock, "now", clock.now + s))
-    budget = scheduler.RequestBudget(10, clock=clock, active_jobs=lambda: 3)
+    budget = request_budget.RequestBudget(sleep=clock.advance, clock=clock, per_minute=10, active_jobs=lambda: 3)
     start = clock.now
     for _ in range(7):
         budget.acquire("poll")
@@ -376,9 +395,9 @@ def test_polls_leave_room_for_each_waiting_jobs_result(monkeypatch):
 
 
 def test_many_jobs_space_their_polls_to_fit_the_budget():
-    one = scheduler.RequestBudget(50, active_jobs=lambda: 1)
-    eight = scheduler.RequestBudget(50, active_jobs=lambda: 8)
-    free = scheduler.RequestBudget(5, active_jobs=lambda: 1)
+    one = request_budget.RequestBudget(50, active_jobs=lambda: 1)
+    eight = request_budget.RequestBudget(50, active_jobs=lambda: 8)
+    free = request_budget.RequestBudget(5, active_jobs=lambda: 1)
     assert one.poll_floor() < 1.5  # one job on pro: a finished clip is seen within ~1 s
     # Eight jobs each polling at the floor send at most what the budget leaves for polls.
     assert 8 * (60.25 / eight.poll_floor()) <= 50 - 8
@@ -387,8 +406,7 @@ def test_many_jobs_space_their_polls_to_fit_the_budget():
 
 def test_a_429_pauses_every_job_until_the_reset(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(scheduler.time, "sleep", lambda s: setattr(clock, "now", clock.now + s))
-    budget = scheduler.RequestBudget(50, clock=clock)
+    budget = request_budget.RequestBudget(sleep=clock.advance, clock=clock, per_minute=50)
     for _ in range(5):
         budget.acquire("call")
     budget.rate_limited(20.0)
@@ -398,33 +416,31 @@ def test_a_429_pauses_every_job_until_the_reset(monkeypatch):
 
 
 def test_budget_is_set_by_plan_or_number(monkeypatch):
-    monkeypatch.delenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE")
-    scheduler.reset_for_tests()
-    assert scheduler.process_budget().per_minute == 50
+    monkeypatch.delenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", raising=False)
+    monkeypatch.delenv("SEGMIND_LTX2_PLAN", raising=False)
+    process = runtime_mod.Runtime()  # as a process starts: the budget follows the settings
+    assert process.budget().per_minute == 50
     monkeypatch.setenv("SEGMIND_LTX2_PLAN", "free")
-    assert scheduler.process_budget().per_minute == 5
+    assert process.budget().per_minute == 5
     monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "12")
-    assert scheduler.process_budget().per_minute == 12
+    assert process.budget().per_minute == 12
     monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "lots")
     with pytest.raises(errors.InvalidInputError, match="requests a minute"):
-        scheduler.process_budget()
+        process.budget()
 
 
-def test_a_rate_limited_batch_meets_no_429_with_the_budget_at_the_servers_limit(slow, monkeypatch):
-    slow.rate_limit, slow.rate_window = 12, 3.0
-    monkeypatch.setattr(scheduler, "WINDOW_SECONDS", 3.0)
-    monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "12")
-    scheduler.reset_for_tests()
-    budget = scheduler.process_budget()
-    budget.window = 3.0 + 0.25
-    out = call_node_lists(I2V(), image=pictures(4, seed=9), prompt="limited", negative_prompt="", unique_id="3",
-                          batch_mode="every picture", **SMALL)
+def test_a_rate_limited_batch_meets_no_429_with_the_budget_at_the_servers_limit(slow):
+    # A one-second "minute": the batch needs more requests than one window allows.
+    slow.rate_limit, slow.rate_window = 12, 1.0
+    with runtime_mod.use(fresh_runtime(window=1.0, requests_per_minute=12)):
+        out = call_node_lists(I2V(), image=pictures(4, seed=9), prompt="limited", negative_prompt="",
+                              unique_id="3", batch_mode="every picture", **SMALL)
     assert len(out["result"][0]) == 4 and slow.jobs_submitted == 4
     assert slow.counts["rate_limited"] == 0
 
 
 def test_poll_gap_is_sparse_early_and_dense_near_the_end():
-    gap = lambda elapsed: scheduler.poll_gap(elapsed=elapsed, expected=100.0, first=1.0, longest=15.0)
+    gap = lambda elapsed: poll_schedule.PollSchedule().gap(elapsed=elapsed, expected=100.0, first=1.0, longest=15.0)
     assert gap(0.5) <= 2.0  # an early first look
     assert gap(10) == 15.0  # far from the end: sparse
     assert gap(97) == 1.0  # near the end: dense
@@ -482,10 +498,9 @@ def test_a_clip_cached_between_the_first_look_and_the_lock_is_not_paid_again(slo
 def test_after_cancel_the_lock_is_held_until_the_submit_in_flight_is_answered(slow, monkeypatch):
     """A Cancel while the submit is on the wire: another process must not pay for the same
     request before that answer (journalled) arrives, so the request's file lock stays held."""
-    slow.fault("submit", delay=1.5)
-    pressed = threading.Event()
-    monkeypatch.setattr(comfy_host, "is_interrupted", pressed.is_set)
-    threading.Timer(0.4, pressed.set).start()
+    slow.fault("submit", delay=0.8)
+    # Cancel as soon as the submit has reached the stand-in (it answers 0.8 s later).
+    monkeypatch.setattr(comfy_host, "is_interrupted", lambda: slow.counts["submits"] >= 1)
     with pytest.raises(errors.Cancelled):
         call_node_lists(I2V(), image=pictures(1, seed=22), prompt="handover", negative_prompt="", unique_id="7",
                         **SMALL)

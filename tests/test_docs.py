@@ -8,6 +8,7 @@ Also the stand-in's `animate_uploads` switch, which the README's first screensho
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -293,3 +294,25 @@ def test_animate_uploads_flag_on_the_command_line() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_fault_tables_in_docs_hold_every_row_the_tests_record(tmp_path) -> None:
+    """The rows a run records (written to a path of the test's own with --fault-matrix) are
+    rows of docs/fault-matrix.md: the page is the tests' output, not hand-edited. Checked on
+    a quick selection of both tables' tests; tools/write_fault_matrix.py rewrites the page."""
+    from fault_rows import TABLES, table_rows
+
+    out = tmp_path / "rows.md"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--fault-matrix={out}",
+                          "tests/test_pipeline_hardening.py", "tests/test_billing_faults.py", "-k",
+                          "test_pipeline_hardening or test_submit_refused"],
+                         cwd=PACK_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    written, page = out.read_text(encoding="utf-8"), (PACK_ROOT / "docs" / "fault-matrix.md").read_text(encoding="utf-8")
+    for table in TABLES:
+        rows, documented = table_rows(written, table), set(table_rows(page, table))
+        assert rows, f"no {table.name} rows recorded"
+        missing = [r for r in rows if r not in documented]
+        assert not missing, f"docs/fault-matrix.md lacks these {table.name} rows " \
+                            f"(run python tools/write_fault_matrix.py): {missing}"

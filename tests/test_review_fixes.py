@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from fake_segmind import make_mp4
+from runtimes import fresh_runtime
 from pack_loader import load_pack, pack_module
 from node_calls import call_node
 
@@ -130,7 +131,7 @@ def test_switching_to_sync_collects_the_recorded_paid_job(pack_env, monkeypatch)
     assert srv.jobs_submitted == 1 and not journal_files(srv)
 
 
-def test_requeue_waits_for_a_cancelled_submit_sent_after_a_long_429_wait(pack_env, monkeypatch):
+def test_requeue_waits_for_a_cancelled_submit_sent_after_a_long_429_wait(pack_env, monkeypatch, use_runtime):
     """A 429 reset 85 s away delays the second submit attempt past a deadline counted from
     the first attempt; a re-queue must still wait for that attempt's answer."""
     srv = pack_env
@@ -140,7 +141,7 @@ def test_requeue_waits_for_a_cancelled_submit_sent_after_a_long_429_wait(pack_en
                         lambda self, seconds: clock.__setitem__("offset", clock["offset"] + seconds))
     # The request budget's 429 pause, on the same simulated clock.
     budget = PausingBudget(lambda: real() + clock["offset"])
-    monkeypatch.setattr(transport_mod, "process_budget", lambda: budget)
+    use_runtime(fresh_runtime(budget=budget))
     srv.fault("submit", status=429, headers={"x-rate-limit-reset-at-utc": str(time.time() + 85)})
     srv.fault("submit", delay=1.0)
     armed = threading.Event()

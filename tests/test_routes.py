@@ -412,7 +412,6 @@ def test_same_origin_holds_when_the_host_header_has_no_port(tmp_path: Path, faul
 
 ledger_mod = pack_module("core.ledger")
 cache_mod = pack_module("core.result_cache")
-scheduler_mod = pack_module("core.scheduler")
 FP_OUT, FP_CACHED = "a1" * 32, "b2" * 32
 
 
@@ -456,12 +455,12 @@ class _Board:
                  "request_id": "r", "width": 736, "height": 1280, "num_frames": 185}]
 
 
-def test_jobs_lists_live_and_past_jobs_with_spend(tmp_path: Path, monkeypatch) -> None:
+def test_jobs_lists_live_and_past_jobs_with_spend(tmp_path: Path, runtime) -> None:
     user, out = tmp_path / "user", tmp_path / "output"
     _two_past_jobs(user, out)
     ledger_mod.SpendLimits(per_day=5.0, per_run=None).save(user)
     ledger_mod.note_credits(42.5)
-    monkeypatch.setattr(scheduler_mod, "job_board", lambda: _Board())
+    runtime.board = _Board()  # this test's process runtime (conftest)
     seen = Seen()
 
     async def scenario(call, host):
@@ -488,8 +487,13 @@ def test_jobs_lists_live_and_past_jobs_with_spend(tmp_path: Path, monkeypatch) -
     seen.assert_never(KEY)
 
 
-def test_jobs_without_a_job_board_lists_no_live_jobs(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delattr(scheduler_mod, "job_board")
+class _BrokenBoard:
+    def snapshot(self):
+        raise RuntimeError("the board is not there")
+
+
+def test_jobs_without_a_job_board_lists_no_live_jobs(tmp_path: Path, runtime) -> None:
+    runtime.board = _BrokenBoard()
 
     async def scenario(call, host):
         status, data, _ = await call("GET", path="/segmind/jobs")
