@@ -40,10 +40,16 @@ class Row:
     request_id: str | None = None          # the cached clip's or the recorded job's
     duplicate_of: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    learned: Any = None                    # core.learned_estimate.Estimate, set by classify
+    reservation: Any = None                # core.reservations.Reservation, set by the pay gate
 
     @property
     def estimate(self) -> float:
-        return estimate_cost(self.body) if self.state == NEW else 0.0
+        """What the spend checks use: never below what this model was really charged for a
+        clip this size or smaller (core/learned_estimate.py)."""
+        if self.state != NEW:
+            return 0.0
+        return self.learned.amount if self.learned is not None else estimate_cost(self.body)
 
     def rendered(self) -> tuple[int, int, int]:
         return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
@@ -245,11 +251,15 @@ def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: boo
     collected (free), a cached clip reused (free, unless --force-rerun), a request already
     made by an earlier row shares that row's clip; everything else is a new, billed job."""
     from ..core.errors import CachedClipDamagedError
-    from ..core.job_journal import JobJournal, journal_directory
-    from ..core.result_cache import ResultCache, cache_directory, request_fingerprint
+    from ..core.job_journal import JobJournal
+    from ..core.learned_estimate import ChargeHistory
+    from ..core.result_cache import ResultCache, request_fingerprint
+    from ..core.user_folder import UserFolder
 
-    cache = ResultCache.from_env(cache_directory(user_dir))
-    journal = JobJournal(journal_directory(user_dir))
+    folder = UserFolder(user_dir)
+    cache = ResultCache.from_env(folder.cache)
+    journal = JobJournal(folder.jobs)
+    charges = ChargeHistory.load(user_dir)
     leaders: dict[str, Row] = {}
     for row in rows:
         row.fingerprint = request_fingerprint(row.model, row.body, row.picture, api_base)
@@ -269,6 +279,7 @@ def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: boo
             row.state, row.request_id = CACHED, hit.meta.get("request_id")
         else:
             row.state = NEW
+            row.learned = charges.estimate(row.model, row.body)
 
 
 def mark_offline(rows: list[Row]) -> None:
@@ -304,6 +315,10 @@ def estimate_line(rows: list[Row]) -> str:
             line += f" ({'each ' if len(new) > 1 else ''}rendered at {w}x{h}, {n} frames)"
     if free:
         line += "; free: " + ", ".join(free)
+    bases = list(dict.fromkeys(r.learned.basis() for r in new if r.learned is not None))
+    if bases:
+        line += "; based on " + ("; ".join(bases) if len(bases) <= 2 else
+                                 next((b for b in bases if b.startswith("learned")), bases[0]) + ", ...")
     return line + "."
 
 

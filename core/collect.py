@@ -20,7 +20,7 @@ from .client import RunInfo, SubmittedJob
 from .errors import (CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
-from .ledger import Ledger, entry_amount
+from .ledger import Ledger, LedgerLine, entry_amount
 from .params import (DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, finite_number,
                      snap_to_grid, whole_number)
 from .result_cache import ResultCache, cache_directory, place_file
@@ -167,16 +167,16 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
                                      "output_url": None, "source": []})
 
     for entry in reversed(Ledger(user_dir).entries(limit=max(limit, 1) * 4)):  # oldest first: newer wins
-        job = slot(_text(entry.get("request_id")), _text(entry.get("fingerprint")))
+        job = slot(_text(entry.request_id), _text(entry.fingerprint))
         job["source"].append("ledger")
         for name in ("model", "prompt", "run_id", "fingerprint"):
-            job[name] = _text(entry.get(name)) or job[name]
+            job[name] = _text(getattr(entry, name)) or job[name]
         for name in ("width", "height", "num_frames", "fps", "seed"):
-            job[name] = whole_number(entry.get(name)) if entry.get(name) is not None else job[name]
-        job["time"] = entry["time"]
-        job["cost"] = finite_number(entry.get("cost"))
-        job["estimate"] = finite_number(entry.get("estimate"))
-        clip = output_clip(entry.get("clip"), out_dir)
+            job[name] = getattr(entry, name) if getattr(entry, name) is not None else job[name]
+        job["time"] = entry.time
+        job["cost"] = entry.cost
+        job["estimate"] = entry.estimate
+        clip = output_clip(entry.clip, out_dir)
         job["clip_path"] = str(clip) if clip is not None else None
 
     cache_root = cache_directory(user_dir)
@@ -333,10 +333,10 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
 
     ledger_entry = Ledger(user_dir).find(rid)
     if ledger_entry is not None:
-        clip = output_clip(ledger_entry.get("clip"), output_dir)
+        clip = output_clip(ledger_entry.clip, output_dir)
         if clip is not None and _readable(clip):
             emit("cache_hit", request_id=rid, path=str(clip))
-            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=whole_number(ledger_entry.get("seed"))),
+            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=ledger_entry.seed),
                                  from_cache=True, source="output", provenance=_provenance(clip))
 
     return _from_segmind(rid, user_dir, output_dir, ledger_entry, cancel_check, on_event, timeout, client)
@@ -356,7 +356,7 @@ def _make_client(user_dir: Path, cancel_check: Any, on_event: Callable[[str, dic
     return SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
 
 
-def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict | None,
+def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: LedgerLine | None,
                   cancel_check: Any, on_event: Callable[[str, dict], None] | None, timeout: float,
                   client: Any) -> CollectedClip:
     from .provenance import provenance_meta, write_provenance
@@ -365,10 +365,12 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
     api_base = client.config.api_base
     journal = next((e for e in _journal_entries(user_dir)
                     if e.request_id == rid and e.api_base == api_base), None)
-    known_at = journal.submitted_at if journal is not None else (ledger_entry or {}).get("time")
-    model = (journal.model if journal is not None else None) or _text((ledger_entry or {}).get("model")) or I2V_MODEL
+    known_at = journal.submitted_at if journal is not None else (ledger_entry.time if ledger_entry else None)
+    model = ((journal.model if journal is not None else None) or _text(ledger_entry and ledger_entry.model)
+             or I2V_MODEL)
     body = _ledger_body(ledger_entry)
-    fingerprint = (journal.fingerprint if journal is not None else None) or _text((ledger_entry or {}).get("fingerprint"))
+    fingerprint = ((journal.fingerprint if journal is not None else None)
+                   or _text(ledger_entry and ledger_entry.fingerprint))
 
     if journal is not None and journal.output_url and journal.collectable():
         ref, info = ("url", journal.output_url), RunInfo(request_id=rid)
@@ -397,7 +399,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
 
     dest = _dest(output_dir, rid)
     save_checked(client, ref, dest, body or None)
-    cost = info.cost if info.cost is not None else finite_number((ledger_entry or {}).get("cost"))
+    cost = info.cost if info.cost is not None else (ledger_entry.cost if ledger_entry else None)
     meta = provenance_meta(model, body, request_id=rid, cost=cost,
                            seed=info.seed if info.seed is not None else body.get("seed"), collected=True)
     write_provenance(dest, meta)
@@ -407,15 +409,15 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
     return CollectedClip(dest, info, from_cache=False, source="segmind", provenance=_provenance(dest))
 
 
-def _ledger_body(entry: dict | None) -> dict[str, Any]:
+def _ledger_body(entry: LedgerLine | None) -> dict[str, Any]:
     if not entry:
         return {}
     body: dict[str, Any] = {}
-    if _text(entry.get("prompt")):
-        body["prompt"] = entry["prompt"]
+    if _text(entry.prompt):
+        body["prompt"] = entry.prompt
     for name in ("width", "height", "num_frames", "fps", "seed"):
-        if whole_number(entry.get(name)) is not None:
-            body[name] = whole_number(entry.get(name))
+        if getattr(entry, name) is not None:
+            body[name] = getattr(entry, name)
     return body
 
 

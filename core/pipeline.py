@@ -81,6 +81,7 @@ class Bookkeeping:
     source: str = "comfyui"
     paid: bool = False          # a job of this request was accepted (billed) in this run
     on_wire: bool = False       # a billed request (submit, v1 run) was sent: it may bill even unanswered
+    reservation: Any = None     # core.reservations.Reservation of this clip: settled once its line is written
 
     def accepted(self, req: GenerationRequest, fingerprint: str, request_id: str | None) -> None:
         self.paid = True
@@ -100,7 +101,7 @@ class Bookkeeping:
             log.warning("Segmind: could not write the provenance of %s (%s).", clip.name, exc)
         self._record(req, fingerprint, info.request_id, info.cost, clip)
         if info.remaining_credits is not None:
-            from .ledger import note_credits
+            from .credits import note_credits
 
             note_credits(info.remaining_credits)
 
@@ -112,13 +113,20 @@ class Bookkeeping:
 
         body = req.body
         try:
-            self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
+            written = self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
                                 "estimate": estimate_cost(body), "fingerprint": fingerprint,
                                 "prompt": body.get("prompt"), "width": body.get("width"),
                                 "height": body.get("height"), "num_frames": body.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),
                                 "clip": None if clip is None else str(clip), "run_id": self.run_id,
                                 "source": self.source})
+            if written and self.reservation is not None:
+                # The ledger counts this job now: its reservation leaves the in-flight total (only
+                # this clip's own reservation, never another clip's of the same run).
+                from .spend_check import settle
+
+                settle(self.ledger.user_dir, self.reservation, request_id)
+                self.reservation = None
         except Exception as exc:  # Ledger.record logs its own disk errors; anything else too
             log.warning("Segmind: could not record job %s in the spend ledger (%s).", request_id, exc)
 
@@ -584,52 +592,60 @@ class Session:
 
 def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str | None,
                   force_rerun: bool = False, cancel_check: Any = None,
-                  output_dir: Path | None = None) -> list[float]:
+                  output_dir: Path | None = None) -> list[Any]:
     """Before any upload of a node run or a batch: the estimate of every clip that will pay
     (a second identical request reuses the first's clip, so pays nothing), checked as a whole
-    against the spend limits and the credits left (ledger.guard_before_paying), and reserved.
-    Returns each request's reserved amount, for run_on_segmind(reserved=...). With
+    against the spend limits and the credits left (spend_check.guard_before_paying), and reserved.
+    Returns each request's reservation handle (NOTHING_RESERVED for a clip that pays nothing),
+    for run_on_segmind(reserved=...). With
     `output_dir`, its room for every clip is checked first: local checks before any request."""
-    from .ledger import guard_before_paying
-    from .params import estimate_cost
+    from .learned_estimate import ChargeHistory, bases_of
+    from .spend_check import NOTHING_RESERVED, guard_before_paying
 
     session = Session.open(user_dir)
+    charges = ChargeHistory.load(user_dir)  # never an estimate below what was really charged
     client = session.client(cancel_check=cancel_check)
     seen: set[str] = set()
     amounts = []
+    estimates = []
     for req in reqs:
         fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
         pays = fingerprint not in seen and will_pay(req, client.config.api_base, session.cache, session.journal,
                                                     force_rerun)
         seen.add(fingerprint)
-        amounts.append(estimate_cost(req.body) if pays else 0.0)
+        estimate = charges.estimate(req.model, req.body) if pays else None
+        estimates += [estimate] if estimate is not None else []
+        amounts.append(estimate.amount if estimate is not None else 0.0)
     if output_dir is not None and any(amounts):
         ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER,
                         sum(expected_clip_bytes(r.body) for r, a in zip(reqs, amounts) if a))
-    if any(amounts):
-        guard_before_paying(user_dir, run_id, [a for a in amounts if a], client)
-    return amounts
+    if not any(amounts):
+        return [NOTHING_RESERVED for _ in amounts]
+    handles = iter(guard_before_paying(user_dir, run_id, [a for a in amounts if a], client, bases_of(estimates)))
+    return [next(handles) if a else NOTHING_RESERVED for a in amounts]
 
 
 def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
                    cancel_check: Any = None, on_event: Any = None,
                    force_rerun: bool = False, node_id: str | None = None,
-                   run_id: str | None = None, reserved: float | None = None,
+                   run_id: str | None = None, reserved: Any = None,
                    source: str = "comfyui") -> ClipResult:
     """The whole Segmind path as the node and the command line both use it: key, client,
     the result cache, the job journal, the request locks and the spend ledger kept in
     `user_dir`, then generate_clip; the job shows on the process's job board meanwhile.
 
-    `reserved`: what reserve_spend set aside for this clip (a node run checks its clips as a
-    whole); None checks this one clip against the spend limits and credits here."""
-    from .ledger import Ledger, release
+    `reserved`: the reservation reserve_spend made for this clip (a node run checks its clips as
+    a whole); None checks this one clip against the spend limits and credits here. It is
+    settled when the job's ledger line is written, or released if nothing was billed."""
+    from .ledger import Ledger
+    from .spend_check import release
     from .params import estimate_cost
     from .scheduler import job_board, lock_directory
 
     if reserved is None:
         reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
                                  cancel_check=cancel_check, output_dir=output_dir)[0]
-    books = Bookkeeping(Ledger(user_dir), run_id, source)
+    books = Bookkeeping(Ledger(user_dir), run_id, source, reservation=reserved)
     board = job_board()
     job = None
     outcome: BaseException | None = None
@@ -665,8 +681,8 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
         # request was sent, or the service refused it (an HTTP error is never billed). A Cancel
         # or a broken connection with a submit on the wire may still bill: it stays counted.
         refused = isinstance(outcome, SegmindAPIError) and not books.paid
-        if reserved and not books.paid and (not books.on_wire or refused):
-            release(run_id, reserved)
+        if books.reservation is not None and not books.paid and (not books.on_wire or refused):
+            release(user_dir, books.reservation)
     board.update(job, state="done", eta=None, cost=clip.info.cost,
                  **({"request_id": clip.info.request_id} if clip.info.request_id else {}))
     return clip

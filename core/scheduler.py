@@ -388,7 +388,9 @@ def _unlock(fh: Any) -> None:
 
 
 def lock_directory(user_dir: str | os.PathLike) -> Path:
-    return Path(user_dir) / "segmind" / "locks"
+    from .user_folder import UserFolder
+
+    return UserFolder(user_dir).locks
 
 
 # --------------------------------------------------------------------------- decode turns

@@ -28,9 +28,7 @@ def _fresh_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("SEGMIND_LTX2_REQUESTS_PER_MINUTE", "10000")
     pack_module("core.scheduler").reset_for_tests()
-    ledger = pack_module("core.ledger")  # spend reservations and the credits seen last
-    ledger.reset_reservations()
-    ledger.reset_credits()
+    pack_module("core.credits").reset_credits()  # the credits seen last (reservations live in each test's user folder)
 
 
 # --------------------------------------------------------------------------- fake Segmind
