@@ -258,17 +258,17 @@ def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathL
 
     past = []
     for job in recorded_jobs(user_dir, output_dir, limit=limit):
-        fp = job.get("fingerprint")
-        has_clip = bool(job["cached"] or job["clip_path"])
+        fp = job.fingerprint
+        has_clip = bool(job.cached or job.clip_path)
         past.append({
-            "request_id": job["request_id"], "fingerprint": fp, "time": job["time"], "model": job["model"],
-            "prompt": job["prompt"], "width": job["width"], "height": job["height"],
-            "num_frames": job["num_frames"], "fps": job["fps"], "seed": job["seed"], "grid": job["grid"],
-            "cost": job["cost"], "estimate": job["estimate"], "collectable": job["collectable"],
-            "cached": job["cached"], "run_id": job["run_id"],
+            "request_id": job.request_id, "fingerprint": fp, "time": job.time, "model": job.model,
+            "prompt": job.prompt, "width": job.width, "height": job.height,
+            "num_frames": job.num_frames, "fps": job.fps, "seed": job.seed, "grid": job.grid,
+            "cost": job.cost, "estimate": job.estimate, "collectable": job.collectable,
+            "cached": job.cached, "run_id": job.run_id,
             "thumb": f"{THUMB_ROUTE}?fingerprint={quote(fp)}" if fp and has_clip else None,
-            "clip": _clip_ref(job["clip_path"], Path(output_dir)),
-            "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job["cached"] else None,
+            "clip": _clip_ref(job.clip_path, Path(output_dir)),
+            "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job.cached else None,
         })
     return _json_safe({"live": live_jobs(), "past": past, "spend": spend_payload(user_dir)})
 

@@ -5,6 +5,7 @@ journal's noted URL). Nothing here submits. Also: the list of recorded jobs (led
 result cache + journal) that the jobs panel and the Collect node's picker show."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -146,13 +147,38 @@ def output_clip(entry_clip: Any, output_dir: Path | None) -> Path | None:
         return None
 
 
+@dataclass
+class RecordedJob:
+    """One job the pack knows of (ledger, result cache and journal merged), as the jobs
+    panel, the Collect node's picker and the command line's `jobs` show it."""
+    request_id: str | None
+    fingerprint: str | None
+    time: float
+    model: str | None
+    prompt: str | None
+    width: int | None
+    height: int | None
+    num_frames: int | None
+    fps: int | None
+    seed: int | None
+    cost: float | None                   # what Segmind reported it charged
+    estimate: float | None
+    amount: float                        # what it counts for: cost when known, else estimate
+    grid: dict[str, int] | None          # the size really rendered
+    cached: bool                         # its clip is in the result cache
+    clip_path: str | None                # its clip in the output folder
+    collectable: bool
+    run_id: str | None
+    source: list[str]                    # where it was found: "ledger", "cache", "journal"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None,
-                  limit: int = 200, now: float | None = None) -> list[dict[str, Any]]:
+                  limit: int = 200, now: float | None = None) -> list[RecordedJob]:
     """Every job the pack knows of, newest first, one per request id: the ledger's runs,
-    the result cache's clips and the journal's jobs in flight, merged. Each dict has
-    request_id, fingerprint, time, model, prompt, width, height, num_frames, fps, seed,
-    cost, estimate, grid (the size really rendered), cached (clip in the cache),
-    clip_path (clip in the output folder), collectable, run_id, source."""
+    the result cache's clips and the journal's jobs in flight, merged."""
     user_dir = Path(user_dir)
     out_dir = Path(output_dir) if output_dir is not None else None
     now = time.time() if now is None else now
@@ -224,17 +250,17 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
         job["collectable"] = bool(job["cached"] or job["clip_path"] or job["output_url"] or held)
         job["amount"] = entry_amount(job)
         job.pop("output_url")
-        result.append(job)
-    result.sort(key=lambda j: j["time"], reverse=True)
+        result.append(RecordedJob(**job))
+    result.sort(key=lambda j: j.time, reverse=True)
     return result[:max(0, int(limit))]
 
 
-def job_label(job: dict[str, Any]) -> str:
+def job_label(job: RecordedJob) -> str:
     """"<request id> | <local time> | <prompt>": the picker's entry (the id comes first
     because validate_request_id takes the text before the first separator)."""
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.get("time") or 0))
-    prompt = " ".join(str(job.get("prompt") or "").split())[:40]
-    return LABEL_SEPARATOR.join(p for p in (job["request_id"], stamp, prompt) if p)
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.time or 0))
+    prompt = " ".join(str(job.prompt or "").split())[:40]
+    return LABEL_SEPARATOR.join(p for p in (job.request_id, stamp, prompt) if p)
 
 
 # --------------------------------------------------------------------------- collecting
@@ -437,5 +463,5 @@ def _keep(user_dir: Path, api_base: str, fingerprint: str | None, clip: Path, mo
         JobJournal(journal_directory(user_dir)).remove(fingerprint)  # never raises
 
 
-__all__ = ["CollectedClip", "collect_clip", "recorded_jobs", "job_label", "validate_request_id",
+__all__ = ["CollectedClip", "RecordedJob", "collect_clip", "recorded_jobs", "job_label", "validate_request_id",
            "find_cached", "collected_fingerprint", "Cancelled"]
