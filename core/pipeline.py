@@ -82,6 +82,7 @@ class Bookkeeping:
     paid: bool = False          # a job of this request was accepted (billed) in this run
     on_wire: bool = False       # a billed request (submit, v1 run) was sent: it may bill even unanswered
     reservation: Any = None     # core.reservations.Reservation of this clip: settled once its line is written
+    estimate: float | None = None  # the estimate its ledger lines carry (set at the first)
 
     def accepted(self, req: GenerationRequest, fingerprint: str, request_id: str | None) -> None:
         self.paid = True
@@ -112,9 +113,11 @@ class Bookkeeping:
         from .params import estimate_cost
 
         body = req.body
+        if self.estimate is None:  # what the spend check reserved (never below a real charge), else the quoted rule
+            self.estimate = (self.reservation.amount if self.reservation is not None else 0.0) or estimate_cost(body)
         try:
             written = self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
-                                "estimate": estimate_cost(body), "fingerprint": fingerprint,
+                                "estimate": self.estimate, "fingerprint": fingerprint,
                                 "prompt": body.get("prompt"), "width": body.get("width"),
                                 "height": body.get("height"), "num_frames": body.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),

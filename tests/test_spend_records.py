@@ -228,25 +228,36 @@ def test_a_line_glued_to_a_torn_one_is_still_read(tmp_path, caplog):
 # --------------------------------------------------------------------------- 5: an unreadable ledger
 
 
-@pytest.mark.parametrize("how", ["a folder", "no read permission"])
-def test_an_unreadable_ledger_refuses_a_per_day_limit(pack_env, tmp_path, capsys, fault_row, how):
-    path = pack_env.home / "segmind" / "ledger.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if how == "a folder":
-        path.mkdir()
-    else:
-        if os.geteuid() == 0:
-            pytest.skip("root reads every file")
-        path.write_text(json.dumps(_line("paid", 0.455)) + "\n")
-        path.chmod(0)
+def _paid_cli_run_with_a_per_day_limit(pack_env, tmp_path, capsys) -> str:
     save_limits(pack_env.home, per_day=5.0)
     code = cli.main(["--backend", "segmind", *CLI_SMALL, "--out", str(pack_env.output),
                      "--image", str(png(tmp_path / "a.png", 1)), "--prompt", "waves"])
     err = capsys.readouterr().err
-    assert code != 0 and pack_env.counts["uploads"] == 0 and pack_env.jobs_submitted == 0
-    assert str(path) in err and "cannot be read" in err and "no paid run is started" in err
-    fault_row(f"The spend ledger is unreadable ({how})", "spend limit per day",
+    assert code != 0 and pack_env.counts["uploads"] == 0 and pack_env.jobs_submitted == 0, err
+    assert "cannot be read" in err and "no paid run is started" in err
+    return err
+
+
+def test_an_unreadable_ledger_refuses_a_per_day_limit(pack_env, tmp_path, capsys, fault_row):
+    path = pack_env.home / "segmind" / "ledger.jsonl"
+    path.mkdir(parents=True)  # a folder where the ledger belongs
+    err = _paid_cli_run_with_a_per_day_limit(pack_env, tmp_path, capsys)
+    assert str(path) in err
+    fault_row("The spend ledger cannot be read (a folder in its place, or another account's file)",
+              "spend limit per day",
               "Refused before any upload: the ledger cannot be read, so today's spend is unknown")
+
+
+@pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0, reason="root (or Windows) reads a mode-0 file")
+def test_a_ledger_this_account_cannot_read_refuses_a_per_day_limit(pack_env, tmp_path, capsys):
+    path = pack_env.home / "segmind" / "ledger.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(_line("paid", 0.455)) + "\n")
+    path.chmod(0)
+    try:
+        assert str(path) in _paid_cli_run_with_a_per_day_limit(pack_env, tmp_path, capsys)
+    finally:
+        path.chmod(0o600)
 
 
 def test_the_panel_shows_an_unreadable_ledger_as_unknown_not_zero(tmp_path):
@@ -300,3 +311,19 @@ def test_the_learned_rule(tmp_path):
     assert default.amount == pytest.approx(COST) and not default.learned  # a cheaper charge never lowers it
     amount, basis = learned.learned_estimate(tmp_path, "ltx-2-19b-i2v", small)
     assert amount == pytest.approx(0.30) and basis == same.basis()
+
+
+def test_the_node_says_what_its_estimate_was_based_on(pack_env):
+    def queue(seed: int) -> dict:
+        out = call_node(NODE(), image=picture(7), prompt="x", negative_prompt="", unique_id="1",
+                        **{**SMALL9, "seed": seed})
+        return out["ui"]["segmind"][0]
+
+    first = queue(1)
+    assert first["estimate"] == pytest.approx(estimate(SMALL9)) and "quoted price" in first["estimate_basis"]
+    second = queue(2)  # the stand-in charged $0.455 for the first: the second is estimated at that
+    assert second["estimate"] == pytest.approx(COST) and "learned from 1 charged clip" in second["estimate_basis"]
+    save_limits(pack_env.home, per_day=2 * COST + 0.01)
+    with pytest.raises(errors.SpendLimitError, match="learned from 2 charged clips") as refused:
+        queue(3)
+    assert "$0.455" in str(refused.value) and pack_env.jobs_submitted == 2
