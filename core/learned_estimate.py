@@ -89,7 +89,7 @@ class ChargeHistory:
         return cls(charges)
 
     def estimate(self, model: str | None, body: Mapping[str, Any]) -> Estimate:
-        quoted = estimate_cost(body)
+        quoted = estimate_cost(body, model)  # the model's quoted rule (core/params.py)
         charged = self._charges.get(model or "", [])
         volume = rendered_volume(body)
         comparable = [cost for v, cost in charged if v is not None and volume is not None and v <= volume]

@@ -114,7 +114,8 @@ class Bookkeeping:
 
         body = req.body
         if self.estimate is None:  # what the spend check reserved (never below a real charge), else the quoted rule
-            self.estimate = (self.reservation.amount if self.reservation is not None else 0.0) or estimate_cost(body)
+            self.estimate = ((self.reservation.amount if self.reservation is not None else 0.0)
+                             or estimate_cost(body, req.model))
         try:
             written = self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
                                 "estimate": self.estimate, "fingerprint": fingerprint,
@@ -524,7 +525,7 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
             ref, info = ("url", entry.output_url), RunInfo(request_id=job.request_id)
         else:
             ref, info = client.wait(job, req.timeout, started=started,
-                                    expected_seconds=expected_runtime(req.body))
+                                    expected_seconds=expected_runtime(req.body, req.model))
             if entry is not None and journal is not None and ref[0] == "url":
                 try:
                     journal.record_output(entry, ref[1])
@@ -657,7 +658,7 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
         w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
                                  (("width", 720), ("height", 1280), ("num_frames", 181))))
         job = board.add(node_id=node_id, prompt_id=run_id, label=str(req.body.get("prompt", ""))[:60],
-                        estimate_usd=estimate_cost(req.body), width=w, height=h, num_frames=n)
+                        estimate_usd=estimate_cost(req.body, req.model), width=w, height=h, num_frames=n)
 
         def events(kind: str, data: dict) -> None:
             change = _BOARD_STATES.get(kind)

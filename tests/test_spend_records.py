@@ -52,6 +52,12 @@ def save_limits(home: Path, per_day: float | None = None, per_run: float | None 
     path.write_text(json.dumps({"per_day": per_day, "per_run": per_run}))
 
 
+def first_sentences(text: str, n: int = 2) -> str:
+    """The start of a message for the hardening table: whole sentences, run-specific parts kept."""
+    parts = text.strip().splitlines()[-1].replace("error: ", "").split(". ")
+    return ". ".join(parts[:n]).rstrip(".") + "."
+
+
 def wait_until(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
     deadline = time.monotonic() + limit
     while not condition():
@@ -117,7 +123,7 @@ def test_two_processes_never_pass_one_per_day_limit_together(pack_env, tmp_path,
         first.wait()
     fault_row("A second process starts a clip while the first's is in flight (one per-day limit for both)",
               "spend limit per day (reservations in user/segmind/)",
-              f"Refused before any upload: {err.strip().splitlines()[-1][:160]}")
+              first_sentences(err, 1))
 
     # The first process died with its job unaccepted: its reservation ends with it.
     spend = pack_module("core.spend_check")
@@ -190,7 +196,7 @@ def test_a_resumed_job_landing_keeps_another_clips_reservation(pack_env, fault_r
         worker.join(timeout=120)
     fault_row("A job resumed from the journal lands while another clip of the run is still submitting",
               "spend limit per day (per-clip reservation handles)",
-              f"the other clip stays reserved; a third clip is refused: {str(third)[:140]}")
+              "the other clip stays reserved; a third clip is refused: " + first_sentences(str(third), 1))
 
 
 # --------------------------------------------------------------------------- 4: a torn line
@@ -286,7 +292,7 @@ def test_estimates_learn_what_segmind_really_charged(pack_env, tmp_path, capsys,
     assert "Segmind's quoted price scaled by size" in first  # what the first estimate was based on
     fault_row("Segmind charges a small clip far more than the quoted rule scaled by size says",
               "estimate (--max-cost, limits, credits)",
-              "the next comparable clip is estimated at least at the real charge: " + err.strip().splitlines()[-1][:120])
+              "the next comparable clip is estimated at least at the real charge: " + first_sentences(err, 1))
 
 
 def test_the_learned_rule(tmp_path):
