@@ -133,6 +133,8 @@ class FileReservations:
             for e in entries:
                 if e.get("id") == handle.id:
                     e["settled"], e["request_id"] = True, request_id
+            # Settled outside any queued run it counts for nothing any more: not kept.
+            entries[:] = [e for e in entries if not (e.get("settled") and e.get("run_id") is None)]
 
     def in_flight(self) -> float:
         with self._locked() as entries:
