@@ -42,6 +42,7 @@ class Estimate:
     quoted: float                # the quoted rule's estimate
     charged_floor: float | None  # the largest real charge among comparable clips
     charged_clips: int           # clips of this model whose real charge the ledger holds
+    comparable_clips: int = 0    # of those, the ones no larger than this clip
 
     @property
     def learned(self) -> bool:
@@ -56,8 +57,10 @@ class Estimate:
         if self.learned:
             return (f"learned from {clips}: Segmind charged {usd(self.charged_floor or 0.0)} for a clip this "
                     f"size or smaller (the quoted rule says {usd(self.quoted)})")
-        if self.charged_clips:
-            return f"Segmind's quoted price scaled by size; {clips} cost no more"
+        if self.comparable_clips:
+            n = self.comparable_clips
+            return (f"Segmind's quoted price scaled by size; {n} charged clip{'s' if n != 1 else ''} "
+                    "this size or smaller cost no more")
         return "Segmind's quoted price scaled by size (unconfirmed for this size)"
 
 
@@ -95,7 +98,7 @@ class ChargeHistory:
         comparable = [cost for v, cost in charged if v is not None and volume is not None and v <= volume]
         floor = max(comparable) if comparable else None
         return Estimate(amount=max(quoted, floor or 0.0), quoted=quoted, charged_floor=floor,
-                        charged_clips=len(charged))
+                        charged_clips=len(charged), comparable_clips=len(comparable))
 
 
 def bases_of(estimates: "list[Estimate]") -> str | None:

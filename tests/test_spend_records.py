@@ -313,8 +313,10 @@ def test_the_learned_rule(tmp_path):
     assert bigger.amount == pytest.approx(0.30)                    # bigger never costs less
     smaller = history.estimate("ltx-2-19b-i2v", {**small, "num_frames": 1})
     assert smaller.amount == pytest.approx(estimate({**small, "num_frames": 1}))  # not comparable
+    assert smaller.basis() == "Segmind's quoted price scaled by size (unconfirmed for this size)"
     default = history.estimate("ltx-2-19b-i2v", big)
     assert default.amount == pytest.approx(COST) and not default.learned  # a cheaper charge never lowers it
+    assert "1 charged clip this size or smaller cost no more" in default.basis()
     amount, basis = learned.learned_estimate(tmp_path, "ltx-2-19b-i2v", small)
     assert amount == pytest.approx(0.30) and basis == same.basis()
 
