@@ -219,13 +219,18 @@ def live_jobs() -> list[dict[str, Any]]:
 
 
 def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
-    from .core.errors import LimitsFileError
-    from .core.ledger import CREDITS_TTL, Ledger, SpendLimits, known_credits, reserved_total
+    from .core.credits import CREDITS_TTL, known_credits
+    from .core.errors import LimitsFileError, SpendRecordsError
+    from .core.ledger import Ledger
+    from .core.spend_check import reserved_total
+    from .core.spend_limits import SpendLimits
 
     ledger = Ledger(user_dir)
-    out: dict[str, Any] = {"today": ledger.spent_today(), "session": ledger.spent_in_session(),
-                           "reserved": reserved_total(), "credits": known_credits(),
-                           "credits_fresh": known_credits(CREDITS_TTL) is not None}
+    out: dict[str, Any] = {"credits": known_credits(), "credits_fresh": known_credits(CREDITS_TTL) is not None}
+    try:
+        out.update(today=ledger.spent_today(), session=ledger.spent_in_session(), reserved=reserved_total(user_dir))
+    except SpendRecordsError as exc:  # unknown, not $0: paid runs are refused meanwhile
+        out.update(today=None, session=None, reserved=None, limits_error=str(exc))
     try:
         out["limits"] = SpendLimits.load(user_dir).as_dict()
     except LimitsFileError as exc:
@@ -253,17 +258,17 @@ def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathL
 
     past = []
     for job in recorded_jobs(user_dir, output_dir, limit=limit):
-        fp = job.get("fingerprint")
-        has_clip = bool(job["cached"] or job["clip_path"])
+        fp = job.fingerprint
+        has_clip = bool(job.cached or job.clip_path)
         past.append({
-            "request_id": job["request_id"], "fingerprint": fp, "time": job["time"], "model": job["model"],
-            "prompt": job["prompt"], "width": job["width"], "height": job["height"],
-            "num_frames": job["num_frames"], "fps": job["fps"], "seed": job["seed"], "grid": job["grid"],
-            "cost": job["cost"], "estimate": job["estimate"], "collectable": job["collectable"],
-            "cached": job["cached"], "run_id": job["run_id"],
+            "request_id": job.request_id, "fingerprint": fp, "time": job.time, "model": job.model,
+            "prompt": job.prompt, "width": job.width, "height": job.height,
+            "num_frames": job.num_frames, "fps": job.fps, "seed": job.seed, "grid": job.grid,
+            "cost": job.cost, "estimate": job.estimate, "collectable": job.collectable,
+            "cached": job.cached, "run_id": job.run_id,
             "thumb": f"{THUMB_ROUTE}?fingerprint={quote(fp)}" if fp and has_clip else None,
-            "clip": _clip_ref(job["clip_path"], Path(output_dir)),
-            "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job["cached"] else None,
+            "clip": _clip_ref(job.clip_path, Path(output_dir)),
+            "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job.cached else None,
         })
     return _json_safe({"live": live_jobs(), "past": past, "spend": spend_payload(user_dir)})
 
@@ -277,8 +282,8 @@ def _clip_for_fingerprint(user_dir: Path, output_dir: Path, fingerprint: str) ->
     if cached.is_file():
         return cached
     for entry in Ledger(user_dir).entries(limit=10_000):
-        if entry.get("fingerprint") == fingerprint:
-            clip = output_clip(entry.get("clip"), output_dir)
+        if entry.fingerprint == fingerprint:
+            clip = output_clip(entry.clip, output_dir)
             if clip is not None:
                 return clip
     return None
@@ -456,7 +461,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
 
     def limits_answer() -> dict[str, Any]:
         from .core.errors import LimitsFileError
-        from .core.ledger import SpendLimits, limits_path
+        from .core.spend_limits import SpendLimits, limits_path
 
         try:
             answer: dict[str, Any] = SpendLimits.load(user_dir()).as_dict()
@@ -470,7 +475,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
 
     async def post_limits(request: "web.Request") -> "web.Response":
         from .core.errors import InvalidInputError, LimitsFileError
-        from .core.ledger import SpendLimits, limits_path, parse_limit
+        from .core.spend_limits import SpendLimits, limits_path, parse_limit
 
         body, error = await json_body(request)
         if error is not None:
@@ -498,7 +503,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
     async def post_credits(request: "web.Request") -> "web.Response":
         from .core.credentials import redact
         from .core.errors import SegmindError
-        from .core.ledger import CREDITS_TTL, known_credits, refresh_credits
+        from .core.credits import CREDITS_TTL, known_credits, refresh_credits
 
         _, error = await json_body(request)
         if error is not None:

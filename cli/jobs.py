@@ -43,7 +43,7 @@ def list_jobs(user_dir: Path, output_dir: Path, prog: str, as_json: bool) -> int
     from ..core.collect import recorded_jobs
 
     now = time.time()
-    jobs = recorded_jobs(user_dir, output_dir)
+    jobs = [job.as_dict() for job in recorded_jobs(user_dir, output_dir)]
     for job in jobs:
         job["state"] = _state(job, now)
         job["collect"] = (f"{prog} collect {job['request_id']}" if job["request_id"] and job["collectable"]

@@ -43,10 +43,16 @@ class Row:
     request_id: str | None = None          # the cached clip's or the recorded job's
     duplicate_of: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    learned: Any = None                    # core.learned_estimate.Estimate, set by classify
+    reservation: Any = None                # core.reservations.Reservation, set by the pay gate
 
     @property
     def estimate(self) -> float:
-        return estimate_cost(self.body, self.model) if self.state == NEW else 0.0
+        """What the spend checks use: never below what this model was really charged for a
+        clip this size or smaller (core/learned_estimate.py)."""
+        if self.state != NEW:
+            return 0.0
+        return self.learned.amount if self.learned is not None else estimate_cost(self.body, self.model)
 
     def rendered(self) -> tuple[int, int, int]:
         return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
@@ -259,20 +265,26 @@ def classify(rows: list[Row], *, api_base: str, user_dir: Path, force_rerun: boo
     """Set each row's state as the lifecycle will decide it (core.pay_plan.plan_payments, the
     same call the node's spend check makes): a recorded job is collected (free), a cached clip
     reused (free, unless --force-rerun), a request already made by an earlier row shares that
-    row's clip; everything else is a new, billed job. A damaged cached clip counts as new."""
-    from ..core.job_journal import JobJournal, journal_directory
-    from ..core.result_cache import ResultCache, cache_directory
+    row's clip; everything else is a new, billed job, estimated never below what its model was
+    really charged (core.learned_estimate). A damaged cached clip counts as new."""
+    from ..core.job_journal import JobJournal
+    from ..core.learned_estimate import ChargeHistory
+    from ..core.result_cache import ResultCache
+    from ..core.user_folder import UserFolder
 
+    folder = UserFolder(user_dir)
+    charges = ChargeHistory.load(user_dir)
     plan = plan_payments([(row.model, row.body, row.picture) for row in rows], api_base=api_base,
-                         cache=ResultCache.from_env(cache_directory(user_dir)),
-                         journal=JobJournal(journal_directory(user_dir)), force_rerun=force_rerun,
-                         damaged_pays=True)
+                         cache=ResultCache.from_env(folder.cache), journal=JobJournal(folder.jobs),
+                         force_rerun=force_rerun, damaged_pays=True)
     for row, decision in zip(rows, plan):
         row.fingerprint, row.state = decision.fingerprint, decision.kind
         if decision.kind == DUPLICATE:
             row.duplicate_of = rows[decision.duplicate_of].number
         elif decision.kind in (CACHED, RECORDED):
             row.request_id = decision.request_id
+        else:
+            row.learned = charges.estimate(row.model, row.body)
 
 
 def mark_offline(rows: list[Row]) -> None:
@@ -308,6 +320,10 @@ def estimate_line(rows: list[Row]) -> str:
             line += f" ({'each ' if len(new) > 1 else ''}rendered at {w}x{h}, {n} frames)"
     if free:
         line += "; free: " + ", ".join(free)
+    bases = list(dict.fromkeys(r.learned.basis() for r in new if r.learned is not None))
+    if bases:
+        line += "; based on " + ("; ".join(bases) if len(bases) <= 2 else
+                                 next((b for b in bases if b.startswith("learned")), bases[0]) + ", ...")
     return line + "."
 
 

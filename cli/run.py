@@ -112,7 +112,11 @@ def _client(settings: Settings, **kw: Any) -> Any:
 def max_cost_gate(rows: list[Row], settings: Settings) -> None:
     total = sum(r.estimate for r in rows)
     if settings.max_cost is not None and total > settings.max_cost:
-        raise Refused(f"Refused: this run is estimated at {money(total)}, above --max-cost "
+        from ..core.learned_estimate import bases_of
+
+        basis = bases_of([r.learned for r in rows if r.learned is not None and r.estimate])
+        based = f" ({basis})" if basis else ""
+        raise Refused(f"Refused: this run is estimated at {money(total)}{based}, above --max-cost "
                       f"{money(settings.max_cost)}. Nothing was sent. Raise --max-cost, or make fewer "
                       "or smaller clips (--num-frames, --width, --height).")
 
@@ -136,12 +140,17 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
     # once: a batch that would pass a limit is refused whole. The amounts stay reserved for
     # the rows, which pass them on to run_on_segmind.
     from ..core.errors import InsufficientCreditsError, SpendLimitError
-    from ..core.ledger import guard_before_paying
+    from ..core.learned_estimate import bases_of
+    from ..core.spend_check import guard_before_paying
 
+    paying = [r for r in rows if r.estimate]
     try:
-        guard_before_paying(settings.user_dir, settings.run_id, [r.estimate for r in rows if r.estimate], client)
+        handles = guard_before_paying(settings.user_dir, settings.run_id, [r.estimate for r in paying], client,
+                                      bases_of([r.learned for r in paying if r.learned is not None]))
     except (SpendLimitError, InsufficientCreditsError) as exc:
         raise Refused(str(exc).replace("queue again", "run the same command again")) from None
+    for row, handle in zip(paying, handles):
+        row.reservation = handle  # each row's own: settled or released by its run_on_segmind
 
 
 # --------------------------------------------------------------------------- one clip
@@ -177,7 +186,7 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
 
         clip = run_on_segmind(req, user_dir=settings.user_dir, output_dir=settings.output_dir,
                               cancel_check=stop.is_set, on_event=on_event, force_rerun=settings.force_rerun,
-                              run_id=settings.run_id, reserved=row.estimate, source="cli")
+                              run_id=settings.run_id, reserved=_take_reservation(row), source="cli")
         status = "cached" if clip.from_cache else ("collected" if resumed else "paid")
     bar.phase("writing audio", unit="s")
     wav = clip.path.with_suffix(".wav")
@@ -195,6 +204,14 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
     }
     write_summary(summary_path(clip.path), summary)
     return {**_row_fields(row), "status": status, **summary}
+
+
+def _take_reservation(row: Row) -> Any:
+    """The row's reservation, handed once (to run_on_segmind, or back when the row never starts)."""
+    from ..core.spend_check import NOTHING_RESERVED
+
+    handle, row.reservation = row.reservation or NOTHING_RESERVED, None
+    return handle
 
 
 def _row_fields(row: Row) -> dict[str, Any]:
@@ -224,6 +241,9 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
 
     def work(row: Row) -> dict[str, Any]:
         if halt.is_set() or stop.is_set():
+            from ..core.spend_check import release
+
+            release(settings.user_dir, _take_reservation(row))  # never started: nothing billed
             return _failure(row, "skipped", f"not started: {halt_reason[0] if halt_reason else 'interrupted'}")
         bar = progress.job(label(row))
         try:

@@ -5,6 +5,7 @@ journal's noted URL). Nothing here submits. Also: the list of recorded jobs (led
 result cache + journal) that the jobs panel and the Collect node's picker show."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from .clip_saving import OUTPUT_SUBFOLDER  # the preview is served from there
 from .errors import (CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
-from .ledger import Ledger, entry_amount
+from .ledger import Ledger, LedgerLine, entry_amount
 from .params import (DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, finite_number,
                      snap_to_grid, whole_number)
 from .result_cache import ResultCache, cache_directory, place_file
@@ -146,13 +147,38 @@ def output_clip(entry_clip: Any, output_dir: Path | None) -> Path | None:
         return None
 
 
+@dataclass
+class RecordedJob:
+    """One job the pack knows of (ledger, result cache and journal merged), as the jobs
+    panel, the Collect node's picker and the command line's `jobs` show it."""
+    request_id: str | None
+    fingerprint: str | None
+    time: float
+    model: str | None
+    prompt: str | None
+    width: int | None
+    height: int | None
+    num_frames: int | None
+    fps: int | None
+    seed: int | None
+    cost: float | None                   # what Segmind reported it charged
+    estimate: float | None
+    amount: float                        # what it counts for: cost when known, else estimate
+    grid: dict[str, int] | None          # the size really rendered
+    cached: bool                         # its clip is in the result cache
+    clip_path: str | None                # its clip in the output folder
+    collectable: bool
+    run_id: str | None
+    source: list[str]                    # where it was found: "ledger", "cache", "journal"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None,
-                  limit: int = 200, now: float | None = None) -> list[dict[str, Any]]:
+                  limit: int = 200, now: float | None = None) -> list[RecordedJob]:
     """Every job the pack knows of, newest first, one per request id: the ledger's runs,
-    the result cache's clips and the journal's jobs in flight, merged. Each dict has
-    request_id, fingerprint, time, model, prompt, width, height, num_frames, fps, seed,
-    cost, estimate, grid (the size really rendered), cached (clip in the cache),
-    clip_path (clip in the output folder), collectable, run_id, source."""
+    the result cache's clips and the journal's jobs in flight, merged."""
     user_dir = Path(user_dir)
     out_dir = Path(output_dir) if output_dir is not None else None
     now = time.time() if now is None else now
@@ -167,16 +193,16 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
                                      "output_url": None, "source": []})
 
     for entry in reversed(Ledger(user_dir).entries(limit=max(limit, 1) * 4)):  # oldest first: newer wins
-        job = slot(_text(entry.get("request_id")), _text(entry.get("fingerprint")))
+        job = slot(_text(entry.request_id), _text(entry.fingerprint))
         job["source"].append("ledger")
         for name in ("model", "prompt", "run_id", "fingerprint"):
-            job[name] = _text(entry.get(name)) or job[name]
+            job[name] = _text(getattr(entry, name)) or job[name]
         for name in ("width", "height", "num_frames", "fps", "seed"):
-            job[name] = whole_number(entry.get(name)) if entry.get(name) is not None else job[name]
-        job["time"] = entry["time"]
-        job["cost"] = finite_number(entry.get("cost"))
-        job["estimate"] = finite_number(entry.get("estimate"))
-        clip = output_clip(entry.get("clip"), out_dir)
+            job[name] = getattr(entry, name) if getattr(entry, name) is not None else job[name]
+        job["time"] = entry.time
+        job["cost"] = entry.cost
+        job["estimate"] = entry.estimate
+        clip = output_clip(entry.clip, out_dir)
         job["clip_path"] = str(clip) if clip is not None else None
 
     cache_root = cache_directory(user_dir)
@@ -224,17 +250,17 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
         job["collectable"] = bool(job["cached"] or job["clip_path"] or job["output_url"] or held)
         job["amount"] = entry_amount(job)
         job.pop("output_url")
-        result.append(job)
-    result.sort(key=lambda j: j["time"], reverse=True)
+        result.append(RecordedJob(**job))
+    result.sort(key=lambda j: j.time, reverse=True)
     return result[:max(0, int(limit))]
 
 
-def job_label(job: dict[str, Any]) -> str:
+def job_label(job: RecordedJob) -> str:
     """"<request id> | <local time> | <prompt>": the picker's entry (the id comes first
     because validate_request_id takes the text before the first separator)."""
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.get("time") or 0))
-    prompt = " ".join(str(job.get("prompt") or "").split())[:40]
-    return LABEL_SEPARATOR.join(p for p in (job["request_id"], stamp, prompt) if p)
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.time or 0))
+    prompt = " ".join(str(job.prompt or "").split())[:40]
+    return LABEL_SEPARATOR.join(p for p in (job.request_id, stamp, prompt) if p)
 
 
 # --------------------------------------------------------------------------- collecting
@@ -333,10 +359,10 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
 
     ledger_entry = Ledger(user_dir).find(rid)
     if ledger_entry is not None:
-        clip = output_clip(ledger_entry.get("clip"), output_dir)
+        clip = output_clip(ledger_entry.clip, output_dir)
         if clip is not None and _readable(clip):
             emit("cache_hit", request_id=rid, path=str(clip))
-            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=whole_number(ledger_entry.get("seed"))),
+            return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=ledger_entry.seed),
                                  from_cache=True, source="output", provenance=_provenance(clip))
 
     return _from_segmind(rid, user_dir, output_dir, ledger_entry, cancel_check, on_event, timeout, client)
@@ -356,7 +382,7 @@ def _make_client(user_dir: Path, cancel_check: Any, on_event: Callable[[str, dic
     return SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
 
 
-def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict | None,
+def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: LedgerLine | None,
                   cancel_check: Any, on_event: Callable[[str, dict], None] | None, timeout: float,
                   client: Any) -> CollectedClip:
     from .provenance import provenance_meta, write_provenance
@@ -365,10 +391,12 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
     api_base = client.config.api_base
     journal = next((e for e in _journal_entries(user_dir)
                     if e.request_id == rid and e.api_base == api_base), None)
-    known_at = journal.submitted_at if journal is not None else (ledger_entry or {}).get("time")
-    model = (journal.model if journal is not None else None) or _text((ledger_entry or {}).get("model")) or I2V_MODEL
+    known_at = journal.submitted_at if journal is not None else (ledger_entry.time if ledger_entry else None)
+    model = ((journal.model if journal is not None else None) or _text(ledger_entry and ledger_entry.model)
+             or I2V_MODEL)
     body = _ledger_body(ledger_entry)
-    fingerprint = (journal.fingerprint if journal is not None else None) or _text((ledger_entry or {}).get("fingerprint"))
+    fingerprint = ((journal.fingerprint if journal is not None else None)
+                   or _text(ledger_entry and ledger_entry.fingerprint))
 
     if journal is not None and journal.output_url and journal.collectable():
         ref, info = ("url", journal.output_url), RunInfo(request_id=rid)
@@ -397,7 +425,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
 
     dest = _dest(output_dir, rid)
     save_checked(client, ref, dest, body or None)
-    cost = info.cost if info.cost is not None else finite_number((ledger_entry or {}).get("cost"))
+    cost = info.cost if info.cost is not None else (ledger_entry.cost if ledger_entry else None)
     meta = provenance_meta(model, body, request_id=rid, cost=cost,
                            seed=info.seed if info.seed is not None else body.get("seed"), collected=True)
     write_provenance(dest, meta)
@@ -407,15 +435,15 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
     return CollectedClip(dest, info, from_cache=False, source="segmind", provenance=_provenance(dest))
 
 
-def _ledger_body(entry: dict | None) -> dict[str, Any]:
+def _ledger_body(entry: LedgerLine | None) -> dict[str, Any]:
     if not entry:
         return {}
     body: dict[str, Any] = {}
-    if _text(entry.get("prompt")):
-        body["prompt"] = entry["prompt"]
+    if _text(entry.prompt):
+        body["prompt"] = entry.prompt
     for name in ("width", "height", "num_frames", "fps", "seed"):
-        if whole_number(entry.get(name)) is not None:
-            body[name] = whole_number(entry.get(name))
+        if getattr(entry, name) is not None:
+            body[name] = getattr(entry, name)
     return body
 
 
@@ -435,5 +463,5 @@ def _keep(user_dir: Path, api_base: str, fingerprint: str | None, clip: Path, mo
         JobJournal(journal_directory(user_dir)).remove(fingerprint)  # never raises
 
 
-__all__ = ["CollectedClip", "collect_clip", "recorded_jobs", "job_label", "validate_request_id",
+__all__ = ["CollectedClip", "RecordedJob", "collect_clip", "recorded_jobs", "job_label", "validate_request_id",
            "find_cached", "collected_fingerprint", "Cancelled"]

@@ -26,7 +26,9 @@ _ALPHABET_HINT = "only letters, digits, '_' and '-'"
 
 
 def key_file_path(user_dir: str | os.PathLike) -> Path:
-    return Path(user_dir) / KEY_DIR_NAME / KEY_FILE_NAME
+    from .user_folder import UserFolder
+
+    return UserFolder(user_dir).key_file
 
 
 def load_api_key(user_dir: str | os.PathLike | None) -> tuple[str | None, str | None]:

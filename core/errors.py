@@ -117,6 +117,11 @@ class LimitsFileError(SegmindError):
     """The spend limits file cannot be read; runs are refused until it is fixed (fail closed)."""
 
 
+class SpendRecordsError(SegmindError):
+    """The spend ledger or the reservations of jobs in flight cannot be read or locked, so
+    today's spend is unknown; paid runs are refused until it is fixed (fail closed)."""
+
+
 class LocalStateError(SegmindError, OSError):
     """The pack's own files cannot be used: its cache or job journal under ComfyUI's user
     folder (unreadable, a file where a folder belongs, a full disk), or a cached clip being

@@ -36,7 +36,9 @@ class JobExpiredError(SegmindError):
 
 def journal_directory(user_dir: str | os.PathLike) -> Path:
     """Where the pack keeps its journal inside ComfyUI's user folder."""
-    return Path(user_dir) / "segmind" / "jobs"
+    from .user_folder import UserFolder
+
+    return UserFolder(user_dir).jobs
 
 
 def _file_in_the_way(path: Path) -> Path | None:

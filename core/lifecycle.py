@@ -113,6 +113,8 @@ class Bookkeeping:
     source: str = "comfyui"
     paid: bool = False          # a job of this request was billed in this run
     on_wire: bool = False       # a billed request (submit, v1 run) was sent: it may bill even unanswered
+    reservation: Any = None     # core.reservations.Reservation of this clip: settled once its line is written
+    estimate: float | None = None  # the estimate its ledger lines carry (set at the first)
 
     def accepted(self, req: GenerationRequest, fingerprint: str, request_id: str | None) -> None:
         self.paid = True
@@ -142,7 +144,7 @@ class Bookkeeping:
     @staticmethod
     def _note_credits(info: RunInfo) -> None:
         if info.remaining_credits is not None:
-            from .ledger import note_credits  # LEDGER CALL SITE
+            from .credits import note_credits  # LEDGER CALL SITE
 
             note_credits(info.remaining_credits)
 
@@ -153,31 +155,42 @@ class Bookkeeping:
         from .params import estimate_cost
 
         body = req.body
+        if self.estimate is None:  # what the spend check reserved (never below a real charge), else the quoted rule
+            self.estimate = ((self.reservation.amount if self.reservation is not None else 0.0)
+                             or estimate_cost(body, req.model))
         try:
-            self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
-                                "estimate": estimate_cost(body, req.model), "fingerprint": fingerprint,
+            written = self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
+                                "estimate": self.estimate, "fingerprint": fingerprint,
                                 "prompt": body.get("prompt"), "width": body.get("width"),
                                 "height": body.get("height"), "num_frames": body.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),
                                 "clip": None if clip is None else str(clip), "run_id": self.run_id,
                                 "source": self.source})  # LEDGER CALL SITE
+            if written and self.reservation is not None:
+                # The ledger counts this job now: its reservation leaves the in-flight total (only
+                # this clip's own reservation, never another clip's of the same run).
+                from .spend_check import settle  # LEDGER CALL SITE
+
+                settle(self.ledger.user_dir, self.reservation, request_id)
+                self.reservation = None
         except Exception as exc:  # Ledger.record logs its own disk errors; anything else too
             log.warning("Segmind: could not record job %s in the spend ledger (%s).", request_id, exc)
 
 
-def _settle_reservation(books: Bookkeeping, reserved: float, outcome: BaseException | None) -> None:
+def _settle_reservation(books: Bookkeeping, outcome: BaseException | None) -> None:
     """The job has ended: give its reservation back only when nothing can have been billed for
     it: no billed request was sent, or the service refused it (an HTTP error is never billed),
     or Cancel stopped it (Cancel is honoured only while no billed request is unanswered). A
     broken connection with a billed request on the wire may still bill: it stays counted. A
-    billed job's reservation is settled by its ledger line (Ledger.record)."""
-    if not reserved or books.paid:
+    billed job's reservation is settled when its ledger line is written (Bookkeeping._record)."""
+    if books.reservation is None or books.paid:
         return
     if books.on_wire and not isinstance(outcome, (SegmindAPIError, Cancelled)):
         return
-    from .ledger import release  # LEDGER CALL SITE
+    from .spend_check import release  # LEDGER CALL SITE
 
-    release(books.run_id, reserved)
+    release(books.ledger.user_dir, books.reservation)
+    books.reservation = None
 
 
 # --------------------------------------------------------------------------- what a run needs
@@ -207,26 +220,31 @@ class Session:
 
 def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str | None,
                   force_rerun: bool = False, cancel_check: Any = None,
-                  output_dir: Path | None = None, config: ClientConfig | None = None) -> list[float]:
+                  output_dir: Path | None = None, config: ClientConfig | None = None) -> list[Any]:
     """Before any upload of a node run or a batch: the estimate of every clip that will pay
     (pay_plan.plan_payments), checked as a whole against the spend limits and the credits left
-    (ledger.guard_before_paying), and reserved. Returns each request's reserved amount, for
-    run_on_segmind(reserved=...). With `output_dir`, its room for every clip is checked first:
-    local checks before any request."""
-    from .ledger import guard_before_paying
-    from .params import estimate_cost
+    (spend_check.guard_before_paying), and reserved, never below what the model was really
+    charged for a comparable clip (learned_estimate). Returns each request's reservation
+    handle (NOTHING_RESERVED for a clip that pays nothing), for run_on_segmind(reserved=...).
+    With `output_dir`, its room for every clip is checked first: local checks before any request."""
+    from .learned_estimate import ChargeHistory, bases_of
+    from .spend_check import NOTHING_RESERVED, guard_before_paying
 
     session = Session.open(user_dir, config)
+    charges = ChargeHistory.load(user_dir)  # never an estimate below what was really charged
     client = session.client(cancel_check=cancel_check)
     plan = plan_payments([(r.model, r.body, r.image) for r in reqs], api_base=session.config.api_base,
                          cache=session.cache, journal=session.journal, force_rerun=force_rerun)
-    amounts = [estimate_cost(r.body, r.model) if d.pays else 0.0 for r, d in zip(reqs, plan)]
+    estimates = [charges.estimate(r.model, r.body) if d.pays else None for r, d in zip(reqs, plan)]
+    amounts = [e.amount if e is not None else 0.0 for e in estimates]
     if output_dir is not None and any(amounts):
         ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER,
                         sum(expected_clip_bytes(r.body) for r, a in zip(reqs, amounts) if a))
-    if any(amounts):
-        guard_before_paying(user_dir, run_id, [a for a in amounts if a], client)  # LEDGER CALL SITE
-    return amounts
+    if not any(amounts):
+        return [NOTHING_RESERVED for _ in amounts]
+    handles = iter(guard_before_paying(user_dir, run_id, [a for a in amounts if a], client,  # LEDGER CALL SITE
+                                       bases_of([e for e in estimates if e is not None])))
+    return [next(handles) if a else NOTHING_RESERVED for a in amounts]
 
 
 # --------------------------------------------------------------------------- one generation
@@ -235,7 +253,7 @@ class Generation:
     """One request's lifecycle (see the module's text). Made and driven by run_on_segmind."""
 
     def __init__(self, req: GenerationRequest, session: Session, output_dir: Path, *, books: Bookkeeping,
-                 reserved: float, force_rerun: bool, node_id: str | None,
+                 reserved: Any, force_rerun: bool, node_id: str | None,
                  on_event: Callable[[str, dict], None] | None) -> None:
         from .params import estimate_cost
         from .runtime import current
@@ -267,7 +285,7 @@ class Generation:
                                     label=str(req.body.get("prompt", ""))[:60],
                                     estimate_usd=estimate_cost(req.body, req.model), width=w, height=h, num_frames=n)
         self.client = session.client(cancel_check=self.may_stop, on_event=self._event)
-        if reserved:
+        if getattr(reserved, "amount", 0.0):
             self._to(State.RESERVED)
 
     # -- Cancel: the one mechanism ---------------------------------------------------------
@@ -432,7 +450,7 @@ class Generation:
             else:
                 self._to(State.FAILED_BEFORE_BILLING)
             self._board.update(self._job, state="cancelled" if isinstance(outcome, Cancelled) else "failed")
-        _settle_reservation(self.books, self.reserved, outcome)
+        _settle_reservation(self.books, outcome)
 
     # -- the job's side (its worker) ----------------------------------------------------------
     def _work(self, flight: FlightLock) -> None:
@@ -666,27 +684,28 @@ def _as_time(value: Any) -> float:
 def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
                    cancel_check: Any = None, on_event: Any = None,
                    force_rerun: bool = False, node_id: str | None = None,
-                   run_id: str | None = None, reserved: float | None = None,
+                   run_id: str | None = None, reserved: Any = None,
                    source: str = "comfyui", config: ClientConfig | None = None) -> ClipResult:
     """The whole Segmind path as the node and the command line both use it: key, client, the
     result cache, the job journal, the request locks and the spend ledger kept in `user_dir`;
     the job shows on the process's job board meanwhile.
 
-    `reserved`: what reserve_spend set aside for this clip (a node run checks its clips as a
-    whole); None checks this one clip against the spend limits and credits here. `config`:
+    `reserved`: the reservation reserve_spend made for this clip (a node run checks its clips as
+    a whole); None checks this one clip against the spend limits and credits here. It is
+    settled when the job's ledger line is written, or released if nothing was billed. `config`:
     the client's settings (default: ClientConfig.from_env())."""
     from .ledger import Ledger
 
     if reserved is None:
         reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
                                  cancel_check=cancel_check, output_dir=output_dir, config=config)[0]
-    books = Bookkeeping(Ledger(user_dir), run_id, source)
+    books = Bookkeeping(Ledger(user_dir), run_id, source, reservation=reserved)
     try:
         session = Session.open(user_dir, config)
         generation = Generation(req, session, output_dir, books=books, reserved=reserved, force_rerun=force_rerun,
                                 node_id=node_id, on_event=on_event)
     except BaseException as exc:
-        _settle_reservation(books, reserved, exc)
+        _settle_reservation(books, exc)
         raise
     return generation.run(cancel_check)
 

@@ -38,7 +38,9 @@ _FORMAT = 1  # bump when the fingerprint recipe changes: old entries then simply
 
 def cache_directory(user_dir: str | os.PathLike) -> Path:
     """Where the pack keeps its cache inside ComfyUI's user folder."""
-    return Path(user_dir) / "segmind" / "cache"
+    from .user_folder import UserFolder
+
+    return UserFolder(user_dir).cache
 
 
 def request_fingerprint(model: str, body: dict[str, Any], image: EncodedImage | None,

@@ -20,7 +20,7 @@ def _recorded_choices(limit: int = 100) -> list[str]:
         from ..core.collect import job_label, recorded_jobs
 
         jobs = recorded_jobs(comfy_host.user_directory(), comfy_host.output_directory(), limit=limit)
-        return [NONE] + [job_label(j) for j in jobs if j["request_id"] and j["collectable"]]
+        return [NONE] + [job_label(j) for j in jobs if j.request_id and j.collectable]
     except Exception:
         return [NONE]
 

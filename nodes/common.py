@@ -115,6 +115,7 @@ class _Reporter:
         self.status = status
         self.index = index
         self._last_decode_text = 0.0
+        self.estimate: Any = None  # core.learned_estimate.Estimate before the run, for the summary
 
     def __call__(self, kind: str, data: dict) -> None:
         from ..core.params import DEFAULT_RUNTIME_SECONDS
@@ -255,7 +256,7 @@ def _requests(model: str, jobs: list[tuple[dict, Any]], options: dict) -> list[A
             for body, rgb8 in jobs]
 
 
-def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: Callable[[], bool]) -> list[float]:
+def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: Callable[[], bool]) -> list[Any]:
     """Room on disk, the spend limits and the credits, checked for the node's clips as a whole
     before any upload."""
     from .. import comfy_host
@@ -266,28 +267,40 @@ def _reserve(reqs: list[Any], options: dict, run_id: str | None, cancel_check: C
                          output_dir=comfy_host.output_directory())
 
 
+def _note_estimates(reqs: list[Any], reporters: list[_Reporter]) -> None:
+    """Each clip's estimate as the spend checks see it (never below a real charge), and what it
+    is based on, for the summary after the run."""
+    from .. import comfy_host
+    from ..core.learned_estimate import ChargeHistory
+
+    charges = ChargeHistory.load(comfy_host.user_directory())
+    for req, reporter in zip(reqs, reporters):
+        reporter.estimate = charges.estimate(req.model, req.body)
+
+
 class _Reservations:
-    """The amounts a node run reserved, one per clip: each is handed once, either to its clip's
-    lifecycle run (which gives it back if nothing was billed) or back to the ledger when the
+    """The reservations a node run made, one per clip: each is handed once, either to its clip's
+    lifecycle run (which settles it, or gives it back if nothing was billed) or back when the
     clip never started (ComfyUI cancelled the run first)."""
 
-    def __init__(self, amounts: list[float], run_id: str | None) -> None:
-        self._amounts = list(amounts)
+    def __init__(self, handles: list[Any], run_id: str | None) -> None:
+        self._handles = list(handles)
         self._run_id = run_id
         self._lock = threading.Lock()
 
-    def take(self, index: int) -> float:
+    def take(self, index: int) -> Any:
+        from ..core.spend_check import NOTHING_RESERVED
+
         with self._lock:
-            amount, self._amounts[index] = self._amounts[index], 0.0
-            return amount
+            handle, self._handles[index] = self._handles[index], NOTHING_RESERVED
+            return handle
 
     def release_untaken(self) -> None:
-        from ..core.ledger import release
+        from .. import comfy_host
+        from ..core.spend_check import release
 
-        for index in range(len(self._amounts)):
-            amount = self.take(index)
-            if amount:
-                release(self._run_id, amount)
+        for index in range(len(self._handles)):
+            release(comfy_host.user_directory(), self.take(index))
 
 
 def _segmind_clip(req: Any, reserved: _Reservations, index: int, options: dict, reporter: _Reporter,
@@ -296,9 +309,9 @@ def _segmind_clip(req: Any, reserved: _Reservations, index: int, options: dict, 
     from .. import comfy_host
     from ..core.lifecycle import run_on_segmind
 
-    amount = reserved.take(index)
+    handle = reserved.take(index)
     return run_on_segmind(req, user_dir=comfy_host.user_directory(), output_dir=comfy_host.output_directory(),
-                          cancel_check=cancel_check, on_event=reporter, reserved=amount,
+                          cancel_check=cancel_check, on_event=reporter, reserved=handle,
                           force_rerun=bool(options.get("force_rerun", False)), node_id=node_id, run_id=run_id)
 
 
@@ -352,6 +365,7 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
             mode = BACKENDS[1]
         else:
             reqs = await off_loop(lambda: _requests(model, jobs, options), cancel)
+            await off_loop(lambda: _note_estimates(reqs, reporters), cancel)
             reserved = _Reservations(await off_loop(lambda: _reserve(reqs, options, run_id, cancelled), cancel),
                                      run_id)
             try:
@@ -477,11 +491,16 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
         "from_cache": from_cache, "width": width, "height": height, "frame_count": count,
         "fps": fps, "api_mode": api_mode, "decoded": want_frames,
     }
+    estimate = getattr(reporter, "estimate", None)
+    if estimate is not None:
+        summary.update(estimate=estimate.amount, estimate_basis=estimate.basis())
     done = f"Done: {count} frames {width}x{height} @ {fps:g} fps"
     if from_cache:
         done += ", from the result cache (not billed)"
     elif info.cost is not None:
         done += f", cost ${info.cost:.3f}"
+        if estimate is not None:
+            done += f" (estimated ${estimate.amount:.3f}: {estimate.basis()})"
     if not want_frames:
         done += " (frames not decoded: nothing takes them)"
     _say(reporter, done, 1000)

@@ -56,9 +56,7 @@ def runtime() -> Iterator[Any]:
     from runtimes import fresh_runtime
 
     runtime_mod = pack_module("core.runtime")
-    ledger = pack_module("core.ledger")
-    ledger.reset_reservations()
-    ledger.reset_credits()
+    pack_module("core.credits").reset_credits()  # the credits seen last (reservations live in each test's user folder)
     with runtime_mod.use(fresh_runtime()) as rt:
         yield rt
 

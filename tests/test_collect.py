@@ -177,13 +177,13 @@ def test_recorded_jobs_merge_the_ledger_and_the_cache(env, tmp_path) -> None:
     cache(env).store("22" * 32, clip, {"request_id": "cache-only", "request": {**BODY, "prompt": "old"},
                                        "cost": 0.2})
     jobs = collect_mod.recorded_jobs(env.home, env.output, now=now)
-    by_id = {j["request_id"]: j for j in jobs}
+    by_id = {j.request_id: j.as_dict() for j in jobs}
     assert set(by_id) == {"both", "ledger-only", "cache-only"}
     assert by_id["both"]["cached"] and by_id["both"]["cost"] == 0.3 and by_id["both"]["fingerprint"] == "11" * 32
     assert by_id["cache-only"]["prompt"] == "old" and by_id["cache-only"]["collectable"]
     assert by_id["ledger-only"]["grid"] == {"width": 736, "height": 1280, "num_frames": 185}
     assert by_id["ledger-only"]["collectable"]  # Segmind still holds it within the hour
-    assert [j["request_id"] for j in jobs] == ["cache-only", "ledger-only", "both"]  # newest first (stored just now)
+    assert [j.request_id for j in jobs] == ["cache-only", "ledger-only", "both"]  # newest first (stored just now)
 
 
 def test_a_ledger_clip_path_outside_the_output_folder_is_not_used(env, tmp_path) -> None:

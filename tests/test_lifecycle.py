@@ -67,7 +67,7 @@ def output_clips(srv) -> list[Path]:
 
 
 def ledger_lines(srv) -> list[dict]:
-    return ledger_mod.Ledger(srv.home).entries()
+    return [line.as_dict() for line in ledger_mod.Ledger(srv.home).entries()]
 
 
 # --------------------------------------------------------------------------- the two v1 races
@@ -135,9 +135,10 @@ def test_a_billed_v1_answer_whose_video_url_is_gone_is_booked_and_keeps_its_rese
     srv.sync_shape = "json_url"
     srv.fault("download", status=404, times=10)
     released: list[float] = []
-    real_release = ledger_mod.release
-    monkeypatch.setattr(ledger_mod, "release", lambda run_id, amount: released.append(amount)
-                        or real_release(run_id, amount))
+    spend_check = pack_module("core.spend_check")
+    real_release = spend_check.release
+    monkeypatch.setattr(spend_check, "release", lambda user_dir, handle: released.append(handle.amount)
+                        or real_release(user_dir, handle))
     out, exc = attempt(api_mode=V1)
     assert exc is not None and "billed" in str(exc), exc
     assert srv.jobs_submitted == 1

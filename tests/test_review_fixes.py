@@ -365,7 +365,7 @@ def test_a_v1_clip_lands_and_is_booked_whatever_the_moment_of_cancel(pack_env, m
     assert isinstance(out, errors.Cancelled) and "will still be saved" in str(out)
     assert not list(result_cache.cache_directory(pack_env.home).glob("*.mp4"))  # still on its way
     wait_until(lambda: list(result_cache.cache_directory(pack_env.home).glob("*.mp4")), "the clip to be cached")
-    wait_until(lambda: [e for e in ledger.Ledger(pack_env.home).entries() if e.get("clip")], "the clip to be booked")
-    (line,) = ledger.Ledger(pack_env.home).entries()
+    wait_until(lambda: [e for e in ledger.Ledger(pack_env.home).entries() if e.clip], "the clip to be booked")
+    (line,) = [e.as_dict() for e in ledger.Ledger(pack_env.home).entries()]
     assert line["request_id"] and line["cost"] is not None and Path(line["clip"]).is_file()
     assert pack_env.jobs_submitted == 1

@@ -411,17 +411,17 @@ def test_same_origin_holds_when_the_host_header_has_no_port(tmp_path: Path, faul
 # --------------------------------------------------------------------------- the jobs panel
 
 ledger_mod = pack_module("core.ledger")
+limits_mod = pack_module("core.spend_limits")
+credits_mod = pack_module("core.credits")
 cache_mod = pack_module("core.result_cache")
 FP_OUT, FP_CACHED = "a1" * 32, "b2" * 32
 
 
 @pytest.fixture(autouse=True)
 def _fresh_spend_state():
-    ledger_mod.reset_reservations()
-    ledger_mod.reset_credits()
+    credits_mod.reset_credits()
     yield
-    ledger_mod.reset_reservations()
-    ledger_mod.reset_credits()
+    credits_mod.reset_credits()
 
 
 def _two_past_jobs(user: Path, out: Path) -> tuple[Path, Path]:
@@ -458,8 +458,8 @@ class _Board:
 def test_jobs_lists_live_and_past_jobs_with_spend(tmp_path: Path, runtime) -> None:
     user, out = tmp_path / "user", tmp_path / "output"
     _two_past_jobs(user, out)
-    ledger_mod.SpendLimits(per_day=5.0, per_run=None).save(user)
-    ledger_mod.note_credits(42.5)
+    limits_mod.SpendLimits(per_day=5.0, per_run=None).save(user)
+    credits_mod.note_credits(42.5)
     runtime.board = _Board()  # this test's process runtime (conftest)
     seen = Seen()
 
@@ -546,7 +546,7 @@ def test_limits_are_read_changed_and_checked(tmp_path: Path) -> None:
     async def scenario(call, host):
         status, data, _ = await call("GET", path="/segmind/limits")
         assert status == 200 and data["per_day"] is None and data["per_run"] is None
-        assert data["file"] == str(ledger_mod.limits_path(tmp_path))
+        assert data["file"] == str(limits_mod.limits_path(tmp_path))
         status, data, _ = await call("POST", {"per_day": 5, "per_run": "1.5"}, path="/segmind/limits")
         assert status == 200 and (data["per_day"], data["per_run"]) == (5.0, 1.5)
         status, data, _ = await call("POST", {"per_run": None}, path="/segmind/limits")  # per_day kept
@@ -560,11 +560,11 @@ def test_limits_are_read_changed_and_checked(tmp_path: Path) -> None:
         assert status == 415
 
     run(tmp_path, scenario)
-    assert ledger_mod.SpendLimits.load(tmp_path) == ledger_mod.SpendLimits(5.0, None)
+    assert limits_mod.SpendLimits.load(tmp_path) == limits_mod.SpendLimits(5.0, None)
 
 
 def test_a_damaged_limits_file_is_reported_and_replaced_by_a_post(tmp_path: Path) -> None:
-    path = ledger_mod.limits_path(tmp_path)
+    path = limits_mod.limits_path(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text("{oops")
 
@@ -618,4 +618,4 @@ def test_panel_routes_refuse_other_sites(tmp_path: Path, method: str, path: str)
             assert status == 403 and "Forbidden" in data["error"]
 
     run(tmp_path, scenario, output_dir=tmp_path / "output")
-    assert not ledger_mod.limits_path(tmp_path).exists()
+    assert not limits_mod.limits_path(tmp_path).exists()
