@@ -72,6 +72,7 @@ from .core.credentials import (
     validate_key_text,
 )
 from .core.errors import KeyFileUnreadableError
+from .nodes.words import node_text  # the routes answer the ComfyUI page: ComfyUI's words
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ def key_status(user_dir: "str | os.PathLike[str] | None") -> dict[str, Any]:
     except KeyFileUnreadableError as exc:
         return {"set": False, "source": None, "last4": None,
                 "key_file": str(key_file_path(user_dir)) if user_dir is not None else None,
-                "env_var": ENV_VAR, "env_overrides_file": False, "error": str(exc)}
+                "env_var": ENV_VAR, "env_overrides_file": False, "error": node_text(exc)}
     file_key: str | None = None
     if source == "env" and user_dir is not None:
         try:
@@ -300,7 +301,7 @@ def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
         out["limits"] = SpendLimits.load(user_dir).as_dict()
     except LimitsFileError as exc:
         out["limits"] = {"per_day": None, "per_run": None}
-        out["limits_error"] = str(exc)
+        out["limits_error"] = node_text(exc)
     return out
 
 
@@ -477,7 +478,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         try:
             key = validate_key_text(body["key"])
         except Exception as exc:  # InvalidInputError: a message for the user, never the key
-            return respond({"error": str(exc)}, 400)
+            return respond({"error": node_text(exc)}, 400)
         try:
             save_api_key(user_dir(), key)
         except OSError as exc:
@@ -534,7 +535,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         try:
             answer: dict[str, Any] = SpendLimits.load(user_dir()).as_dict()
         except LimitsFileError as exc:
-            answer = {"per_day": None, "per_run": None, "error": str(exc)}
+            answer = {"per_day": None, "per_run": None, "error": node_text(exc)}
         answer["file"] = str(limits_path(user_dir()))
         return answer
 
@@ -559,7 +560,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
                 if name in body:
                     setattr(limits, name, parse_limit(name, body[name]))
         except InvalidInputError as exc:
-            return respond({"error": str(exc)}, 400)
+            return respond({"error": node_text(exc)}, 400)
         try:
             limits.save(user_dir())
         except OSError as exc:
@@ -591,7 +592,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
             try:
                 value = await asyncio.to_thread(fetch)
             except SegmindError as exc:
-                return respond(_json_safe({"credits": known_credits(), "error": redact(str(exc))}))
+                return respond(_json_safe({"credits": known_credits(), "error": redact(node_text(exc))}))
         return respond(_json_safe({"credits": value, "cached": False}))
 
     return [

@@ -73,7 +73,7 @@ def rows_from_args(args: Any) -> tuple[list[Row], bool]:
     try:
         body = build_body(fields, args.prompt, args.negative_prompt, _flag_values(args, fields))
     except InvalidInputError as exc:
-        raise InvalidInputError(cli_words(str(exc))) from None
+        raise InvalidInputError(cli_words(exc)) from None
     row = Row(1, args.image.name if args.image else "text to video", model, body, args.image)
     _read_picture(row, args)
     return [row], False
@@ -89,7 +89,7 @@ def _read_picture(row: Row, args: Any, label: str = "--image") -> None:
         try:
             rgb8 = for_upload(rgb8, row.body)
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(str(exc))}") from None
+            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(exc)}") from None
     row.picture = identity(rgb8, args.upload_format)
 
 
@@ -108,7 +108,7 @@ def _folder_rows(args: Any) -> list[Row]:
     try:
         body = build_body(I2V_NUMBERS, args.prompt, args.negative_prompt, _flag_values(args, I2V_NUMBERS))
     except InvalidInputError as exc:
-        raise InvalidInputError(cli_words(str(exc))) from None
+        raise InvalidInputError(cli_words(exc)) from None
     rows, errors = [], []
     for n, path in enumerate(pictures, 1):
         row = Row(n, path.name, I2V_MODEL, dict(body), path)

@@ -80,7 +80,7 @@ def preflight(rows: list[Row], settings: Settings) -> None:
     try:
         ensure_writable(folder)
     except OutputFolderError as exc:
-        raise OutputFolderError(cli_words(str(exc))) from None
+        raise OutputFolderError(cli_words(exc)) from None
     if settings.backend == "segmind":  # a paid job must be recordable, or it could not be resumed
         from ..core.job_journal import journal_directory
 
@@ -140,7 +140,7 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
     try:
         guard_before_paying(settings.user_dir, settings.run_id, [r.estimate for r in rows if r.estimate], client)
     except (SpendLimitError, InsufficientCreditsError) as exc:
-        raise Refused(str(exc).replace("queue again", "run the same command again")) from None
+        raise Refused(cli_words(exc)) from None
 
 
 # --------------------------------------------------------------------------- one clip
@@ -235,7 +235,7 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
         except SegmindError as exc:
             if not batch:
                 raise  # one clip: the command's own error and exit code
-            message = cli_words(str(exc))
+            message = cli_words(exc)
             if isinstance(exc, MissingAPIKeyError) or (isinstance(exc, SegmindAPIError) and exc.status in _FATAL_STATUSES):
                 halt_reason.append(f"row {row.number} failed: {message}")
                 halt.set()
@@ -243,7 +243,7 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
         except Exception as exc:  # a bug: say what, keep the other clips going
             if not batch:
                 raise
-            result = _failure(row, "failed", f"internal error ({type(exc).__name__}: {cli_words(str(exc))}); "
+            result = _failure(row, "failed", f"internal error ({type(exc).__name__}: {cli_words(exc)}); "
                                              "please report it")
         except BaseException:
             bar.close()

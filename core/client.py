@@ -22,7 +22,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from .credentials import redact
-from .errors import (Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
+from .errors import (Action, Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
                      VideoError)
 from .params import DEFAULT_RUNTIME_SECONDS, finite_number, whole_number
 from .scheduler import job_finished, poll_gap, poll_sleep
@@ -359,12 +359,12 @@ class SegmindClient:
                 raise
             if dest.exists():
                 raise Cancelled(f"Cancelled. Segmind had already finished (and billed) this v1 run: its "
-                                f"clip is saved as {dest}. Queue the same graph again to use it without "
-                                "paying again (the result cache keeps it unless it is turned off).") from None
+                                f"clip is saved as {dest}. {Action.RUN_AGAIN} to use it without "
+                                "paying again (the result cache keeps it unless it is turned off).", billed=True) from None
             raise Cancelled(f"Cancelled. Segmind finishes (and bills) a v1 run it has started; "
-                            f"its clip will still be saved as {dest} when it arrives, and queueing the "
-                            "same graph again uses it instead of paying again (unless the result "
-                            "cache is turned off).") from None
+                            f"its clip will still be saved as {dest} when it arrives: {Action.RUN_AGAIN} "
+                            "to use it instead of paying again (unless the result cache is turned off).",
+                            billed=True) from None
 
     def _sync_info(self, resp: Any) -> RunInfo:
         """What a v1 answer's headers say; never raises (read only once the clip is saved)."""
@@ -435,13 +435,13 @@ class SegmindClient:
                 data = self._json(resp, "submit")
             except SegmindError as exc:  # a 200 is billed: say so, and never resend
                 raise SegmindError(f"{exc} The job may have been accepted and billed, but no request id "
-                                   "arrived: check your Segmind dashboard before queueing again.") from None
+                                   f"arrived: check your Segmind dashboard before you {Action.RETRY}.", billed=True) from None
             rid = data.get("request_id") if isinstance(data, dict) else None
             if isinstance(rid, bool) or not isinstance(rid, (str, int)) or not str(rid).strip():
                 raise SegmindError(
                     "Segmind answered the submit without a request_id, so its result cannot be fetched. "
-                    "The job may have been accepted and billed: check your Segmind dashboard before "
-                    f"queueing again (answer: {self._preview(data)}).")
+                    "The job may have been accepted and billed: check your Segmind dashboard before you "
+                    f"{Action.RETRY} (answer: {self._preview(data)}).", billed=True)
             job = SubmittedJob(request_id=str(rid).strip(), model=model)
             if on_accepted is not None:
                 on_accepted(job)
@@ -507,9 +507,10 @@ class SegmindClient:
             if now - started > timeout:
                 raise SegmindTimeoutError(
                     f"Segmind job {job.request_id} is still {status.lower() or 'queued'} after "
-                    f"{int(now - started)} s (timeout_seconds). It keeps running on Segmind's side and "
-                    "was recorded: queue the same graph again (within an hour) to pick up its result "
-                    "without paying again, or raise timeout_seconds.", request_id=job.request_id)
+                    f"{int(now - started)} s ({Action.SET_FIELD('timeout_seconds')}). It keeps running on "
+                    f"Segmind's side and was recorded: {Action.RUN_AGAIN} (within an hour) to pick up its "
+                    f"result without paying again, or raise {Action.SET_FIELD('timeout_seconds')}.",
+                    request_id=job.request_id, billed=True)
             gap = poll_gap(elapsed=now - started, expected=expected_seconds,
                            first=self.config.poll_interval, longest=self.config.poll_interval_max)
             # Jobs sent together finish together: another one completing wakes this one early.

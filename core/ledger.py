@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import (Cancelled, InsufficientCreditsError, InvalidInputError, LimitsFileError, SegmindError,
+from .errors import (Action, Cancelled, InsufficientCreditsError, InvalidInputError, LimitsFileError, SegmindError,
                      SpendLimitError)
 from .params import finite_number, whole_number
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 LEDGER_NAME = "ledger.jsonl"
 LIMITS_NAME = "limits.json"
-SETTINGS_HINT = "ComfyUI Settings > Segmind > spend limits"
+SETTINGS_HINT = f"{Action.CHANGE_SETTING('spend_limits')}"  # each face words where the limits are set
 CREDITS_TTL = 60.0            # seconds a credits answer is reused (each call uses the request budget)
 LIMIT_MAX = 1_000_000.0       # dollars; anything above is a typo
 _READ_TAIL_BYTES = 32 << 20   # a damaged or huge ledger is read from its last 32 MB only
@@ -314,9 +314,9 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
             if already + total > limits.per_run + _EPS:
                 spent = f" this run has already reserved {_money(already)}, and" if already else ""
                 raise SpendLimitError(
-                    f"Refused before any upload: the spend limit per queued run is {_money(limits.per_run)};"
+                    f"Refused before any upload: the spend limit per run is {_money(limits.per_run)};"
                     f"{spent} the estimate for {clips} is {_money(total)}, which would pass it. "
-                    f"Nothing was sent to Segmind. Queue fewer or smaller clips, or {where}.")
+                    f"Nothing was sent to Segmind. Make fewer or smaller clips, or {where}.")
         if limits.per_day is not None:
             spent = Ledger(user_dir).spent_today()
             reserved = sum(_in_flight.values())
@@ -386,7 +386,7 @@ def check_credits(credits_left: float | None, amounts: list[float]) -> None:
         raise InsufficientCreditsError(
             f"Refused before paying: your Segmind account has {_money(left)} of credits left, less than "
             f"the estimate of {_money(total)} for {n} clip{'s' if n != 1 else ''}. Nothing was sent. "
-            "Top up your credits on segmind.com (or queue fewer or smaller clips), then queue again.")
+            f"Top up your credits on segmind.com (or make fewer or smaller clips), then {Action.RETRY}.")
 
 
 _credits_lock = threading.Lock()

@@ -114,10 +114,10 @@ T2V_NUMBERS: tuple[NumberField, ...] = tuple(
 def build_body(fields: tuple[NumberField, ...], prompt: str, negative_prompt: str,
                values: Mapping[str, Any], image_url: str | None = None) -> dict[str, Any]:
     """Validate and assemble a request body. Raises InvalidInputError naming the input."""
-    from .errors import InvalidInputError
+    from .errors import Action, InvalidInputError
 
     if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidInputError("The prompt is empty: describe the video scene in 'prompt'.")
+        raise InvalidInputError(f"The prompt is empty: describe the video scene in {Action.SET_FIELD('prompt')}.")
     body: dict[str, Any] = {"prompt": prompt.strip()}
     if image_url is not None:
         body["image"] = image_url
@@ -127,13 +127,13 @@ def build_body(fields: tuple[NumberField, ...], prompt: str, negative_prompt: st
         try:
             value = int(raw) if f.integer else float(raw)
         except (TypeError, ValueError):
-            raise InvalidInputError(f"'{f.name}' must be a number, got {raw!r}.") from None
+            raise InvalidInputError(f"{Action.SET_FIELD(f.name)} must be a number, got {raw!r}.") from None
         if f.integer and float(raw) != value:
-            raise InvalidInputError(f"'{f.name}' must be a whole number, got {raw!r}.")
+            raise InvalidInputError(f"{Action.SET_FIELD(f.name)} must be a whole number, got {raw!r}.")
         if not (f.minimum <= value <= f.maximum):
             lo = int(f.minimum) if f.integer else f.minimum
             hi = int(f.maximum) if f.integer else f.maximum
             raise InvalidInputError(
-                f"'{f.name}' is {value}, outside Segmind's range {lo}..{hi}: set it within that range.")
+                f"{Action.SET_FIELD(f.name)} is {value}, outside Segmind's range {lo}..{hi}: set it within that range.")
         body[f.name] = value
     return body

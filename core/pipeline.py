@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import RunInfo, SegmindClient, SubmittedJob
-from .errors import (Cancelled, InvalidInputError, OutputFolderError, SegmindAPIError, SegmindError,
+from .errors import (Action, Cancelled, InvalidInputError, OutputFolderError, SegmindAPIError, SegmindError,
                      SegmindJobFailed, SegmindTimeoutError, VideoError)
 from .image_encode import EncodedImage
 from .params import expected_runtime, snap_to_grid
@@ -175,13 +175,12 @@ def ensure_writable(folder: Path, needed_bytes: int = 0) -> None:
         why = exc.strerror or type(exc).__name__
         raise OutputFolderError(
             f"Cannot save clips in {folder} ({why}). Nothing was sent to Segmind. Make the folder "
-            "writable, free some disk space, or start ComfyUI with --output-directory pointing "
-            "somewhere writable.") from None
+            f"writable, free some disk space, or {Action.OUTPUT_FOLDER}.") from None
     if free < needed_bytes:
         raise OutputFolderError(
             f"Only {free / 1e6:.0f} MB is free in {folder}, and the clip may need up to "
-            f"{needed_bytes / 1e6:.0f} MB. Nothing was sent to Segmind: free some disk space, or start "
-            "ComfyUI with --output-directory pointing at a disk with room.")
+            f"{needed_bytes / 1e6:.0f} MB. Nothing was sent to Segmind: free some disk space, or "
+            f"{Action.OUTPUT_FOLDER}.")
 
 
 def check_video(path: Path) -> None:
@@ -218,7 +217,7 @@ def _add_hint(exc: BaseException, hint: str) -> None:
 
 
 def _resume_hint(request_id: str) -> str:
-    return (f"Job {request_id} was accepted (and billed) and is recorded: queue the same graph again "
+    return (f"Job {request_id} was accepted (and billed) and is recorded: {Action.RUN_AGAIN} "
             "within the hour to collect its clip without paying again.")
 
 
@@ -233,7 +232,7 @@ def generate_clip(req: GenerationRequest, client: SegmindClient, output_dir: Pat
     until its clip is cached: the same request run meanwhile, here or in another process
     sharing `lock_dir`, waits and then reuses the clip instead of paying again."""
     if not req.timeout > 0:
-        raise InvalidInputError(f"'timeout_seconds' is {req.timeout}: set it to a positive number of seconds (900 fits a 2-minute job with queueing).")
+        raise InvalidInputError(f"{Action.SET_FIELD('timeout_seconds')} is {req.timeout}: set it to a positive number of seconds (900 fits a 2-minute job with Segmind's queue).")
     # Before anything is paid: a clip that cannot be saved would be a clip lost.
     ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER, expected_clip_bytes(req.body))
     fingerprint = request_fingerprint(req.model, req.body, req.image, client.config.api_base)
@@ -437,8 +436,8 @@ def _usable_entry(journal: JobJournal | None, fingerprint: str, client: SegmindC
         raise JobExpiredError(
             f"Segmind job {entry.request_id} for this exact request was submitted "
             f"{entry.age() / 60:.0f} minutes ago and never collected, and Segmind keeps a job's result "
-            "for one hour only, so it cannot be fetched any more. Its record was dropped: queue again "
-            "to start a new run (it will be billed).")
+            f"for one hour only, so it cannot be fetched any more. Its record was dropped: {Action.RETRY} "
+            "to start a new run (it will be billed).", billed=True)
     return entry
 
 
@@ -528,15 +527,15 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
         if journal is not None:
             journal.remove(fingerprint)
         _add_hint(exc, "Nothing was produced to collect: adjust the prompt or image (or simply retry), "
-                       "then queue again.")
+                       f"then {Action.RETRY}.")
         raise
     except SegmindAPIError as exc:
         if resumed and exc.status == 404:
             journal.remove(fingerprint)
             raise JobExpiredError(
                 f"Segmind no longer has job {job.request_id} (HTTP 404 on the {exc.stage}); a job's "
-                "result is kept for one hour only. Its record was dropped: queue again to start a new "
-                "run (it will be billed).") from None
+                f"result is kept for one hour only. Its record was dropped: {Action.RETRY} to start a new "
+                "run (it will be billed).", billed=True) from None
         if entry is not None:
             _add_hint(exc, _resume_hint(job.request_id))
         raise

@@ -195,7 +195,7 @@ def test_a_spend_limit_refuses_the_whole_batch_before_any_upload(pack_env, manif
     per_clip = pack_module("core.params").estimate_cost({"width": 256, "height": 256, "num_frames": 9})
     ledger.SpendLimits(per_day=None, per_run=2.5 * per_clip).save(pack_env.home)  # two clips fit, three do not
     code, _, err = run(capsys, *paid(pack_env, "--manifest", str(manifest)))
-    assert code == 2 and "spend limit per queued run" in err and "Nothing was sent" in err
+    assert code == 2 and "spend limit per run" in err and "the `limits` command" in err and "Nothing was sent" in err
     assert pack_env.counts["uploads"] == 0 and pack_env.jobs_submitted == 0
     ledger.SpendLimits(per_day=None, per_run=None).save(pack_env.home)
     code, _, err = run(capsys, *paid(pack_env, "--manifest", str(manifest)))

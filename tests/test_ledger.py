@@ -117,7 +117,8 @@ def test_a_damaged_limits_file_refuses_runs_with_a_message(tmp_path: Path, conte
     path.write_text(content)
     with pytest.raises(errors.LimitsFileError) as info:
         ledger_mod.check_spend(tmp_path, "run", [CLIP])
-    assert str(path) in str(info.value) and "Settings > Segmind" in str(info.value)
+    assert str(path) in str(info.value)
+    assert errors.Action.CHANGE_SETTING("spend_limits") in info.value.actions
     assert ledger_mod.reserved_total() == 0
 
 
@@ -150,7 +151,8 @@ def test_per_day_limit_refuses_with_the_limit_the_amounts_and_where_to_change_it
         ledger_mod.check_spend(tmp_path, "run", [CLIP])
     msg = str(info.value)
     assert "per day" in msg and "$1.40" in msg and "$1.00" in msg and "$0.455" in msg
-    assert "Settings > Segmind > spend limits" in msg and str(ledger_mod.limits_path(tmp_path)) in msg
+    assert errors.Action.CHANGE_SETTING("spend_limits") in info.value.actions
+    assert str(ledger_mod.limits_path(tmp_path)) in msg
     assert "before any upload" in msg
     assert isinstance(info.value, errors.SegmindError)
     ledger_mod.check_spend(tmp_path, "run", [0.40])  # exactly at the limit is allowed
@@ -160,7 +162,7 @@ def test_per_run_limit_refuses_a_batch_whole_and_reserves_nothing(tmp_path: Path
     set_limits(tmp_path, per_run=1.0)
     with pytest.raises(errors.SpendLimitError) as info:
         ledger_mod.check_spend(tmp_path, "p1", [CLIP, CLIP, CLIP])
-    assert "per queued run" in str(info.value) and "$1.00" in str(info.value) and "3 clips" in str(info.value)
+    assert "per run" in str(info.value) and "$1.00" in str(info.value) and "3 clips" in str(info.value)
     assert ledger_mod.reserved_total() == 0
     ledger_mod.check_spend(tmp_path, "p1", [CLIP, CLIP])  # two fit: the refused batch left no trace
 
