@@ -111,9 +111,18 @@ def _base_origin(name: str, url: str):
 
 @dataclass
 class SubmittedJob:
+    """A job the service accepted. `request_id` is what the pack stores and shows (redacted,
+    at most REQUEST_ID_MAX characters); `wire_id` the id exactly as the service sent it, kept
+    only in memory for polling when it had to be redacted or cut (a service that echoes the
+    key in its ids)."""
     request_id: str
     model: str
     submitted_at: float = field(default_factory=time.time)
+    wire_id: str | None = None
+
+    @property
+    def poll_id(self) -> str:
+        return self.wire_id or self.request_id
 
 
 @dataclass
@@ -156,8 +165,13 @@ def _base64_cap(clip_bytes: int) -> int:
     return clip_bytes * 4 // 3 + (1 << 20)
 
 
+REQUEST_ID_MAX = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ue000\ue001]")
+
+
 def _say(text: Any, key: str | None, limit: int = 200) -> str:
-    """Server text made fit for a message: the key redacted in any encoding, then cut."""
+    """Server text made fit for a message or a record: the key redacted in any encoding,
+    control characters (and the errors' action markers) removed, then cut to `limit`."""
     if not isinstance(text, str):
         try:
             text = json.dumps(text, default=str)
@@ -165,7 +179,7 @@ def _say(text: Any, key: str | None, limit: int = 200) -> str:
             text = "<unreadable>"
     # Cut before redacting only far past `limit`: a key (at most 256 characters, a few
     # times that when escaped) that starts within the limit is still redacted whole.
-    text = redact(text[:limit + 4096], key)
+    text = _UNPRINTABLE.sub(" ", redact(text[:limit + 4096], key))
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
@@ -442,7 +456,9 @@ class SegmindClient:
                     "Segmind answered the submit without a request_id, so its result cannot be fetched. "
                     "The job may have been accepted and billed: check your Segmind dashboard before you "
                     f"{Action.RETRY} (answer: {self._preview(data)}).", billed=True)
-            job = SubmittedJob(request_id=str(rid).strip(), model=model)
+            wire = str(rid).strip()
+            shown = _say(wire, self._key, REQUEST_ID_MAX)
+            job = SubmittedJob(request_id=shown, model=model, wire_id=wire if shown != wire else None)
             if on_accepted is not None:
                 on_accepted(job)
             return job
@@ -475,7 +491,7 @@ class SegmindClient:
         `expected_seconds` (params.expected_runtime) drives the ETA shown while processing
         and the polling schedule (scheduler.poll_gap)."""
         api = self.config.api_base
-        rid = quote(job.request_id, safe="")  # a server-given id stays one path segment
+        rid = quote(job.poll_id, safe="")  # a server-given id stays one path segment
         started = time.monotonic() if started is None else started
         processing_since: float | None = None
         info = RunInfo(request_id=job.request_id)
