@@ -523,7 +523,9 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         if fp is None:
             return respond({"error": "Give ?fingerprint= with a job's fingerprint (64 hex digits)."}, 400)
         clip = cache_directory(user_dir()) / f"{fp}.mp4"
-        if not clip.is_file():
+        # The cache holds clips as files (hard links), never symlinks: one planted there could
+        # point anywhere this user can read.
+        if clip.is_symlink() or not clip.is_file():
             return respond({"error": "This clip is no longer in the result cache."}, 404)
         return web.FileResponse(clip, headers={"Content-Type": "video/mp4", "Cache-Control": "private, max-age=3600",
                                                "X-Content-Type-Options": "nosniff"})

@@ -123,7 +123,12 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
     if total <= 0:
         return
     client = _client(settings)  # a missing key fails here, before the question and the upload
-    if total > CONFIRM_ABOVE_USD and not settings.yes and sys.stdin is not None and sys.stdin.isatty():
+    asking = sys.stdin is not None and sys.stdin.isatty()
+    if total > CONFIRM_ABOVE_USD and not settings.yes and not asking:
+        # No one to ask (a script, a pipe): above the small sum, paying must be said with --yes.
+        raise Refused(f"Not started: this run is estimated at {money(total)} and there is no terminal to ask "
+                      "whether to pay it. Nothing was sent. Add --yes to run it unattended.")
+    if total > CONFIRM_ABOVE_USD and not settings.yes:
         print(f"This run is estimated at {money(total)}. Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
         try:
             answer = input()

@@ -744,3 +744,19 @@ def test_the_pack_registers_its_routes_on_comfyui_s_table_with_its_listen_addres
 
     asyncio.run(main())
     assert ledger_mod.SpendLimits.load(tmp_path).per_day == 3.0
+
+
+def test_a_symlink_planted_in_the_cache_is_not_served(tmp_path: Path, fault_row) -> None:
+    secret = tmp_path / "private.txt"
+    secret.write_text("not a clip")
+    cache = cache_mod.cache_directory(tmp_path)
+    cache.mkdir(parents=True)
+    (cache / f"{FP_CACHED}.mp4").symlink_to(secret)
+
+    async def scenario(call, host):
+        status, data, _ = await call("GET", path=f"/segmind/clip?fingerprint={FP_CACHED}")
+        assert status == 404, data
+
+    run(tmp_path, scenario)
+    fault_row("A symlink planted in the result cache under a clip's name", "GET /segmind/clip",
+              "404: only files are served from the cache; before, the link's target was sent.")
