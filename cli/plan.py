@@ -8,18 +8,19 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..core.errors import InvalidInputError
 from ..core.image_encode import EncodedImage
-from ..core.params import (I2V_MODEL, I2V_NUMBERS, T2V_MODEL, T2V_NUMBERS,
-                           build_body, estimate_cost, snap_to_grid)
+from ..core.models import LTX2_19B_I2V, LTX2_19B_T2V, Model
+from ..core.params import build_body, estimate_cost, snap_to_grid
+from .fields import flag_values, manifest_columns, number_columns
 from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture
 from .words import cli_words
 
-# Manifest columns (names are case-insensitive; dashes count as underscores).
-NUMBER_COLUMNS = tuple(f.name for f in I2V_NUMBERS)
-COLUMNS = ("image", "prompt", "negative_prompt", *NUMBER_COLUMNS, "name")
+# Manifest columns, from the model descriptors (names are case-insensitive; dashes count as underscores).
+NUMBER_COLUMNS = number_columns()
+COLUMNS = manifest_columns()
 _ALIASES = {"picture": "image", "image_path": "image", "file": "image", "negative": "negative_prompt"}
 MAX_ROW_ERRORS = 20
 
@@ -43,14 +44,18 @@ class Row:
 
     @property
     def estimate(self) -> float:
-        return estimate_cost(self.body) if self.state == NEW else 0.0
+        return estimate_cost(self.body, self.model) if self.state == NEW else 0.0
 
     def rendered(self) -> tuple[int, int, int]:
         return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
 
 
-def _flag_values(args: Any, fields: Iterable[Any]) -> dict[str, Any]:
-    return {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None}
+def _model(args: Any) -> Model:
+    return LTX2_19B_T2V if args.t2v else LTX2_19B_I2V
+
+
+def _body(model: Model, prompt: Any, negative_prompt: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return build_body(model, {**values, "prompt": prompt, "negative_prompt": negative_prompt})
 
 
 def rows_from_args(args: Any) -> tuple[list[Row], bool]:
@@ -69,12 +74,12 @@ def rows_from_args(args: Any) -> tuple[list[Row], bool]:
         raise InvalidInputError("--t2v makes a clip from text alone: drop --image, or drop --t2v.")
     if not args.t2v and not args.image:
         raise InvalidInputError("--image is missing: give the first frame (--image photo.png), or use --t2v.")
-    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
+    model = _model(args)
     try:
-        body = build_body(fields, args.prompt, args.negative_prompt, _flag_values(args, fields))
+        body = _body(model, args.prompt, args.negative_prompt, flag_values(args, model))
     except InvalidInputError as exc:
-        raise InvalidInputError(cli_words(exc)) from None
-    row = Row(1, args.image.name if args.image else "text to video", model, body, args.image)
+        raise InvalidInputError(cli_words(exc), field=exc.field) from None
+    row = Row(1, args.image.name if args.image else "text to video", model.path, body, args.image)
     _read_picture(row, args)
     return [row], False
 
@@ -106,12 +111,12 @@ def _folder_rows(args: Any) -> list[Row]:
     if not pictures:
         raise InvalidInputError(f"--images-dir {folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)}).")
     try:
-        body = build_body(I2V_NUMBERS, args.prompt, args.negative_prompt, _flag_values(args, I2V_NUMBERS))
+        body = _body(LTX2_19B_I2V, args.prompt, args.negative_prompt, flag_values(args, LTX2_19B_I2V))
     except InvalidInputError as exc:
-        raise InvalidInputError(cli_words(exc)) from None
+        raise InvalidInputError(cli_words(exc), field=exc.field) from None
     rows, errors = [], []
     for n, path in enumerate(pictures, 1):
-        row = Row(n, path.name, I2V_MODEL, dict(body), path)
+        row = Row(n, path.name, LTX2_19B_I2V.path, dict(body), path)
         try:
             _read_picture(row, args, label=f"{folder.name}/{path.name}:")
         except InvalidInputError as exc:
@@ -167,12 +172,12 @@ def _column(name: str) -> str:
 
 def _manifest_rows(args: Any) -> list[Row]:
     path: Path = args.manifest
-    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
-    flags = _flag_values(args, fields)
+    model = _model(args)
+    flags = flag_values(args, model)
     rows, errors = [], []
     for n, (where, record) in enumerate(read_manifest(path), 1):
         try:
-            rows.append(_manifest_row(n, where, record, args, fields, model, flags))
+            rows.append(_manifest_row(n, where, record, args, model, flags))
         except InvalidInputError as exc:
             errors.append(str(exc))
             if len(errors) >= MAX_ROW_ERRORS:
@@ -181,7 +186,7 @@ def _manifest_rows(args: Any) -> list[Row]:
     return rows
 
 
-def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, fields: Any, model: str,
+def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: Model,
                   flags: dict[str, Any]) -> Row:
     values: dict[str, Any] = {}
     for name, value in record.items():
@@ -207,16 +212,16 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, fields:
     name = str(values.pop("name", "") or "")
     negative = values.pop("negative_prompt", None)
     try:
-        body = build_body(fields, str(prompt), args.negative_prompt if negative is None else str(negative),
-                          {**flags, **values})
+        body = _body(model, str(prompt), args.negative_prompt if negative is None else str(negative),
+                     {**flags, **values})
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{where}: {exc}") from None
+        raise InvalidInputError(f"{where}: {cli_words(exc, fields=False)}", field=exc.field) from None
     image_path = None
     if image:
         image_path = Path(str(image)).expanduser()
         if not image_path.is_absolute():
             image_path = args.manifest.parent / image_path
-    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model, body, image_path)
+    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model.path, body, image_path)
     _read_picture(row, args, label=f"{where}: image")
     return row
 

@@ -153,9 +153,26 @@ class OutputFolderError(SegmindError):
 
 
 class InvalidInputError(SegmindError):
-    """An input or request field the service would refuse; raised before sending (billed: never)."""
+    """An input or request field the service would refuse; raised before sending (billed: never).
+
+    `field`: the request field at fault, as data, so each face names it its own way (the node
+    'num_frames', the command line --num-frames, a manifest its column). `detail`: the rest of
+    the sentence after the field's name; without a message the text is "<field> <detail>",
+    the field written as Action.SET_FIELD so that each face words it."""
 
     billed = False
+
+    def __init__(self, message: str | None = None, *, field: str | None = None,
+                 detail: str | None = None) -> None:
+        if message is None:
+            message = f"{Action.SET_FIELD(field)} {detail}" if field else str(detail or "")
+        super().__init__(message)
+        self.field = field
+        self.detail = detail
+
+    def naming(self, name: str) -> str:
+        """The message with the field called `name` (a flag, a column); as it is otherwise."""
+        return f"{name} {self.detail}" if self.field and self.detail else str(self)
 
 
 class Cancelled(SegmindError):
