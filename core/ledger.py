@@ -182,15 +182,17 @@ class Ledger:
         return out
 
     def _deduped(self) -> list[dict[str, Any]]:
-        """Oldest first; for a request id recorded more than once, its latest line only."""
-        latest: dict[str, int] = {}
+        """Oldest first; for a job recorded more than once (accepted, then landed), its latest
+        line only. A job is its request id and the request's fingerprint: two different paid
+        requests answered with the same id (a service reusing ids) both count."""
+        latest: dict[tuple[str, Any], int] = {}
         lines = self._lines()
         for n, line in enumerate(lines):
             rid = line.get("request_id")
             if rid:
-                latest[rid] = n
+                latest[(rid, line.get("fingerprint"))] = n
         return [line for n, line in enumerate(lines)
-                if not line.get("request_id") or latest[line["request_id"]] == n]
+                if not line.get("request_id") or latest[(line["request_id"], line.get("fingerprint"))] == n]
 
     def entries(self, limit: int = 200) -> list[dict[str, Any]]:
         """The latest `limit` runs, newest first."""

@@ -280,3 +280,18 @@ def test_guard_before_paying_gives_the_reservation_back_when_credits_are_short(t
     assert ledger_mod.reserved_total() == pytest.approx(CLIP)
     with pytest.raises(errors.SpendLimitError):  # the limit is checked first, with no credits call
         ledger_mod.guard_before_paying(tmp_path, "p3", [CLIP, CLIP], None)
+
+
+def test_two_paid_requests_answered_with_the_same_request_id_both_count(tmp_path: Path, fault_row) -> None:
+    # Issue 19 item 11: a service that reuses a request id for another paid job. One job's two
+    # lines (accepted, then landed with its cost) still count once.
+    led = Ledger(tmp_path)
+    led.record(entry("same-id", cost=None, fingerprint="a" * 64))
+    led.record(entry("same-id", cost=0.3, fingerprint="a" * 64))
+    led.record(entry("same-id", cost=0.4, fingerprint="b" * 64))
+    assert led.spent_today() == pytest.approx(0.7)
+    assert len(led.entries()) == 2
+    fault_row("Two different paid requests answered with the same request id",
+              "spend ledger (core/ledger.py), today's spend and the per-day limit",
+              "Both count (a job is its request id and its request's fingerprint); before, the second "
+              "hid the first and today's spend showed one.")
