@@ -17,7 +17,7 @@ FIELD_FLAGS = {
     "width": "--width", "height": "--height", "num_frames": "--num-frames", "fps": "--fps",
     "seed": "--seed", "guidance_scale": "--guidance-scale", "timeout_seconds": "--timeout",
     "upload_format": "--upload-format", "api_mode": "--api-mode", "force_rerun": "--force-rerun",
-    "backend": "--backend", "request_id": "the request id",
+    "backend": "--backend", "request_id": "`collect REQUEST_ID`",
 }
 CLI_WORDS: dict[str, str] = {
     "retry": "run again",

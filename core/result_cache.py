@@ -273,9 +273,12 @@ class ResultCache:
 
 def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """The record with fields of the wrong type dropped: they reach the node's summary."""
+    from .credentials import redact
+
     clean = dict(meta)
-    if not isinstance(clean.get("request_id"), str):
-        clean["request_id"] = None
+    rid = clean.get("request_id")
+    # A record written before ids were redacted on arrival must not show a key either.
+    clean["request_id"] = redact(rid[:4096])[:200] if isinstance(rid, str) else None
     for key in ("stored_at", "cost"):
         value = clean.get(key)
         if key in clean and (isinstance(value, bool) or not isinstance(value, (int, float))

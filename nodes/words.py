@@ -13,7 +13,7 @@ NODE_WORDS: dict[str, str] = {
     "run_again": "queue the same graph again",
     "run_original": "queue the original graph",
     "output_folder": "choose another output folder (start ComfyUI with --output-directory)",
-    "find_request_id": "copy it from the Segmind jobs panel or a node's summary",
+    "find_request_id": "pick one in 'recorded_job', or copy it from the Segmind jobs panel or a node's summary",
     "spend_limits": "ComfyUI Settings > Segmind > spend limits",
     "api_key": "ComfyUI Settings > Segmind",
 }

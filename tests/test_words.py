@@ -119,3 +119,35 @@ def test_every_action_has_words_in_every_face() -> None:
     for action in actions:
         for words in (errors.neutral_words, node_words.node_words, cli_words.terminal_words):
             assert words(action).strip()
+
+
+def test_a_node_run_and_a_command_refused_by_the_same_limit_each_say_it_their_way(pack_env, tmp_path, capsys):
+    import torch
+
+    from node_calls import call_node
+    from pack_loader import load_pack
+
+    node = load_pack().NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
+    ledger.SpendLimits(per_run=0.0001).save(pack_env.home)
+    with pytest.raises(errors.SpendLimitError) as info, torch.inference_mode():
+        call_node(node(), image=torch.rand(1, 64, 96, 3), prompt="a fox", negative_prompt="", unique_id="5",
+                  width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
+    assert "change it in ComfyUI Settings > Segmind > spend limits" in str(info.value)
+    assert pack_env.jobs_submitted == 0
+
+    import av
+    import numpy as np
+
+    picture = tmp_path / "p.png"
+    with av.open(str(picture), "w", format="image2") as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 90, np.uint8), format="rgb24")
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    cli = pack_module("__main__")
+    code = cli.main(["--backend", "segmind", "--image", str(picture), "--prompt", "a fox", "--width", "256",
+                     "--height", "256", "--num-frames", "9", "--fps", "8", "--out", str(pack_env.output), "--yes"])
+    err = capsys.readouterr().err
+    assert code == 2 and "change it in the `limits` command" in err and "ComfyUI" not in err, err
+    assert pack_env.jobs_submitted == 0
