@@ -1,6 +1,7 @@
 """The core's errors in the command line's own words: what the user can do
 (core.errors.Action) as a terminal user does it (run the command again, a --flag, the
-`limits` command), no raw library error numbers, and never the key (argparse would echo a mistyped `--api-key SG_...` back in its error)."""
+`limits` command), no raw library error numbers, and never the key (argparse would echo
+a mistyped `--api-key SG_...` back in its error)."""
 from __future__ import annotations
 
 import argparse
@@ -10,15 +11,10 @@ from typing import NoReturn
 
 from ..core.credentials import redact
 from ..core.errors import Action, SegmindError
+from .fields import flag
 
-# Request field names -> the flag that sets them here.
-FIELD_FLAGS = {
-    "prompt": "--prompt", "negative_prompt": "--negative-prompt", "image": "--image",
-    "width": "--width", "height": "--height", "num_frames": "--num-frames", "fps": "--fps",
-    "seed": "--seed", "guidance_scale": "--guidance-scale", "timeout_seconds": "--timeout",
-    "upload_format": "--upload-format", "api_mode": "--api-mode", "force_rerun": "--force-rerun",
-    "backend": "--backend", "request_id": "`collect REQUEST_ID`",
-}
+# Fields whose flag is not the descriptors' rule (cli.fields.flag: num_frames -> --num-frames).
+FIELD_FLAGS = {"timeout_seconds": "--timeout", "request_id": "`collect REQUEST_ID`"}
 CLI_WORDS: dict[str, str] = {
     "retry": "run again",
     "run_again": "run the same command again",
@@ -36,7 +32,7 @@ def terminal_words(action: Action, fields: bool = True) -> str:
     manifest's column (its own name) rather than its flag."""
     if action.kind == "set_field":
         name = action.subject
-        return FIELD_FLAGS.get(name, "--" + name.replace("_", "-")) if fields else f"'{name}'"
+        return FIELD_FLAGS.get(name) or flag(name) if fields else f"'{name}'"
     if action.kind == "change_setting":
         return CLI_WORDS[action.subject]
     return CLI_WORDS[action.kind]
