@@ -227,10 +227,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         return _dispatch(argv, prog)
     except (InvalidInputError, MissingAPIKeyError, OutputFolderError, Refused) as exc:
-        print(f"error: {for_terminal(cli_words(str(exc)))}", file=sys.stderr)
+        print(f"error: {for_terminal(cli_words(exc))}", file=sys.stderr)
         return 2
     except SegmindError as exc:
-        print(f"error: {for_terminal(cli_words(str(exc)))}", file=sys.stderr)
+        print(f"error: {for_terminal(cli_words(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\nInterrupted. A job already submitted to Segmind keeps running (and is billed) there; "

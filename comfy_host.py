@@ -1,5 +1,6 @@
 """The only module that touches ComfyUI's own modules: output and user folders,
-interruption, progress bar and text, VIDEO objects and the prompt server's routes.
+interruption, progress bar and text, VIDEO objects, the prompt server's route table and
+the addresses it listens on.
 Outside ComfyUI (CLI, tests) every function degrades to a plain-Python fallback."""
 from __future__ import annotations
 
@@ -185,14 +186,18 @@ def video_from_file(path: str | os.PathLike) -> Any:
     return cls(str(path)) if cls is not None else FileVideo(path)
 
 
-def register_routes() -> bool:
-    """Add the pack's HTTP routes to ComfyUI's server; False outside ComfyUI."""
+def route_table() -> Any:
+    """The prompt server's route table (PromptServer.instance.routes), where a pack adds its
+    routes before ComfyUI builds its app; None outside ComfyUI."""
     server = getattr(_module("server"), "PromptServer", None)
-    instance = getattr(server, "instance", None)
-    routes = getattr(instance, "routes", None)
-    if routes is None:
-        return False
-    from .routes import register_routes as add_key_routes
+    return getattr(getattr(server, "instance", None), "routes", None)
 
-    add_key_routes(routes, user_directory)
-    return True
+
+def listen_addresses() -> list[str]:
+    """The addresses ComfyUI listens on (its --listen, comma-separated; 127.0.0.1 by
+    default); [] outside ComfyUI."""
+    args = getattr(_module("comfy.cli_args"), "args", None)
+    listen = getattr(args, "listen", None)
+    if not isinstance(listen, str):
+        return []
+    return [a.strip() for a in listen.split(",") if a.strip()]

@@ -34,22 +34,33 @@ loopback hosts only; these handlers check every request:
     preflight, which ComfyUI does not grant);
   * requests with neither Origin nor Sec-Fetch-Site come from no browser (curl, scripts
     on the machine) and are accepted: they are not cross-site requests.
-Residual risk, shared with every ComfyUI route: DNS rebinding (a foreign page served
-under a name that resolves to this machine) passes an Origin/Host comparison.
+  * the name the request was sent to (`Host`, and `X-Forwarded-Host` when a proxy sets
+    it) must be one this server really answers to: an IP address, `localhost`, the
+    address ComfyUI listens on (`--listen`), this machine's name, or a name listed in
+    SEGMIND_LTX2_ALLOWED_HOSTS (comma-separated; `.example.com` allows its subdomains).
+    A page under a foreign name that its DNS points at this machine (DNS rebinding)
+    carries that foreign name in Host and Origin alike, so the Origin check alone would
+    pass it: this check refuses it.
+
+The handlers are given what they need (the user and output folders, the names served)
+by whoever registers them (`__init__.py` with comfy_host's getters); this module never
+imports comfy_host.
 
 The handlers are plain aiohttp; aiohttp (a ComfyUI dependency) is imported inside the
 functions so that importing this module never needs it."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import math
 import os
 import re
+import socket
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import quote, urlsplit
 
 from .core.credentials import (
@@ -61,6 +72,7 @@ from .core.credentials import (
     validate_key_text,
 )
 from .core.errors import KeyFileUnreadableError
+from .nodes.words import node_text  # the routes answer the ComfyUI page: ComfyUI's words
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +90,8 @@ LAST4_MIN_LENGTH = 12
 
 UserDirGetter = Callable[[], "str | os.PathLike[str]"]
 OutputDirGetter = Callable[[], "str | os.PathLike[str]"]
+HostNamesGetter = Callable[[], Iterable[str]]
+ALLOWED_HOSTS_ENV = "SEGMIND_LTX2_ALLOWED_HOSTS"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -150,6 +164,63 @@ def check_same_origin(method: str, headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def allowed_host_names(listen: Iterable[str] = (), environ: Mapping[str, str] = os.environ) -> frozenset[str]:
+    """The names (besides IP addresses and localhost) this server answers to: the addresses
+    it listens on, this machine's name, and the names the user lists in ALLOWED_HOSTS_ENV."""
+    names = {str(n) for n in listen}
+    try:
+        names.add(socket.gethostname())
+    except OSError:
+        pass
+    names.update((environ.get(ALLOWED_HOSTS_ENV) or "").split(","))
+    return frozenset(n.strip().lower().rstrip(".") for n in names if n and n.strip())
+
+
+def _host_name(value: str) -> str | None:
+    """The host name of a Host header value "name[:port]" (lowercase, no trailing dot)."""
+    try:
+        name = urlsplit("//" + value.strip()).hostname
+    except ValueError:
+        return None
+    return name.rstrip(".") if name else None
+
+
+def is_served_name(name: str, allowed: Iterable[str]) -> bool:
+    """True for a name a browser can only use to reach this very server: an IP address (a
+    request to it goes to that address), localhost, or an allowed name (".x.org" allows
+    every name under x.org). Any other name may be a stranger's that their DNS points here."""
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    if name == "localhost":
+        return True
+    for entry in allowed:
+        if name == entry or (entry.startswith(".") and name.endswith(entry)):
+            return True
+    return False
+
+
+def check_served_name(headers: Mapping[str, str], allowed: Iterable[str]) -> str | None:
+    """None when the request was sent to a name this server answers to (see is_served_name);
+    else why not. Both Host and a proxy's X-Forwarded-Host must pass: a rebinding page can
+    add any X-Forwarded-Host it likes, but not change Host."""
+    allowed = frozenset(allowed)
+    for header in ("Host", "X-Forwarded-Host"):
+        value = headers.get(header)
+        if not value:
+            continue
+        name = _host_name(value.split(",")[0])
+        if name is None:
+            return f"unreadable {header} header"
+        if not is_served_name(name, allowed):
+            return (f"this server does not answer to the name {name[:100]!r} (a page under a foreign name "
+                    f"may point it at this machine). If that is how you open ComfyUI, add it to "
+                    f"{ALLOWED_HOSTS_ENV} (comma-separated) and restart ComfyUI")
+    return None
+
+
 def key_status(user_dir: "str | os.PathLike[str] | None") -> dict[str, Any]:
     """The status JSON; never contains the key. An unreadable key file is reported
     in "error" (a message saying what to change) instead of failing the request."""
@@ -158,7 +229,7 @@ def key_status(user_dir: "str | os.PathLike[str] | None") -> dict[str, Any]:
     except KeyFileUnreadableError as exc:
         return {"set": False, "source": None, "last4": None,
                 "key_file": str(key_file_path(user_dir)) if user_dir is not None else None,
-                "env_var": ENV_VAR, "env_overrides_file": False, "error": str(exc)}
+                "env_var": ENV_VAR, "env_overrides_file": False, "error": node_text(exc)}
     file_key: str | None = None
     if source == "env" and user_dir is not None:
         try:
@@ -235,7 +306,7 @@ def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
         out["limits"] = SpendLimits.load(user_dir).as_dict()
     except LimitsFileError as exc:
         out["limits"] = {"per_day": None, "per_run": None}
-        out["limits_error"] = str(exc)
+        out["limits_error"] = node_text(exc)
     return out
 
 
@@ -352,10 +423,14 @@ def thumbnail(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathLike
 # --------------------------------------------------------------------------- aiohttp handlers
 
 
-def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGetter | None = None) -> list[Any]:
+def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGetter,
+                served_names: HostNamesGetter | None = None) -> list[Any]:
     """aiohttp RouteDefs for the pack's routes; `user_dir_getter()` gives ComfyUI's user
-    folder, `output_dir_getter()` its output folder (default: comfy_host.output_directory)."""
+    folder, `output_dir_getter()` its output folder, `served_names()` the names besides IP
+    addresses and localhost the server answers to (default: allowed_host_names())."""
     from aiohttp import web
+
+    names = served_names or allowed_host_names
 
     def respond(payload: dict[str, Any], status: int = 200) -> "web.Response":
         return web.json_response(payload, status=status, headers=_NO_STORE)
@@ -364,6 +439,9 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         """Every route answers only the ComfyUI page itself (check_same_origin): another
         site open in the browser can neither read the jobs nor change the key or limits."""
         async def guarded(request: "web.Request") -> "web.StreamResponse":
+            reason = check_served_name(request.headers, names())
+            if reason is not None:
+                return respond({"error": f"Forbidden: {reason}."}, 403)
             reason = check_same_origin(request.method, request.headers)
             if reason is not None:
                 return respond({"error": f"Forbidden: {reason}. Use the ComfyUI settings dialog."}, 403)
@@ -375,11 +453,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         return user_dir_getter()
 
     def output_dir() -> "str | os.PathLike[str]":
-        if output_dir_getter is not None:
-            return output_dir_getter()
-        from .comfy_host import output_directory
-
-        return output_directory()
+        return output_dir_getter()
 
     async def json_body(request: "web.Request") -> "tuple[Any, web.Response | None]":
         """(parsed JSON body, None), or (None, the error answer)."""
@@ -409,7 +483,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         try:
             key = validate_key_text(body["key"])
         except Exception as exc:  # InvalidInputError: a message for the user, never the key
-            return respond({"error": str(exc)}, 400)
+            return respond({"error": node_text(exc)}, 400)
         try:
             save_api_key(user_dir(), key)
         except OSError as exc:
@@ -454,7 +528,9 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         if fp is None:
             return respond({"error": "Give ?fingerprint= with a job's fingerprint (64 hex digits)."}, 400)
         clip = cache_directory(user_dir()) / f"{fp}.mp4"
-        if not clip.is_file():
+        # The cache holds clips as files (hard links), never symlinks: one planted there could
+        # point anywhere this user can read.
+        if clip.is_symlink() or not clip.is_file():
             return respond({"error": "This clip is no longer in the result cache."}, 404)
         return web.FileResponse(clip, headers={"Content-Type": "video/mp4", "Cache-Control": "private, max-age=3600",
                                                "X-Content-Type-Options": "nosniff"})
@@ -466,7 +542,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
         try:
             answer: dict[str, Any] = SpendLimits.load(user_dir()).as_dict()
         except LimitsFileError as exc:
-            answer = {"per_day": None, "per_run": None, "error": str(exc)}
+            answer = {"per_day": None, "per_run": None, "error": node_text(exc)}
         answer["file"] = str(limits_path(user_dir()))
         return answer
 
@@ -491,7 +567,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
                 if name in body:
                     setattr(limits, name, parse_limit(name, body[name]))
         except InvalidInputError as exc:
-            return respond({"error": str(exc)}, 400)
+            return respond({"error": node_text(exc)}, 400)
         try:
             limits.save(user_dir())
         except OSError as exc:
@@ -523,7 +599,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
             try:
                 value = await asyncio.to_thread(fetch)
             except SegmindError as exc:
-                return respond(_json_safe({"credits": known_credits(), "error": redact(str(exc))}))
+                return respond(_json_safe({"credits": known_credits(), "error": redact(node_text(exc))}))
         return respond(_json_safe({"credits": value, "cached": False}))
 
     return [
@@ -539,13 +615,13 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
     ]
 
 
-def register_routes(route_table: Any, user_dir_getter: UserDirGetter,
-                    output_dir_getter: OutputDirGetter | None = None) -> None:
+def register_routes(route_table: Any, user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGetter,
+                    served_names: HostNamesGetter | None = None) -> None:
     """Add the routes to a `web.RouteTableDef` (PromptServer.instance.routes), which has
     no add_routes(); ComfyUI copies them under /api/... when it builds its app.
 
     No route keyword arguments (name=, allow_head=...): ComfyUI 0.3.64 copies each route
     with `api_routes.route(method, "/api" + path)(handler, **route.kwargs)`, and that
     decorator takes no keywords, so any kwargs stop the whole server from starting."""
-    for route in make_routes(user_dir_getter, output_dir_getter):
+    for route in make_routes(user_dir_getter, output_dir_getter, served_names):
         route_table.route(route.method, route.path)(route.handler)

@@ -16,7 +16,7 @@ from ..core.image_encode import EncodedImage
 from ..core.models import LTX2_19B_I2V, LTX2_19B_T2V, Model
 from ..core.params import build_body, estimate_cost, snap_to_grid
 from ..core.pay_plan import CACHED, DUPLICATE, NEW, RECORDED, plan_payments
-from .fields import field_words, flag_values, manifest_columns, number_columns
+from .fields import flag_values, manifest_columns, number_columns
 from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture
 from .words import cli_words
 
@@ -86,7 +86,7 @@ def rows_from_args(args: Any) -> tuple[list[Row], bool]:
     try:
         body = _body(model, args.prompt, args.negative_prompt, flag_values(args, model))
     except InvalidInputError as exc:
-        raise InvalidInputError(field_words(exc), field=exc.field) from None
+        raise InvalidInputError(cli_words(exc), field=exc.field) from None
     row = Row(1, args.image.name if args.image else "text to video", model.path, body, args.image)
     _read_picture(row, args)
     return [row], False
@@ -102,7 +102,7 @@ def _read_picture(row: Row, args: Any, label: str = "--image") -> None:
         try:
             rgb8 = for_upload(rgb8, row.body)
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(str(exc))}") from None
+            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(exc)}") from None
     row.picture = identity(rgb8, args.upload_format)
 
 
@@ -121,7 +121,7 @@ def _folder_rows(args: Any) -> list[Row]:
     try:
         body = _body(LTX2_19B_I2V, args.prompt, args.negative_prompt, flag_values(args, LTX2_19B_I2V))
     except InvalidInputError as exc:
-        raise InvalidInputError(field_words(exc), field=exc.field) from None
+        raise InvalidInputError(cli_words(exc), field=exc.field) from None
     rows, errors = [], []
     for n, path in enumerate(pictures, 1):
         row = Row(n, path.name, LTX2_19B_I2V.path, dict(body), path)
@@ -231,7 +231,7 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: 
         body = _body(model, str(prompt), args.negative_prompt if negative is None else str(negative),
                      {**flags, **values})
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{where}: {exc}", field=exc.field) from None
+        raise InvalidInputError(f"{where}: {cli_words(exc, fields=False)}", field=exc.field) from None
     image_path = None
     if image:
         image_path = Path(str(image)).expanduser()

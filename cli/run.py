@@ -81,7 +81,7 @@ def preflight(rows: list[Row], settings: Settings) -> None:
     try:
         ensure_writable(folder)
     except OutputFolderError as exc:
-        raise OutputFolderError(cli_words(str(exc))) from None
+        raise OutputFolderError(cli_words(exc)) from None
     if settings.backend == "segmind":  # a paid job must be recordable, or it could not be resumed
         from ..core.job_journal import journal_directory
 
@@ -128,7 +128,12 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
     if total <= 0:
         return
     client = _client(settings)  # a missing key fails here, before the question and the upload
-    if total > CONFIRM_ABOVE_USD and not settings.yes and sys.stdin is not None and sys.stdin.isatty():
+    asking = sys.stdin is not None and sys.stdin.isatty()
+    if total > CONFIRM_ABOVE_USD and not settings.yes and not asking:
+        # No one to ask (a script, a pipe): above the small sum, paying must be said with --yes.
+        raise Refused(f"Not started: this run is estimated at {money(total)} and there is no terminal to ask "
+                      "whether to pay it. Nothing was sent. Add --yes to run it unattended.")
+    if total > CONFIRM_ABOVE_USD and not settings.yes:
         print(f"This run is estimated at {money(total)}. Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
         try:
             answer = input()
@@ -148,7 +153,7 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
         handles = guard_before_paying(settings.user_dir, settings.run_id, [r.estimate for r in paying], client,
                                       bases_of([r.learned for r in paying if r.learned is not None]))
     except (SpendLimitError, InsufficientCreditsError) as exc:
-        raise Refused(str(exc).replace("queue again", "run the same command again")) from None
+        raise Refused(cli_words(exc)) from None
     for row, handle in zip(paying, handles):
         row.reservation = handle  # each row's own: settled or released by its run_on_segmind
 
@@ -256,7 +261,7 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
         except SegmindError as exc:
             if not batch:
                 raise  # one clip: the command's own error and exit code
-            message = cli_words(str(exc))
+            message = cli_words(exc)
             if isinstance(exc, MissingAPIKeyError) or (isinstance(exc, SegmindAPIError) and exc.status in _FATAL_STATUSES):
                 halt_reason.append(f"row {row.number} failed: {message}")
                 halt.set()
@@ -264,7 +269,7 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
         except Exception as exc:  # a bug: say what, keep the other clips going
             if not batch:
                 raise
-            result = _failure(row, "failed", f"internal error ({type(exc).__name__}: {cli_words(str(exc))}); "
+            result = _failure(row, "failed", f"internal error ({type(exc).__name__}: {cli_words(exc)}); "
                                              "please report it")
         except BaseException:
             bar.close()

@@ -1,6 +1,7 @@
-"""Messages in the command line's own words: flag names instead of node field names,
-terminal advice instead of ComfyUI advice, no raw library error numbers, and never the
-key (argparse would echo a mistyped `--api-key SG_...` back in its error)."""
+"""The core's errors in the command line's own words: what the user can do
+(core.errors.Action) as a terminal user does it (run the command again, a --flag, the
+`limits` command), no raw library error numbers, and never the key (argparse would echo
+a mistyped `--api-key SG_...` back in its error)."""
 from __future__ import annotations
 
 import argparse
@@ -9,35 +10,32 @@ import sys
 from typing import NoReturn
 
 from ..core.credentials import redact
+from ..core.errors import Action, SegmindError
+from .fields import flag
 
-# Request and node field names -> the flag that sets them here.
-FIELD_FLAGS = {
-    "prompt": "--prompt", "negative_prompt": "--negative-prompt", "image": "--image",
-    "width": "--width", "height": "--height", "num_frames": "--num-frames", "fps": "--fps",
-    "seed": "--seed", "guidance_scale": "--guidance-scale", "timeout_seconds": "--timeout",
-    "upload_format": "--upload-format", "api_mode": "--api-mode", "force_rerun": "--force-rerun",
-    "backend": "--backend",
+# Fields whose flag is not the descriptors' rule (cli.fields.flag: num_frames -> --num-frames).
+FIELD_FLAGS = {"timeout_seconds": "--timeout", "request_id": "`collect REQUEST_ID`"}
+CLI_WORDS: dict[str, str] = {
+    "retry": "run again",
+    "run_again": "run the same command again",
+    "run_original": "run the original command",
+    "output_folder": "give --out a writable folder",
+    "find_request_id": "the `jobs` command lists those recorded here",
+    "spend_limits": "the `limits` command",
+    "api_key": "SEGMIND_API_KEY or the key file (see --check-key)",
 }
-_BARE = ("negative_prompt", "num_frames", "guidance_scale", "timeout_seconds", "upload_format",
-         "api_mode", "force_rerun")
-_PHRASES = (
-    ("check prompt, width, height, num_frames, fps and guidance_scale",
-     "check --prompt, --width, --height, --num-frames, --fps and --guidance-scale"),
-    (" before starting ComfyUI", ""),
-    ("or start ComfyUI with --output-directory pointing somewhere writable",
-     "or give --out a writable folder"),
-    ("Queue the same graph again", "Run the same command again"),
-    ("queue the same graph again", "run the same command again"),
-    ("queueing the same graph again", "running the same command again"),
-    ("Queue the original graph", "Run the original command"),
-    ("copy it from the Segmind jobs panel or a node's summary", "the `jobs` command lists those recorded here"),
-    ("queueing again", "running again"),
-    ("Queue again", "Run again"),
-    ("queue again", "run again"),
-    ("the next identical queue", "the same command run again"),
-    ("Cancelled by the user.", "Interrupted."),
-)
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*|\s*\(errno -?\d+\)|; last error log: .*$", re.I | re.M)
+
+
+def terminal_words(action: Action, fields: bool = True) -> str:
+    """An action as a command line user does it. `fields=False` names a field as a
+    manifest's column (its own name) rather than its flag."""
+    if action.kind == "set_field":
+        name = action.subject
+        return FIELD_FLAGS.get(name) or flag(name) if fields else f"'{name}'"
+    if action.kind == "change_setting":
+        return CLI_WORDS[action.subject]
+    return CLI_WORDS[action.kind]
 
 
 def scrub(text: str) -> str:
@@ -47,18 +45,14 @@ def scrub(text: str) -> str:
     return redact(str(text), os.environ.get("SEGMIND_API_KEY", "").strip() or None)
 
 
-def cli_words(text: str, fields: bool = True) -> str:
-    """A core or library message, re-worded for a terminal and scrubbed of any key.
-    `fields=False` keeps field names (a manifest's columns are named that way)."""
-    text = scrub(text)
-    for old, new in _PHRASES:
-        text = text.replace(old, new)
-    if fields:
-        for name, flag in FIELD_FLAGS.items():
-            text = text.replace(f"'{name}'", flag)
-        for name in _BARE:
-            text = re.sub(rf"(?<![\w-]){name}(?!\w)", FIELD_FLAGS[name], text)
-    return _ERRNO.sub("", text)
+def cli_words(message: BaseException | str, fields: bool = True) -> str:
+    """A core error (or a library's message) in the terminal's words, scrubbed of any key
+    and of raw error numbers. `fields=False` names fields as a manifest's columns."""
+    if isinstance(message, SegmindError):
+        text = message.worded(lambda action: terminal_words(action, fields))
+    else:
+        text = str(message)
+    return _ERRNO.sub("", scrub(text))
 
 
 class Parser(argparse.ArgumentParser):

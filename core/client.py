@@ -23,7 +23,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from .credentials import redact
-from .errors import (Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
+from .errors import (Action, Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
                      VideoError)
 from .params import DEFAULT_RUNTIME_SECONDS, finite_number, whole_number
 from .transport import (CLIP_MAX_BYTES, JSON_MAX_BYTES, SEGMIND_ORIGINS, Transport, is_loopback, megabytes,
@@ -94,9 +94,18 @@ def _base_origin(name: str, url: str):
 
 @dataclass
 class SubmittedJob:
+    """A job the service accepted. `request_id` is what the pack stores and shows (redacted,
+    at most REQUEST_ID_MAX characters); `wire_id` the id exactly as the service sent it, kept
+    only in memory for polling when it had to be redacted or cut (a service that echoes the
+    key in its ids)."""
     request_id: str
     model: str
     submitted_at: float = field(default_factory=time.time)
+    wire_id: str | None = None
+
+    @property
+    def poll_id(self) -> str:
+        return self.wire_id or self.request_id
 
 
 @dataclass
@@ -139,8 +148,13 @@ def _base64_cap(clip_bytes: int) -> int:
     return clip_bytes * 4 // 3 + (1 << 20)
 
 
+REQUEST_ID_MAX = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ue000\ue001]")
+
+
 def _say(text: Any, key: str | None, limit: int = 200) -> str:
-    """Server text made fit for a message: the key redacted in any encoding, then cut."""
+    """Server text made fit for a message or a record: the key redacted in any encoding,
+    control characters (and the errors' action markers) removed, then cut to `limit`."""
     if not isinstance(text, str):
         try:
             text = json.dumps(text, default=str)
@@ -148,7 +162,7 @@ def _say(text: Any, key: str | None, limit: int = 200) -> str:
             text = "<unreadable>"
     # Cut before redacting only far past `limit`: a key (at most 256 characters, a few
     # times that when escaped) that starts within the limit is still redacted whole.
-    text = redact(text[:limit + 4096], key)
+    text = _UNPRINTABLE.sub(" ", redact(text[:limit + 4096], key))
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
@@ -370,14 +384,16 @@ class SegmindClient:
                 data = self._json(resp, "submit")
             except SegmindError as exc:  # a 200 is billed: say so, and never resend
                 raise SegmindError(f"{exc} The job may have been accepted and billed, but no request id "
-                                   "arrived: check your Segmind dashboard before queueing again.") from None
+                                   f"arrived: check your Segmind dashboard before you {Action.RETRY}.", billed=True) from None
             rid = data.get("request_id") if isinstance(data, dict) else None
             if isinstance(rid, bool) or not isinstance(rid, (str, int)) or not str(rid).strip():
                 raise SegmindError(
                     "Segmind answered the submit without a request_id, so its result cannot be fetched. "
-                    "The job may have been accepted and billed: check your Segmind dashboard before "
-                    f"queueing again (answer: {self._preview(data)}).")
-            job = SubmittedJob(request_id=str(rid).strip(), model=model)
+                    "The job may have been accepted and billed: check your Segmind dashboard before you "
+                    f"{Action.RETRY} (answer: {self._preview(data)}).", billed=True)
+            wire = str(rid).strip()
+            shown = _say(wire, self._key, REQUEST_ID_MAX)
+            job = SubmittedJob(request_id=shown, model=model, wire_id=wire if shown != wire else None)
             if on_accepted is not None:
                 on_accepted(job)
             return job
@@ -413,7 +429,7 @@ class SegmindClient:
 
         polls = current().polls
         api = self.config.api_base
-        rid = quote(job.request_id, safe="")  # a server-given id stays one path segment
+        rid = quote(job.poll_id, safe="")  # a server-given id stays one path segment
         started = time.monotonic() if started is None else started
         processing_since: float | None = None
         info = RunInfo(request_id=job.request_id)
@@ -445,9 +461,10 @@ class SegmindClient:
             if now - started > timeout:
                 raise SegmindTimeoutError(
                     f"Segmind job {job.request_id} is still {status.lower() or 'queued'} after "
-                    f"{int(now - started)} s (timeout_seconds). It keeps running on Segmind's side and "
-                    "was recorded: queue the same graph again (within an hour) to pick up its result "
-                    "without paying again, or raise timeout_seconds.", request_id=job.request_id)
+                    f"{int(now - started)} s ({Action.SET_FIELD('timeout_seconds')}). It keeps running on "
+                    f"Segmind's side and was recorded: {Action.RUN_AGAIN} (within an hour) to pick up its "
+                    f"result without paying again, or raise {Action.SET_FIELD('timeout_seconds')}.",
+                    request_id=job.request_id, billed=True)
             gap = polls.gap(elapsed=now - started, expected=expected_seconds, first=self.config.poll_interval,
                             longest=self.config.poll_interval_max, budget=self._t.budget)
             # Jobs sent together finish together: another one completing wakes this one early.

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputFolderError, VideoError
+from .errors import Action, OutputFolderError, VideoError
 from .params import snap_to_grid
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,12 @@ def ensure_writable(folder: Path, needed_bytes: int = 0) -> None:
         why = exc.strerror or type(exc).__name__
         raise OutputFolderError(
             f"Cannot save clips in {folder} ({why}). Nothing was sent to Segmind. Make the folder "
-            "writable, free some disk space, or start ComfyUI with --output-directory pointing "
-            "somewhere writable.") from None
+            f"writable, free some disk space, or {Action.OUTPUT_FOLDER}.") from None
     if free < needed_bytes:
         raise OutputFolderError(
             f"Only {free / 1e6:.0f} MB is free in {folder}, and the clip may need up to "
-            f"{needed_bytes / 1e6:.0f} MB. Nothing was sent to Segmind: free some disk space, or start "
-            "ComfyUI with --output-directory pointing at a disk with room.")
+            f"{needed_bytes / 1e6:.0f} MB. Nothing was sent to Segmind: free some disk space, or "
+            f"{Action.OUTPUT_FOLDER}.")
 
 
 def check_video(path: Path) -> None:

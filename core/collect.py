@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from .client import RunInfo, SubmittedJob
 from .clip_saving import OUTPUT_SUBFOLDER  # the preview is served from there
-from .errors import (CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
+from .errors import (Action, CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
 from .ledger import Ledger, LedgerLine, entry_amount
@@ -42,15 +42,15 @@ def validate_request_id(text: Any) -> str:
     raw = text if isinstance(text, str) else ""
     rid = raw.strip().split(LABEL_SEPARATOR)[0].strip()  # a picked label "id | time | prompt"
     if not rid:
-        raise InvalidInputError("No request id: type one into 'request_id', or pick a recorded job in "
-                                "'recorded_job' (the jobs panel and each node's summary show the ids).")
+        raise InvalidInputError(f"No request id: give one in {Action.SET_FIELD('request_id')} "
+                                f"({Action.FIND_REQUEST_ID}).")
     if not _REQUEST_ID.fullmatch(rid):
         from .credentials import redact
 
         shown = redact(rid[:60]) + ("..." if len(rid) > 60 else "")
         raise InvalidInputError(
             f"{shown!r} is not a Segmind request id (letters, digits, '-' and '_' only, like "
-            "'3f2a9c1e-...'): copy it from the Segmind jobs panel or a node's summary.")
+            f"'3f2a9c1e-...'): {Action.FIND_REQUEST_ID}.")
     return rid
 
 
@@ -283,8 +283,7 @@ def _dest(output_dir: Path, request_id: str) -> Path:
     except OSError as exc:
         raise OutputFolderError(
             f"Cannot save the collected clip in {folder} ({exc.strerror or type(exc).__name__}). Nothing "
-            "was paid. Make the folder writable, free some disk space, or start ComfyUI with "
-            "--output-directory pointing somewhere writable.") from None
+            f"was paid. Make the folder writable, free some disk space, or {Action.OUTPUT_FOLDER}.") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     from .clip_saving import safe_name
 
@@ -351,7 +350,7 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
         except OSError as exc:
             raise OutputFolderError(
                 f"Cannot put the cached clip of job {rid} in {dest.parent} ({exc.strerror or exc}): free some "
-                "disk space or make the folder writable, then queue again (collecting never pays).") from None
+                f"disk space or make the folder writable, then {Action.RETRY} (collecting never pays).") from None
         emit("cache_hit", request_id=rid, path=str(dest))
         body = record.get("request") if isinstance(record.get("request"), dict) else {}
         return CollectedClip(dest, RunInfo(request_id=rid, cost=0.0, seed=whole_number(body.get("seed"))),
@@ -407,7 +406,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: Ledg
             raise UnknownJobError(
                 f"Job {rid} was submitted {age / 3600:.1f} hours ago and its clip is not in the result cache "
                 "nor in the output folder; Segmind keeps a job's result for one hour only, so it cannot be "
-                "collected any more. Queue the original graph to make (and pay for) a new clip.")
+                f"collected any more. {Action.RUN_ORIGINAL} to make (and pay for) a new clip.")
         try:
             ref, info = client.wait(SubmittedJob(rid, model), timeout,
                                     expected_seconds=expected_runtime(body, model) if body else DEFAULT_RUNTIME_SECONDS)
@@ -418,7 +417,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: Ledg
             if exc.status == 404:
                 raise UnknownJobError(
                     f"Segmind has no job {rid} (HTTP 404), and no clip of it is in the result cache or the "
-                    "output folder. Check the id (copy it from the Segmind jobs panel or a node's summary); "
+                    f"output folder. Check the id ({Action.FIND_REQUEST_ID}); "
                     "Segmind keeps a job's result for one hour only, so an older job cannot be collected.") from None
             raise
     from .clip_saving import save_checked

@@ -51,22 +51,22 @@ def load_api_key(user_dir: str | os.PathLike | None) -> tuple[str | None, str | 
 
 
 def _unreadable(path: Path, exc: BaseException) -> Exception:
-    from .errors import KeyFileUnreadableError
+    from .errors import Action, KeyFileUnreadableError
 
     why = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
         getattr(exc, "strerror", None) or type(exc).__name__).lower()
     return KeyFileUnreadableError(
         f"The Segmind API key file {path} cannot be read ({why}). Make it a plain text file "
-        f"this user can read, or delete it and save the key again under Settings > Segmind, "
+        f"this user can read, or delete it and save the key again ({Action.CHANGE_SETTING('api_key')}), "
         f"or set the environment variable {ENV_VAR} instead.")
 
 
 def require_api_key(user_dir: str | os.PathLike | None) -> str:
     """The key, or a MissingAPIKeyError naming both places it can come from."""
-    from .errors import MissingAPIKeyError
+    from .errors import Action, MissingAPIKeyError
 
     key, source = load_api_key(user_dir)
-    where = str(key_file_path(user_dir)) if user_dir is not None else "<ComfyUI>/user/segmind/api_key"
+    where = str(key_file_path(user_dir)) if user_dir is not None else "<user folder>/segmind/api_key"
     if key:
         if not _header_safe(key):
             # Sent as is, it would fail inside the HTTP library (a raw traceback, or
@@ -82,9 +82,9 @@ def require_api_key(user_dir: str | os.PathLike | None) -> str:
                 f"({_ALPHABET_HINT}): put only the key (SG_...) there, without quotes or other marks.")
         return key
     raise MissingAPIKeyError(
-        "No Segmind API key found. Set the environment variable SEGMIND_API_KEY before "
-        f"starting ComfyUI, or put the key in the file {where} (or enter it under "
-        "Settings > Segmind in ComfyUI). Get a key at https://www.segmind.com (API keys).")
+        f"No Segmind API key found. Set the environment variable {ENV_VAR}, or put the key in the "
+        f"file {where} ({Action.CHANGE_SETTING('api_key')}). Get a key at https://www.segmind.com "
+        "(API keys).")
 
 
 def validate_key_text(key: str) -> str:

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from .errors import Cancelled, InsufficientCreditsError, SegmindError
+from .errors import Action, Cancelled, InsufficientCreditsError, SegmindError
 from .params import finite_number
 from .reservations import check_amounts
 
@@ -31,7 +31,7 @@ def check_credits(credits_left: float | None, amounts: list[float]) -> None:
         raise InsufficientCreditsError(
             f"Refused before paying: your Segmind account has {money(left)} of credits left, less than "
             f"the estimate of {money(total)} for {n} clip{'s' if n != 1 else ''}. Nothing was sent. "
-            "Top up your credits on segmind.com (or queue fewer or smaller clips), then queue again.")
+            f"Top up your credits on segmind.com (or make fewer or smaller clips), then {Action.RETRY}.")
 
 
 _credits_lock = threading.Lock()

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidInputError
+from .errors import Action, InvalidInputError
 
 UPLOAD_FORMATS = ("png", "jpeg")
 _MIME = {"png": "image/png", "jpeg": "image/jpeg"}
@@ -42,10 +42,10 @@ def to_uint8_rgb(image: Any, batch_index: int = 0):
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4:
-        raise InvalidInputError(f"'image' must be a ComfyUI IMAGE [batch, height, width, channels]; got shape {tuple(arr.shape)}.")
+        raise InvalidInputError(f"{Action.SET_FIELD('image')} must be an IMAGE [batch, height, width, channels]; got shape {tuple(arr.shape)}.")
     batch = arr.shape[0]
     if batch == 0:
-        raise InvalidInputError("'image' is an empty batch: connect a node that outputs at least one image.")
+        raise InvalidInputError(f"{Action.SET_FIELD('image')} is an empty batch: give it at least one picture.")
     if not 0 <= batch_index < batch:
         raise InvalidInputError(f"'batch_index' is {batch_index} but the image batch holds {batch} picture(s): use 0..{batch - 1}.")
     pic = arr[batch_index]
@@ -64,8 +64,8 @@ def to_uint8_rgb(image: Any, batch_index: int = 0):
         if bad:
             raise InvalidInputError(
                 f"'image' has {bad} pixel value(s) that are NaN or infinite, so it cannot be uploaded "
-                "(nothing was sent to Segmind). The node that made the image produced invalid numbers: "
-                "fix or replace it, or clean the image (e.g. clamp it to 0..1), then queue again.")
+                "(nothing was sent to Segmind). Whatever made the image produced invalid numbers: "
+                f"fix or replace it, or clean the image (e.g. clamp it to 0..1), then {Action.RETRY}.")
         pic = np.clip(np.rint(pic * 255.0), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(pic)
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import LocalStateError, SegmindError
+from .errors import Action, LocalStateError, SegmindError
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +59,24 @@ def local_state_error(exc: OSError, path: Path, what: str, fix: str = "") -> Loc
     code = getattr(exc, "errno", None)
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         return LocalStateError(f"No space left on the disk holding {path}: free some disk space{fix}, "
-                               "then queue again.")
+                               f"then {Action.RETRY}.")
     if code in (errno.ENOTDIR, errno.EEXIST):
         blocker = _file_in_the_way(path.parent if code == errno.ENOTDIR else path) or path.parent
         return LocalStateError(f"{blocker} is a file where the pack needs a folder (it keeps {what} "
-                               "there). Move or delete that file, then queue again.")
+                               f"there). Move or delete that file, then {Action.RETRY}.")
     if code == errno.EISDIR:
         return LocalStateError(f"{path} is a folder where the pack keeps a file of {what}. Move or delete "
-                               "that folder, then queue again.")
+                               f"that folder, then {Action.RETRY}.")
     folder = path.parent
     if code in (errno.EACCES, errno.EPERM):
         return LocalStateError(f"Cannot use {path}: permission denied. The pack keeps {what} in {folder}: "
-                               "give the user running ComfyUI read and write access to it, then queue again.")
+                               f"give the user running the pack read and write access to it, then {Action.RETRY}.")
     if code == errno.EROFS:
         return LocalStateError(f"Cannot write {path}: the file system is read-only. The pack keeps {what} "
-                               f"in {folder}: make it writable, then queue again.")
+                               f"in {folder}: make it writable, then {Action.RETRY}.")
     why = getattr(exc, "strerror", None) or type(exc).__name__
     return LocalStateError(f"Cannot use {path} ({why}). The pack keeps {what} in {folder}: check that "
-                           "folder and the disk it is on, then queue again.")
+                           f"folder and the disk it is on, then {Action.RETRY}.")
 
 
 _WHAT = "its record of paid Segmind jobs"
@@ -158,7 +158,7 @@ class JobJournal:
             except OSError as exc:
                 raise local_state_error(exc, path, _WHAT) from None
         log.warning("Segmind job journal: %s could not be read as a job record; set it aside as %s "
-                    "(the next queue of that request starts a new, billed run).", path, bad.name)
+                    "(the next run of that request starts a new, billed run).", path, bad.name)
 
     def _write(self, entry: JournalEntry) -> None:
         path = self._path(entry.fingerprint)

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import SpendRecordsError
+from .errors import Action, SpendRecordsError
 from .params import finite_number, whole_number
 from .user_folder import UserFolder
 
@@ -223,7 +223,7 @@ class Ledger:
             raise SpendRecordsError(
                 f"The spend ledger {self.path} cannot be read ({exc.strerror or type(exc).__name__}), so "
                 "today's spend is unknown and no paid run is started. Make it a file this account can "
-                "read and write (or move it away to start a new ledger), then queue again.") from None
+                f"read and write (or move it away to start a new ledger), then {Action.RETRY}.") from None
 
     def lines(self) -> list[LedgerLine]:
         """Every readable line, oldest first (raises SpendRecordsError, see _read)."""
@@ -251,13 +251,16 @@ class Ledger:
         return out
 
     def _deduped(self) -> list[LedgerLine]:
-        """Oldest first; for a request id recorded more than once, its latest line only."""
-        latest: dict[str, int] = {}
+        """Oldest first; for a job recorded more than once (accepted, then landed), its latest
+        line only. A job is its request id and the request's fingerprint: two different paid
+        requests answered with the same id (a service reusing ids) both count."""
+        latest: dict[tuple[str, Any], int] = {}
         lines = self.lines()
         for n, line in enumerate(lines):
             if line.request_id:
-                latest[line.request_id] = n
-        return [line for n, line in enumerate(lines) if not line.request_id or latest[line.request_id] == n]
+                latest[(line.request_id, line.fingerprint)] = n
+        return [line for n, line in enumerate(lines)
+                if not line.request_id or latest[(line.request_id, line.fingerprint)] == n]
 
     def entries(self, limit: int = 200) -> list[LedgerLine]:
         """The latest `limit` runs, newest first. An unreadable ledger lists nothing (logged):

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from .client import ClientConfig, RunInfo, SegmindClient, SubmittedJob
 from .clip_saving import (OUTPUT_SUBFOLDER, check_video, clip_path, ensure_writable, expected_clip_bytes,
                           save_checked)
-from .errors import (Cancelled, InvalidInputError, SegmindAPIError, SegmindError, SegmindJobFailed,
+from .errors import (Action, Cancelled, InvalidInputError, SegmindAPIError, SegmindError, SegmindJobFailed,
                      SegmindTimeoutError)
 from .flight_lock import FlightLock, LockWaitExpired, lock_directory
 from .image_encode import EncodedImage
@@ -312,16 +312,16 @@ class Generation:
         if self._v1_billed and self._committed:
             return (f"Cancelled. Segmind has answered this v1 run, so it is billed; its clip is still arriving "
                     f"and carries on here: it will still be saved as {self.dest}, booked and cached once it "
-                    "lands, and queueing the same graph again waits for it and uses it instead of paying again. "
+                    f"lands; {Action.RUN_AGAIN} waits for it and uses it instead of paying again. "
                     "Should the clip prove unusable, the run is still booked and the log says why.")
         if self._committed and self.req.api_mode == API_MODES[1]:
             return ("Cancelled. Segmind finishes (and bills) a v1 run once it has started, so this one carries "
                     f"on here: if Segmind answers with its clip, it will still be saved as {self.dest}, booked "
-                    "and cached, and queueing the same graph again waits for it and uses it instead of paying "
+                    f"and cached; {Action.RUN_AGAIN} waits for it and uses it instead of paying "
                     "again.")
         if self._committed:
             return ("Cancelled. The submit was already on its way to Segmind; its answer is awaited here and, "
-                    "if the job was accepted (billed), recorded, so queueing the same graph again collects it "
+                    f"if the job was accepted (billed), recorded: {Action.RUN_AGAIN} collects it "
                     "without paying again.")
         if self.request_id is not None and self.state in (State.SUBMITTED, State.POLLING, State.DOWNLOADING):
             return f"Cancelled. {_resume_hint(self.request_id)}"
@@ -378,9 +378,9 @@ class Generation:
                 raise SegmindTimeoutError(
                     f"Another run of this same request (in this process or another one using the same user "
                     f"folder, such as the command line) has been running for the whole {exc.waited:.0f} s of "
-                    "timeout_seconds, so this run stopped waiting for it. Nothing was sent to Segmind for this "
-                    "run and it was not billed. If that other run is suspended (Ctrl-Z), resume or end it; then "
-                    "queue again, and its clip is reused if it finished.") from None
+                    f"{Action.SET_FIELD('timeout_seconds')}, so this run stopped waiting for it. Nothing was sent "
+                    "to Segmind for this run and it was not billed. If that other run is suspended (Ctrl-Z), "
+                    f"resume or end it; then {Action.RUN_AGAIN}, and its clip is reused if it finished.") from None
             # Looked at again under the lock: the same request may have finished meanwhile (another
             # node, a duplicate picture, another process). Its clip is the paid result, even under
             # force_rerun if it ran after this call began (that was the re-run).
@@ -463,7 +463,7 @@ class Generation:
             self._error = exc
             self._end(exc)
             if self._detached.is_set() and not isinstance(exc, Cancelled):
-                log.warning("Segmind: a run whose node was cancelled ended: %s", exc)
+                log.warning("Segmind: a cancelled run ended: %s", exc)
         finally:
             self._committed = False
             flight.release()
@@ -519,8 +519,8 @@ class Generation:
             if billed and isinstance(exc, Exception):
                 self.books.billed_without_clip(req, self.fingerprint, billed[0])
                 _add_hint(exc, "Segmind answered this v1 run, so it was billed (it is in the spend ledger), but "
-                               "its clip could not be kept, and v1 gives no id to fetch it again. Queueing again "
-                               "starts (and bills) a new run.")
+                               "its clip could not be kept, and v1 gives no id to fetch it again. A new run "
+                               "of it is billed again.")
             raise
         self.books.landed(req, self.fingerprint, dest, info, body)
         return ClipResult(path=dest, info=info)
@@ -536,8 +536,8 @@ class Generation:
             raise JobExpiredError(
                 f"Segmind job {entry.request_id} for this exact request was submitted "
                 f"{entry.age() / 60:.0f} minutes ago and never collected, and Segmind keeps a job's result "
-                "for one hour only, so it cannot be fetched any more. Its record was dropped: queue again "
-                "to start a new run (it will be billed).")
+                f"for one hour only, so it cannot be fetched any more. Its record was dropped: {Action.RETRY} "
+                "to start a new run (it will be billed).", billed=True)
         return entry
 
     def _run_async(self) -> ClipResult:
@@ -592,15 +592,15 @@ class Generation:
         except SegmindJobFailed as exc:
             journal.remove(self.fingerprint)
             _add_hint(exc, "Nothing was produced to collect: adjust the prompt or image (or simply retry), "
-                           "then queue again.")
+                           f"then {Action.RETRY}.")
             raise
         except SegmindAPIError as exc:
             if resumed and exc.status == 404:
                 journal.remove(self.fingerprint)
                 raise JobExpiredError(
                     f"Segmind no longer has job {job.request_id} (HTTP 404 on the {exc.stage}); a job's "
-                    "result is kept for one hour only. Its record was dropped: queue again to start a new "
-                    "run (it will be billed).") from None
+                    f"result is kept for one hour only. Its record was dropped: {Action.RETRY} to start a new "
+                    "run (it will be billed).", billed=True) from None
             if entry is not None:
                 _add_hint(exc, _resume_hint(job.request_id))
             raise
@@ -670,7 +670,7 @@ def _add_hint(exc: BaseException, hint: str) -> None:
 
 
 def _resume_hint(request_id: str) -> str:
-    return (f"Job {request_id} was accepted (and billed) and is recorded: queue the same graph again "
+    return (f"Job {request_id} was accepted (and billed) and is recorded: {Action.RUN_AGAIN} "
             "within the hour to collect its clip without paying again.")
 
 

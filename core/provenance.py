@@ -24,6 +24,8 @@ TAG = "comment"                    # read by ffprobe, VLC, exiftool and PyAV ali
 MARKER = "segmind_provenance"      # tells our JSON from any other comment
 VERSION = 1
 _SECRET_WORDS = ("key", "secret", "token", "auth", "password")
+MAX_TEXT = 10_000                  # characters kept of any one text (a prompt fits; a flood does not)
+MAX_ITEMS = 200                    # entries kept of any one list or mapping
 
 
 def provenance_json_path(mp4: str | os.PathLike) -> Path:
@@ -47,17 +49,22 @@ def _clean(value: Any, depth: int = 0) -> Any:
     if depth > 8:
         return None
     if isinstance(value, Mapping):
-        return {str(k): _clean(v, depth + 1) for k, v in value.items()
-                if not any(word in str(k).lower() for word in _SECRET_WORDS)}
+        kept = [(str(k)[:100], v) for k, v in value.items()
+                if not any(word in str(k).lower() for word in _SECRET_WORDS)][:MAX_ITEMS]
+        return {k: _clean(v, depth + 1) for k, v in kept}
     if isinstance(value, (list, tuple)):
-        return [_clean(v, depth + 1) for v in value]
+        return [_clean(v, depth + 1) for v in value[:MAX_ITEMS]]
     if isinstance(value, str):
-        return redact(value)
+        return _bounded(redact(value[:MAX_TEXT + 4096]))
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    return redact(str(value))
+    return _bounded(redact(str(value)[:MAX_TEXT + 4096]))
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
 def provenance_text(meta: Mapping[str, Any]) -> str:

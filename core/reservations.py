@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
-from .errors import InvalidInputError, SpendRecordsError
+from .errors import Action, InvalidInputError, SpendRecordsError
 from .params import finite_number
 from .user_folder import UserFolder
 
@@ -158,7 +158,7 @@ class FileReservations:
             raise SpendRecordsError(
                 f"The reservations of jobs in flight, {self.path}, cannot be read "
                 f"({exc.strerror or type(exc).__name__}), so no paid run is started. Make it a file this "
-                "account can read and write (or delete it), then queue again.") from None
+                f"account can read and write (or delete it), then {Action.RETRY}.") from None
         except (ValueError, RecursionError) as exc:
             # Damaged (replaced whole, so not by a crash; by a hand edit): say so and start again.
             log.warning("Segmind: the reservations file %s is damaged (%s); it is started again.",
@@ -177,7 +177,7 @@ class FileReservations:
             raise SpendRecordsError(
                 f"The reservations of jobs in flight cannot be written to {self.path} "
                 f"({exc.strerror or type(exc).__name__}), so no paid run is started. Free some disk "
-                "space or make that folder writable, then queue again.") from None
+                f"space or make that folder writable, then {Action.RETRY}.") from None
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -206,7 +206,7 @@ class _Session:
             raise SpendRecordsError(
                 f"The reservations of jobs in flight cannot be kept in {store.path.parent} "
                 f"({exc.strerror or type(exc).__name__}), so no paid run is started. Make that folder "
-                "writable, then queue again.") from None
+                f"writable, then {Action.RETRY}.") from None
         except BaseException:
             FileReservations._thread_lock.release()
             raise
@@ -237,7 +237,7 @@ def _busy(path: Path) -> SpendRecordsError:
     return SpendRecordsError(
         f"Another process has held the reservations of jobs in flight ({path}) for over {LOCK_WAIT:.0f} s "
         "(suspended?), so today's spend cannot be checked and no paid run is started. Resume or close "
-        "that process, then queue again.")
+        f"that process, then {Action.RETRY}.")
 
 
 def _valid(e: Any) -> bool:

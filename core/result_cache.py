@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CachedClipDamagedError, InvalidInputError, VideoError
+from .errors import Action, CachedClipDamagedError, InvalidInputError, VideoError
 from .image_encode import EncodedImage
 from .job_journal import local_state_error
 
@@ -76,8 +76,7 @@ def max_bytes_from_env() -> int:
     return int(gb * 1e9)
 
 
-OUTPUT_FOLDER_FIX = (" or choose another output folder (start ComfyUI with --output-directory, "
-                     "or set SEGMIND_LTX2_OUTPUT for the command line)")
+OUTPUT_FOLDER_FIX = f" or {Action.OUTPUT_FOLDER}"
 _CACHE_FIX = f" or lower {CACHE_ENV} (0 turns the cache off)"
 _WHAT = "its result cache"
 
@@ -193,7 +192,7 @@ class ResultCache:
         self.remove(fingerprint)
         raise CachedClipDamagedError(
             f"The cached clip for this request ({clip}) no longer decodes, so it was removed from the "
-            "result cache. Queue again to generate a new one: that run is sent to Segmind and billed.")
+            f"result cache. {Action.RUN_AGAIN} to generate a new one: that run is sent to Segmind and billed.")
 
     def store(self, fingerprint: str, clip: Path, meta: dict[str, Any]) -> bool:
         """Keep a checked clip; returns False when caching is off or the clip alone
@@ -276,9 +275,12 @@ class ResultCache:
 
 def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """The record with fields of the wrong type dropped: they reach the node's summary."""
+    from .credentials import redact
+
     clean = dict(meta)
-    if not isinstance(clean.get("request_id"), str):
-        clean["request_id"] = None
+    rid = clean.get("request_id")
+    # A record written before ids were redacted on arrival must not show a key either.
+    clean["request_id"] = redact(rid[:4096])[:200] if isinstance(rid, str) else None
     for key in ("stored_at", "cost"):
         value = clean.get(key)
         if key in clean and (isinstance(value, bool) or not isinstance(value, (int, float))

@@ -13,7 +13,7 @@ import base64
 import os
 from dataclasses import dataclass
 
-from .errors import InvalidInputError
+from .errors import Action, InvalidInputError
 
 MIN_FRAMES = 73             # Lightricks: the input clip needs at least 73 frames (about 3 s at 24 fps)
 MAX_LONG_SIDE = 3840        # Lightricks: at most 3840x2160, either orientation
@@ -113,7 +113,7 @@ def check_inline_size(file_bytes: int) -> int:
         raise InvalidInputError(
             f"The clip is {file_bytes / 1e6:.1f} MB, {size / 1e6:.1f} MB once written into the request "
             f"(as a data URI), above the {INLINE_LIMIT_BYTES / 1e6:.0f} MB the pack sends inline. Trim the "
-            "clip to a little more than the section to make again, or lower its resolution, then queue again.")
+            f"clip to a little more than the section to make again, or lower its resolution, then {Action.RETRY}.")
     return size
 
 

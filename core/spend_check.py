@@ -39,9 +39,9 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
         if limits.per_run is not None and already + total > limits.per_run + _EPS:
             spent = f" this run has already reserved {money(already)}, and" if already else ""
             raise SpendLimitError(
-                f"Refused before any upload: the spend limit per queued run is {money(limits.per_run)};"
+                f"Refused before any upload: the spend limit per run is {money(limits.per_run)};"
                 f"{spent} the estimate for {clips} is {money(total)}{based}, which would pass it. "
-                f"Nothing was sent to Segmind. Queue fewer or smaller clips, or {where}.")
+                f"Nothing was sent to Segmind. Make fewer or smaller clips, or {where}.")
         if limits.per_day is not None:
             spent = Ledger(user_dir).spent_today()  # an unreadable ledger refuses (SpendRecordsError)
             if spent + reserved + total > limits.per_day + _EPS:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError, LimitsFileError
+from .errors import Action, InvalidInputError, LimitsFileError
 from .params import finite_number
 from .user_folder import UserFolder
 
-SETTINGS_HINT = "ComfyUI Settings > Segmind > spend limits"
+SETTINGS_HINT = f"{Action.CHANGE_SETTING('spend_limits')}"  # each face words where the limits are set
 LIMIT_MAX = 1_000_000.0       # dollars; anything above is a typo
 
 

@@ -21,7 +21,7 @@ def describe(kind: str, data: dict) -> str | None:
         return (f"Resuming job {data.get('request_id', '?')} submitted {clock(data.get('age'))} ago "
                 "(not billed again)")
     if kind == "waiting_other_run":
-        return "Waiting for the same request running elsewhere (another node or process) to finish: its clip is reused, not paid twice"
+        return "Waiting for the same request running elsewhere (another run or process) to finish: its clip is reused, not paid twice"
     if kind == "submitted":
         return f"Submitted (request {data.get('request_id', '?')})"
     if kind == "status":

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 from .credentials import redact
-from .errors import Cancelled, SegmindError, SegmindNetworkError, VideoError
+from .errors import Action, Cancelled, SegmindError, SegmindNetworkError, VideoError
 
 if TYPE_CHECKING:
     from .request_budget import RequestBudget
@@ -200,7 +200,7 @@ def _disk_error(dest: Path, stage: str, exc: OSError) -> VideoError:
     else:
         advice = "Free some disk space or fix the folder's permissions"
     return VideoError(f"Could not write the video to {dest.parent} during {stage} ({why}). {advice}, then "
-                      "queue again (an async job already paid for is collected without paying again).")
+                      f"{Action.RUN_AGAIN} (an async job already paid for is collected without paying again).")
 
 
 class Transport:
@@ -386,7 +386,7 @@ class Transport:
                     raise SegmindNetworkError(
                         f"The connection to Segmind broke during {stage} after the request was sent, "
                         "so the job may have started and been billed. It is not resent automatically "
-                        "(that could bill twice): check your Segmind dashboard before queueing again. "
+                        f"(that could bill twice): check your Segmind dashboard before you {Action.RETRY}. "
                         f"Detail: {redact(type(exc).__name__, self._key)}") from None
                 if attempt < attempts:
                     wait = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))
@@ -419,7 +419,7 @@ class Transport:
         raise SegmindNetworkError(
             f"Could not reach Segmind for {stage} after {attempts} tries "
             f"({type(last_exc).__name__ if last_exc else 'no answer'}). Check the internet connection, "
-            "proxy settings (HTTPS_PROXY) or SEGMIND_API_BASE, then queue again.")
+            f"proxy settings (HTTPS_PROXY) or SEGMIND_API_BASE, then {Action.RETRY}.")
 
     def read_body(self, resp: Any, max_bytes: int, *, stop_on_cancel: bool = False,
                   tolerate_errors: bool = False) -> None:

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import Cancelled, InvalidInputError, NotEnoughMemoryError, VideoError
+from .errors import Action, Cancelled, InvalidInputError, NotEnoughMemoryError, VideoError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -152,8 +152,8 @@ def _check_memory(needed: int, n: int, w: int, h: int) -> None:
             f"({n} frames at {w}x{h} as float32 and their audio, plus "
             f"{_MEMORY_HEADROOM_BYTES / GIB:.2f} GiB to spare) "
             f"but only {available / GIB:.2f} GiB is available. "
-            "Lower frame_load_cap, raise select_every_nth, or set custom_width/custom_height "
-            "to a smaller size, then queue again.")
+            f"Lower {Action.SET_FIELD('frame_load_cap')}, raise {Action.SET_FIELD('select_every_nth')}, or set "
+            f"{Action.SET_FIELD('custom_width')}/{Action.SET_FIELD('custom_height')} to a smaller size, then {Action.RETRY}.")
 
 
 # --------------------------------------------------------------------------- probing

@@ -4,6 +4,7 @@ forever, else from Segmind within its hour (core.collect)."""
 from __future__ import annotations
 
 from typing import Any
+from .words import in_node_words, speaks_node_words
 
 NONE = "(type a request id above)"
 # The generation nodes' outputs (nodes/common.py), repeated so this node's face does not
@@ -88,6 +89,7 @@ class SegmindLTX2CollectJob:
         # job that has since left the list must still load and queue; the run checks the id.
         return True
 
+    @speaks_node_words
     async def collect(self, request_id: str = "", recorded_job: str = NONE, timeout_seconds: int = 900,
                       unique_id: str | None = None) -> dict:
         import threading
@@ -120,5 +122,5 @@ class SegmindLTX2CollectJob:
                                 cancel_check=cancelled, on_event=reporter, timeout=float(timeout_seconds))
             return clip_outputs(clip, {}, reporter, api_mode=API_MODE, cancel_check=cancelled)
         except Cancelled as exc:
-            comfy_host.raise_interrupted(exc)
+            comfy_host.raise_interrupted(in_node_words(exc))
             raise

@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable
 
 from ..core.models import BOOL, CHOICE, MEDIA, TEXT, Field, Model
+from .words import in_node_words, speaks_node_words
 
 CATEGORY = "Segmind/LTX-2"
 RETURN_TYPES = ("IMAGE", "AUDIO", "FLOAT", "INT", "VIDEO")
@@ -382,7 +383,7 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
             outs.append(await off_loop(lambda c=clip, r=reporter: clip_outputs(
                 c, options, r, api_mode=mode, consumed=consumed, cancel_check=cancelled), cancel))
     except Cancelled as exc:
-        comfy_host.raise_interrupted(exc)
+        comfy_host.raise_interrupted(in_node_words(exc))
         raise
     if len(outs) > 1:
         status.text(f"Done: {len(outs)} clips" + _batch_cost(outs))
@@ -587,6 +588,7 @@ class SegmindVideoNode:
             return float("nan")  # unknown: never reuse (NaN equals nothing)
         return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
 
+    @speaks_node_words
     async def generate(self, image: Any = None, unique_id: str | None = None, prompt_graph: Any = None,
                        **values: Any) -> dict:
         from ..core.params import build_body

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInputError
+from .words import in_node_words, speaks_node_words
 
 _MAX_FRAMES = 1_000_000
 
@@ -51,6 +52,7 @@ class SegmindLTX2DecodeVideo:
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
+    @speaks_node_words
     def decode(self, video: Any = None, path: str = "", frame_load_cap: int = 0, skip_first_frames: int = 0,
                select_every_nth: int = 1, custom_width: int = 0, custom_height: int = 0,
                unique_id: str | None = None) -> tuple[Any, dict, float, int]:
@@ -69,7 +71,7 @@ class SegmindLTX2DecodeVideo:
                                       select_every_nth=select_every_nth, custom_width=custom_width,
                                       custom_height=custom_height, cancel_check=is_interrupted, progress=progress)
         except Cancelled as exc:
-            raise_interrupted(exc)  # ComfyUI shows an interruption, not a failure
+            raise_interrupted(in_node_words(exc))  # ComfyUI shows an interruption, not a failure
             raise
         return (result.frames, result.audio, float(result.fps), int(result.frame_count))
 

@@ -687,6 +687,8 @@ class FakeSegmind:
         if rate_window <= 0:
             raise ValueError("rate_window must be more than 0 seconds")
         self.api_key = api_key
+        # How v2 request ids are made (a test may make a hostile service echo the key in them).
+        self.request_ids: Callable[[], str] = lambda: str(uuid.uuid4())
         self.polls_until_done = polls_until_done
         self.generation_seconds = generation_seconds
         self.queue_seconds = queue_seconds
@@ -1286,7 +1288,7 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             return problem
         fake = self.fake
-        request_id = str(uuid.uuid4())
+        request_id = fake.request_ids()
         spec = fake._spec_for(body, audio=not (fault and fault.no_audio), model=model)
         job = fake._new_job(request_id, model, body, spec, fails=bool(fault and fault.job_fails))
         picture = fake._picture_for(body)

@@ -43,8 +43,8 @@ SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=
 ERROR_CODES = (400, 401, 403, 404, 406, 410)
 RETRIED_CODES = (429, 500, 502, 504)
 # What each refused request's message must tell the user to do (errors.STATUS_HINTS).
-ACTION = {400: "check prompt", 401: "SEGMIND_API_KEY", 403: "permissions", 404: "not found",
-          406: "top up", 410: "update the node pack", 429: "wait a minute", 500: "try again",
+ACTION = {400: "check 'prompt'", 401: "SEGMIND_API_KEY", 403: "permissions", 404: "not found",
+          406: "top up", 410: "update the pack", 429: "wait a minute", 500: "try again",
           502: "try again", 504: "try again"}
 RESUME = "queue the same graph again within the hour"
 

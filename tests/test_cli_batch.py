@@ -205,7 +205,7 @@ def test_a_spend_limit_refuses_the_whole_batch_before_any_upload(pack_env, manif
     per_clip = pack_module("core.params").estimate_cost({"width": 256, "height": 256, "num_frames": 9})
     limits.SpendLimits(per_day=None, per_run=2.5 * per_clip).save(pack_env.home)  # two clips fit, three do not
     code, _, err = run(capsys, *paid(pack_env, "--manifest", str(manifest)))
-    assert code == 2 and "spend limit per queued run" in err and "Nothing was sent" in err
+    assert code == 2 and "spend limit per run" in err and "the `limits` command" in err and "Nothing was sent" in err
     assert pack_env.counts["uploads"] == 0 and pack_env.jobs_submitted == 0
     limits.SpendLimits(per_day=None, per_run=None).save(pack_env.home)
     code, _, err = run(capsys, *paid(pack_env, "--manifest", str(manifest)))
@@ -242,13 +242,26 @@ def test_in_a_terminal_a_dear_run_asks_first(pack_env, tmp_path, capsys, monkeyp
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
     code, _, err = run(capsys, *small)
     assert code == 0 and "Proceed?" in err and pack_env.jobs_submitted == 1
-    # --yes does not ask; nor does a run without a terminal.
+    # --yes does not ask.
     monkeypatch.setattr(sys, "stdin", _Terminal(""))
     code, _, err = run(capsys, *small, "--seed", "2", "--yes")
     assert code == 0 and "Proceed?" not in err and pack_env.jobs_submitted == 2
+
+
+def test_without_a_terminal_a_run_above_the_small_sum_needs_yes(pack_env, tmp_path, capsys, monkeypatch, fault_row):
+    # Issue 19 item 11: a script or a pipe (no terminal to ask) used to start paying any sum.
+    pic = picture(tmp_path / "one.png", 8)
+    monkeypatch.setattr(pack_module("cli.run"), "CONFIRM_ABOVE_USD", 0.0)  # a small clip stands for a dear batch
+    small = [*paid(pack_env, "--image", str(pic), "--prompt", "x"), "--json"]
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = run(capsys, *small, "--seed", "3")
-    assert code == 0 and "Proceed?" not in err and pack_env.jobs_submitted == 3
+    assert code == 2 and "no terminal to ask" in err and "--yes" in err and "Proceed?" not in err
+    assert pack_env.jobs_submitted == 0 and pack_env.counts["uploads"] == 0
+    code, _, err = run(capsys, *small, "--seed", "3", "--yes")
+    assert code == 0 and pack_env.jobs_submitted == 1
+    fault_row("A paid run above $1 with standard input not a terminal and no --yes",
+              "command line cost gate (cli/run.py pay_gate)",
+              "Refused before anything is sent, asking for --yes; before, it started paying without a question.")
 
 
 def test_not_enough_credits_refuses_before_any_upload(pack_env, manifest, capsys):

@@ -282,7 +282,7 @@ def test_a_cached_clip_that_no_longer_decodes_is_dropped_with_a_billing_warning(
     with pytest.raises(errors.CachedClipDamagedError) as exc:
         cache.lookup("f1")
     text = str(exc.value)
-    assert "removed" in text and "Queue again" in text and "billed" in text, text
+    assert "removed" in text and "Run the same request again" in text and "billed" in text, text
     assert not (root / "f1.mp4").exists() and not (root / "f1.json").exists()
     assert cache.lookup("f1") is None  # the next queue is a plain miss (a new, billed run)
     fault_row(f"A cached clip damaged on disk ({damage.__name__.strip('_').replace('_', ' ')})",

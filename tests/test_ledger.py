@@ -119,7 +119,8 @@ def test_a_damaged_limits_file_refuses_runs_with_a_message(tmp_path: Path, conte
     path.write_text(content)
     with pytest.raises(errors.LimitsFileError) as info:
         spend.check_spend(tmp_path, "run", [CLIP])
-    assert str(path) in str(info.value) and "Settings > Segmind" in str(info.value)
+    assert str(path) in str(info.value)
+    assert errors.Action.CHANGE_SETTING("spend_limits") in info.value.actions
     assert spend.reserved_total(tmp_path) == 0
 
 
@@ -152,7 +153,8 @@ def test_per_day_limit_refuses_with_the_limit_the_amounts_and_where_to_change_it
         spend.check_spend(tmp_path, "run", [CLIP])
     msg = str(info.value)
     assert "per day" in msg and "$1.40" in msg and "$1.00" in msg and "$0.455" in msg
-    assert "Settings > Segmind > spend limits" in msg and str(limits_mod.limits_path(tmp_path)) in msg
+    assert errors.Action.CHANGE_SETTING("spend_limits") in info.value.actions
+    assert str(limits_mod.limits_path(tmp_path)) in msg
     assert "before any upload" in msg
     assert isinstance(info.value, errors.SegmindError)
     spend.check_spend(tmp_path, "run", [0.40])  # exactly at the limit is allowed
@@ -162,7 +164,7 @@ def test_per_run_limit_refuses_a_batch_whole_and_reserves_nothing(tmp_path: Path
     set_limits(tmp_path, per_run=1.0)
     with pytest.raises(errors.SpendLimitError) as info:
         spend.check_spend(tmp_path, "p1", [CLIP, CLIP, CLIP])
-    assert "per queued run" in str(info.value) and "$1.00" in str(info.value) and "3 clips" in str(info.value)
+    assert "per run" in str(info.value) and "$1.00" in str(info.value) and "3 clips" in str(info.value)
     assert spend.reserved_total(tmp_path) == 0
     spend.check_spend(tmp_path, "p1", [CLIP, CLIP])  # two fit: the refused batch left no trace
 
@@ -195,7 +197,7 @@ def test_settling_a_paid_job_moves_it_from_reserved_to_the_ledger(tmp_path: Path
     spend.settle(tmp_path, handle, "job-a")  # the same job again: settled once
     Ledger(tmp_path).record(entry("job-a", cost=CLIP, run_id="a"))
     assert spend.reserved_total(tmp_path) == 0
-    with pytest.raises(errors.SpendLimitError, match="per queued run"):
+    with pytest.raises(errors.SpendLimitError, match="per run"):
         spend.check_spend(tmp_path, "a", [CLIP])  # still counted in its run's total
     spend.check_spend(tmp_path, "b", [CLIP])   # 0.455 spent + 0.455 reserved: fits
     with pytest.raises(errors.SpendLimitError):
@@ -285,3 +287,18 @@ def test_guard_before_paying_gives_the_reservation_back_when_credits_are_short(t
     assert spend.reserved_total(tmp_path) == pytest.approx(CLIP)
     with pytest.raises(errors.SpendLimitError):  # the limit is checked first, with no credits call
         spend.guard_before_paying(tmp_path, "p3", [CLIP, CLIP], None)
+
+
+def test_two_paid_requests_answered_with_the_same_request_id_both_count(tmp_path: Path, fault_row) -> None:
+    # Issue 19 item 11: a service that reuses a request id for another paid job. One job's two
+    # lines (accepted, then landed with its cost) still count once.
+    led = Ledger(tmp_path)
+    led.record(entry("same-id", cost=None, fingerprint="a" * 64))
+    led.record(entry("same-id", cost=0.3, fingerprint="a" * 64))
+    led.record(entry("same-id", cost=0.4, fingerprint="b" * 64))
+    assert led.spent_today() == pytest.approx(0.7)
+    assert len(led.entries()) == 2
+    fault_row("Two different paid requests answered with the same request id",
+              "spend ledger (core/ledger.py), today's spend and the per-day limit",
+              "Both count (a job is its request id and its request's fingerprint); before, the second "
+              "hid the first and today's spend showed one.")

@@ -47,13 +47,14 @@ class Seen:
             assert secret not in text
 
 
-def run(user_dir: Path, scenario, seen: Seen | None = None, output_dir: Path | None = None):
+def run(user_dir: Path, scenario, seen: Seen | None = None, output_dir: Path | None = None,
+        served_names=None):
     """Start the routes on a real 127.0.0.1 server and run `scenario(call)`."""
 
     async def main():
         app = web.Application()
-        out = (lambda: str(output_dir)) if output_dir is not None else None
-        app.add_routes(routes_mod.make_routes(lambda: str(user_dir), out))
+        out = lambda: str(output_dir if output_dir is not None else user_dir / "output")  # noqa: E731
+        app.add_routes(routes_mod.make_routes(lambda: str(user_dir), out, served_names))
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             host = f"127.0.0.1:{client.port}"
 
@@ -129,7 +130,7 @@ def test_delete_removes_the_file(tmp_path: Path) -> None:
 def test_routes_are_also_reachable_under_api_prefix_when_comfy_copies_them(tmp_path: Path) -> None:
     # register_routes adds to a RouteTableDef, as comfy_host does with PromptServer.routes.
     table = web.RouteTableDef()
-    routes_mod.register_routes(table, lambda: str(tmp_path))
+    routes_mod.register_routes(table, lambda: str(tmp_path), lambda: str(tmp_path / "output"))
     methods = sorted((r.method, r.path) for r in table)
     assert methods == sorted([("DELETE", PATH), ("GET", PATH), ("POST", PATH),
                               ("GET", "/segmind/jobs"), ("GET", "/segmind/thumb"), ("GET", "/segmind/clip"),
@@ -305,8 +306,9 @@ def test_unreadable_key_file_is_reported_not_a_server_error(tmp_path: Path, spoi
             assert status == 200 and data["source"] == "env" and data["set"] is True
 
         run(tmp_path, with_env)
-    with pytest.raises(errors_mod.KeyFileUnreadableError, match="Settings > Segmind"):
+    with pytest.raises(errors_mod.KeyFileUnreadableError) as info:
         credentials.require_api_key(tmp_path)
+    assert errors_mod.Action.CHANGE_SETTING("api_key") in info.value.actions
     assert isinstance(errors_mod.KeyFileUnreadableError("x"), errors_mod.MissingAPIKeyError)
 
 
@@ -619,3 +621,146 @@ def test_panel_routes_refuse_other_sites(tmp_path: Path, method: str, path: str)
 
     run(tmp_path, scenario, output_dir=tmp_path / "output")
     assert not limits_mod.limits_path(tmp_path).exists()
+
+
+# --------------------------------------------------------------------------- issue 19: DNS rebinding
+
+
+def _past_job_with_cached_clip(user: Path, out: Path) -> None:
+    _two_past_jobs(user, out)
+    limits_mod.SpendLimits(per_day=2.0).save(user)
+    credentials.save_api_key(user, KEY)
+
+
+def test_a_foreign_name_pointed_at_this_machine_is_refused_on_every_route(tmp_path: Path, fault_row) -> None:
+    # DNS rebinding: the attacker's page at attacker.example:<port>, its name now resolving to
+    # 127.0.0.1. The browser sends Host and Origin both naming attacker.example: same-origin.
+    user, out = tmp_path / "user", tmp_path / "output"
+    _past_job_with_cached_clip(user, out)
+
+    async def scenario(call, host):
+        port = host.rsplit(":", 1)[1]
+        foreign = {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"}
+        for method, path, body in (("POST", "/segmind/limits", {"per_day": None}), ("DELETE", PATH, None),
+                                   ("GET", "/segmind/jobs", None), ("GET", f"/segmind/clip?fingerprint={FP_CACHED}", None),
+                                   ("GET", f"/segmind/thumb?fingerprint={FP_CACHED}", None), ("GET", PATH, None),
+                                   ("POST", "/segmind/credits/refresh", {})):
+            for headers in (foreign, {**foreign, "Origin": None, "Sec-Fetch-Site": "same-origin"},
+                            {**foreign, "X-Forwarded-Host": "localhost"}):
+                status, data, _ = await call(method, body, headers=headers, path=path)
+                assert status == 403, (method, path, headers, data)
+                assert "attacker.example" in data["error"] and routes_mod.ALLOWED_HOSTS_ENV in data["error"]
+        # The page itself, opened by address or as localhost, is served as before.
+        status, data, _ = await call("GET", path="/segmind/jobs")
+        assert status == 200 and [j["request_id"] for j in data["past"]] == ["req-second", "req-first"]
+        local = {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"}
+        status, data, _ = await call("GET", headers=local, path="/segmind/limits")
+        assert status == 200 and data["per_day"] == 2.0
+
+    run(user, scenario, output_dir=out)
+    assert limits_mod.SpendLimits.load(user).per_day == 2.0
+    assert credentials.key_file_path(user).read_text(encoding="utf-8") == KEY
+    fault_row("DNS rebinding: Host and Origin both attacker.example:<port>, the name resolving to 127.0.0.1",
+              "every route (routes.py check_served_name)",
+              "403 naming the foreign name and SEGMIND_LTX2_ALLOWED_HOSTS; limits, key, jobs and clips untouched. "
+              "Before, the same-origin check passed it: the limit was lifted and the key deleted.")
+
+
+def test_a_name_the_user_allows_or_comfyui_listens_on_is_served(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(routes_mod.ALLOWED_HOSTS_ENV, "comfy.lan, .proxy.example")
+
+    async def scenario(call, host):
+        port = host.rsplit(":", 1)[1]
+        for name in ("comfy.lan", "pod-8188.proxy.example", "studio", "box-7"):
+            headers = {"Host": f"{name}:{port}", "Origin": f"http://{name}:{port}"}
+            status, data, _ = await call("POST", {"per_run": 1}, headers=headers, path="/segmind/limits")
+            assert status == 200 and data["per_run"] == 1.0, (name, data)
+        # Behind a proxy that sets Host to the loopback: the public name must be allowed too.
+        status, _, _ = await call("GET", headers={"X-Forwarded-Host": "pod-1.proxy.example", "Origin": None},
+                                  path="/segmind/limits")
+        assert status == 200
+        status, _, _ = await call("GET", headers={"X-Forwarded-Host": "other.example", "Origin": None},
+                                  path="/segmind/limits")
+        assert status == 403
+
+    # "studio" as ComfyUI's --listen address, "box-7" as a further name the host reports.
+    run(tmp_path, scenario, served_names=lambda: routes_mod.allowed_host_names(["studio", "box-7"]))
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("127.0.0.1", True), ("10.1.2.3", True), ("[::1]", True), ("localhost", True), ("LOCALHOST.", True),
+    ("attacker.example", False), ("localhost.attacker.example", False), ("127.0.0.1.nip.io", False),
+    ("comfy.lan", True), ("a.proxy.example", True), ("proxy.example.evil", False),
+])
+def test_served_names(name: str, ok: bool) -> None:
+    allowed = routes_mod.allowed_host_names([], {routes_mod.ALLOWED_HOSTS_ENV: "comfy.lan,.proxy.example"})
+    assert (routes_mod.check_served_name({"Host": f"{name}:8188"}, allowed) is None) is ok
+
+
+def test_the_host_module_and_the_routes_do_not_import_each_other() -> None:
+    import ast
+
+    root = Path(routes_mod.__file__).parent
+
+    def imported(module: str) -> set[str]:
+        names: set[str] = set()
+        for node in ast.walk(ast.parse((root / module).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names.add(node.module or "")
+                names.update(alias.name for alias in node.names)
+        return names
+
+    assert not {"comfy_host", "comfy_host.py"} & imported("routes.py")
+    assert not {"routes"} & imported("comfy_host.py")
+
+
+def test_the_pack_registers_its_routes_on_comfyui_s_table_with_its_listen_address(tmp_path: Path, monkeypatch) -> None:
+    # ComfyUI's modules as the pack finds them in sys.modules: a PromptServer with a route
+    # table and the parsed --listen argument.
+    import sys
+    import types
+
+    table = web.RouteTableDef()
+    server = types.ModuleType("server")
+    server.PromptServer = types.SimpleNamespace(instance=types.SimpleNamespace(routes=table))
+    cli_args = types.ModuleType("comfy.cli_args")
+    cli_args.args = types.SimpleNamespace(listen="studio,127.0.0.1")
+    folder_paths = types.ModuleType("folder_paths")
+    folder_paths.get_user_directory = lambda: str(tmp_path)
+    folder_paths.get_output_directory = lambda: str(tmp_path / "output")
+    for name, module in (("server", server), ("comfy.cli_args", cli_args), ("folder_paths", folder_paths)):
+        monkeypatch.setitem(sys.modules, name, module)
+    host = pack_module("comfy_host")
+    assert host.listen_addresses() == ["studio", "127.0.0.1"]
+    pack = sys.modules[routes_mod.__name__.rsplit(".", 1)[0]]
+    pack._register_routes()
+    assert ("POST", "/segmind/limits") in {(r.method, r.path) for r in table}
+    app = web.Application()
+    app.add_routes(table)
+
+    async def main():
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            port = client.port
+            for name, status in (("studio", 200), ("attacker.example", 403)):
+                resp = await client.post("/segmind/limits", json={"per_day": 3},
+                                         headers={"Host": f"{name}:{port}", "Origin": f"http://{name}:{port}"})
+                assert resp.status == status, await resp.text()
+
+    asyncio.run(main())
+    assert limits_mod.SpendLimits.load(tmp_path).per_day == 3.0
+
+
+def test_a_symlink_planted_in_the_cache_is_not_served(tmp_path: Path, fault_row) -> None:
+    secret = tmp_path / "private.txt"
+    secret.write_text("not a clip")
+    cache = cache_mod.cache_directory(tmp_path)
+    cache.mkdir(parents=True)
+    (cache / f"{FP_CACHED}.mp4").symlink_to(secret)
+
+    async def scenario(call, host):
+        status, data, _ = await call("GET", path=f"/segmind/clip?fingerprint={FP_CACHED}")
+        assert status == 404, data
+
+    run(tmp_path, scenario)
+    fault_row("A symlink planted in the result cache under a clip's name", "GET /segmind/clip",
+              "404: only files are served from the cache; before, the link's target was sent.")
