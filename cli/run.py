@@ -398,6 +398,9 @@ def single_summary(s: dict[str, Any]) -> str:
 
 def run(rows: list[Row], batch: bool, settings: Settings) -> int:
     """Plan, gate, run and report. Returns the exit code."""
+    for row in rows:
+        if row.warning:
+            _err(f"Note: {row.warning}", settings)
     if settings.backend == "offline":
         planning.mark_offline(rows)
         if settings.dry_run:
@@ -422,9 +425,6 @@ def run(rows: list[Row], batch: bool, settings: Settings) -> int:
         max_cost_gate(rows, settings)
         preflight(rows, settings)
         pay_gate(rows, settings)
-    for row in rows:
-        if row.warning:
-            _err(f"Note: {row.warning}", settings)
     started = time.monotonic()
     offline = settings.backend == "offline"
     try:
