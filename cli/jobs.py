@@ -144,8 +144,13 @@ def collect_all(*, prog: str, user_dir: Path, output_dir: Path, timeout: float, 
     from .plan import plural
     from .words import cli_words
 
+    from ..core.pipeline import OUTPUT_SUBFOLDER
+    from .landing import on_disk
+
+    folder = Path(output_dir) / OUTPUT_SUBFOLDER
     wanted = [j["request_id"] for j in recorded_jobs(user_dir, output_dir)
-              if j.get("request_id") and j.get("collectable") and not j.get("clip_path")]
+              if j.get("request_id") and j.get("collectable") and not j.get("clip_path")
+              and on_disk(folder, j["request_id"]) is None]
     done, failed = [], []
     for rid in wanted:
         try:

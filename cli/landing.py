@@ -57,9 +57,12 @@ def land(made: Path, dest: Path) -> Path:
     made_json = made.with_suffix(".json")
     if made_json.exists():
         os.replace(made_json, dest.with_suffix(".json"))
+    elif not dest.with_suffix(".json").exists():
+        _json_from_metadata(made, dest.with_suffix(".json"))  # a clip placed from the cache
+    if dest.exists() and os.path.samefile(made, dest):
+        made.unlink()  # two links to one cached file: rename() would leave both in place
     else:
-        dest.with_suffix(".json").unlink(missing_ok=True)
-    os.replace(made, dest)
+        os.replace(made, dest)
     return dest
 
 
@@ -73,3 +76,15 @@ def on_disk(folder: Path, request_id: str) -> Path | None:
         if data is not None and data.get("request_id") == request_id and mp4.is_file():
             return mp4
     return None
+
+
+def _json_from_metadata(mp4: Path, dest: Path) -> None:
+    """The provenance JSON beside a clip, from the record inside the MP4 (if it has one)."""
+    from ..core.provenance import read_provenance
+
+    meta = read_provenance(mp4)
+    if meta is not None:
+        try:
+            dest.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError:
+            pass  # the record is still inside the MP4

@@ -87,6 +87,12 @@ def test_manifest_of_three_rows_bills_three_jobs_then_nothing(pack_env, manifest
     saved = [json.loads(line) for line in Path(report["results_file"]).read_text().splitlines()]
     assert [r["request_id"] for r in saved] == [r["request_id"] for r in rows]
     assert "Estimated cost: $0" in err
+    # ...and lands on the same files: still one MP4, WAV, provenance and summary per clip, named after its picture.
+    folder = pack_env.output / "segmind_ltx2"
+    assert sorted(p.name for p in folder.glob("*.mp4")) == ["p0.mp4", "p1.mp4", "p2.mp4"]
+    assert len(list(folder.glob("*.wav"))) == 3 and len(list(folder.glob("*.summary.json"))) == 3
+    assert sorted(p.name for p in folder.glob("p?.json")) == ["p0.json", "p1.json", "p2.json"]
+    assert {Path(c["video"]) for c in report["clips"]} == set(clips)
 
 
 def test_images_dir_makes_one_clip_per_picture_and_identical_rows_pay_once(pack_env, tmp_path, capsys):
@@ -158,6 +164,24 @@ def test_collect_by_request_id_saves_the_clip_without_paying(pack_env, tmp_path,
     # Now cached: collected into another folder with no request at all.
     code, out, err = run(capsys, "collect", request_id, "--out", str(tmp_path / "elsewhere"))
     assert code == 0 and not pack_env.requests_log and "from the result cache" in out
+
+
+def test_collect_all_gets_every_recorded_clip_not_on_disk_without_paying(pack_env, tmp_path, capsys):
+    pack_env.generation_seconds = 1.0
+    for seed in (5, 6):
+        pic = picture(tmp_path / f"p{seed}.png", seed)
+        code, _, _ = run(capsys, *paid(pack_env, "--image", str(pic), "--prompt", "x", "--timeout", "0.2"))
+        assert code == 1
+    assert pack_env.jobs_submitted == 2
+    pack_env.reset_counts()
+    code, out, err = run(capsys, "collect", "--all", "--out", str(tmp_path / "got"), "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert sorted(c["request_id"] for c in got["collected"]) == sorted(pack_env.jobs) and not got["failed"]
+    assert pack_env.jobs_submitted == 0
+    code, out, _ = run(capsys, "collect", "--all", "--out", str(tmp_path / "got"))
+    assert code == 0 and "Nothing to collect" in out
+    assert len(list((tmp_path / "got" / "segmind_ltx2").glob("*.mp4"))) == 2
 
 
 def test_collect_refuses_a_malformed_id_before_any_request(pack_env, capsys):
