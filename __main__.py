@@ -9,7 +9,8 @@ From the folder holding the pack (e.g. ComfyUI/custom_nodes): python -m <pack fo
 The default backend is the free offline preview (no key, no network); --backend segmind
 makes the real, paid clip. Each clip: the MP4, a WAV of its sound and a JSON summary.
 Batches: --manifest clips.csv (one row per clip) or --images-dir folder/ --prompt "...".
-`jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` fetches a paid clip."""
+`jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` (or --all) fetches a paid
+clip; `limits` and `spend` show and set the spend limits and today's spend."""
 from __future__ import annotations
 
 import argparse

@@ -59,7 +59,7 @@ def spend(user_dir: Path, count: int, as_json: bool) -> int:
     ledger = Ledger(user_dir)
     today = ledger.spent_today()
     day_limit = SpendLimits.load(user_dir).per_day
-    recent = ledger.entries(limit=count)
+    recent = [e.as_dict() if hasattr(e, "as_dict") else dict(e) for e in ledger.entries(limit=count)]
     if as_json:
         print(json.dumps({"today_usd": round(today, 4), "per_day_limit": day_limit,
                           "recent": recent}, indent=2, default=str))
