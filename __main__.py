@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from .cli.words import Parser, cli_words
-from .core.params import DEFAULT_NEGATIVE_PROMPT, I2V_NUMBERS, T2V_NUMBERS, NumberField
+from .cli.fields import add_field_flags, manifest_columns
+from .core.params import DEFAULT_NEGATIVE_PROMPT
 
 _API_MODES = ("async", "sync")
 DEFAULT_PARALLEL = 4
@@ -79,17 +80,6 @@ def _seconds_of_video(text: str) -> float:
     return value
 
 
-def _default_help(name: str) -> str:
-    i2v = {f.name: f for f in I2V_NUMBERS}[name]
-    t2v = {f.name: f for f in T2V_NUMBERS}[name]
-    lo, hi = _fmt(i2v.minimum, i2v), _fmt(i2v.maximum, i2v)
-    return f"{lo}..{hi}; default {_fmt(i2v.default, i2v)} (with --t2v {_fmt(t2v.default, t2v)})"
-
-
-def _fmt(value: float, f: NumberField) -> str:
-    return str(int(value)) if f.integer else f"{value:g}"
-
-
 # --------------------------------------------------------------------------- parsers
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -106,9 +96,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     what.add_argument("--t2v", action="store_true", help="text to video: no picture, the prompt alone")
     what.add_argument("--prompt", metavar="TEXT", help="describe the scene, motion and sound")
     what.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, metavar="TEXT", help="what to avoid")
-    for name in ("width", "height", "num_frames", "fps", "seed"):
-        what.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N", help=_default_help(name))
-    what.add_argument("--guidance-scale", type=float, dest="guidance_scale", metavar="X", help=_default_help("guidance_scale"))
+    add_field_flags(what)  # one flag per request field, from the model descriptors (cli/fields.py)
     what.add_argument("--seconds", type=_seconds_of_video, metavar="S",
                       help="the clip's length in seconds instead of --num-frames (frames = seconds x fps)")
     what.add_argument("--fit", choices=("match", "crop"), default="match",
@@ -119,8 +107,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     batch = p.add_argument_group("batches (one clip per row or picture, run in parallel)")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
                        help="CSV or JSONL, one clip per row: image (relative to the manifest), prompt, and any "
-                            "of negative_prompt, width, height, num_frames, fps, seed, guidance_scale, name; "
-                            "flags give the values a row leaves empty")
+                            f"of {', '.join(manifest_columns()[2:])}; flags give the values a row leaves empty")
     batch.add_argument("--images-dir", type=Path, metavar="DIR",
                        help="every picture in this folder, or matching a quoted pattern ('shots/*.png', "
                             "'shots/**/*.jpg'); the prompt is --prompt, or photo.txt beside photo.png")

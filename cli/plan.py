@@ -11,18 +11,19 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..core.errors import InvalidInputError
 from ..core.image_encode import EncodedImage
-from ..core.params import (I2V_MODEL, I2V_NUMBERS, T2V_MODEL, T2V_NUMBERS,
-                           build_body, estimate_cost, snap_to_grid)
+from ..core.models import LTX2_19B_I2V, LTX2_19B_T2V, Model
+from ..core.params import build_body, estimate_cost, snap_to_grid
+from .fields import field_words, flag, flag_values, manifest_columns, number_columns
 from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture, prompt_beside
 from .words import cli_words
 
-# Manifest columns (names are case-insensitive; dashes count as underscores).
-NUMBER_COLUMNS = tuple(f.name for f in I2V_NUMBERS)
-COLUMNS = ("image", "prompt", "negative_prompt", *NUMBER_COLUMNS, "name")
+# Manifest columns, from the model descriptors (names are case-insensitive; dashes count as underscores).
+NUMBER_COLUMNS = number_columns()
+COLUMNS = manifest_columns()
 _ALIASES = {"picture": "image", "image_path": "image", "file": "image", "negative": "negative_prompt"}
 MAX_ROW_ERRORS = 20
 FIT_CHOICES = ("match", "crop")
@@ -51,19 +52,28 @@ class Row:
 
     @property
     def estimate(self) -> float:
-        return estimate_cost(self.body) if self.state == NEW else 0.0
+        return estimate_cost(self.body, self.model) if self.state == NEW else 0.0
 
     def rendered(self) -> tuple[int, int, int]:
         return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
 
 
-def _flag_values(args: Any, fields: Iterable[Any]) -> dict[str, Any]:
-    values = {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None}
+def _model(args: Any) -> Model:
+    return LTX2_19B_T2V if args.t2v else LTX2_19B_I2V
+
+
+def _body(model: Model, prompt: Any, negative_prompt: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return build_body(model, {**values, "prompt": prompt, "negative_prompt": negative_prompt})
+
+
+def _flag_values(args: Any, model: Model) -> dict[str, Any]:
+    """The fields the user gave as flags, with --seconds turned into num_frames."""
+    values = flag_values(args, model)
     seconds = getattr(args, "seconds", None)
     if seconds is not None:
         if "num_frames" in values:
             raise InvalidInputError("--seconds and --num-frames both set the clip's length: give one of them.")
-        fps = values.get("fps") or next(f.default for f in fields if f.name == "fps")
+        fps = values.get("fps") or model.field("fps").default
         values["num_frames"] = max(1, int(round(seconds * fps)))
     return values
 
@@ -116,13 +126,13 @@ def rows_from_args(args: Any) -> tuple[list[Row], bool]:
         raise InvalidInputError("--t2v makes a clip from text alone: drop --image, or drop --t2v.")
     if not args.t2v and not args.image:
         raise InvalidInputError("--image is missing: give the first frame (--image photo.png), or use --t2v.")
-    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
-    flags = _flag_values(args, fields)
+    model = _model(args)
+    flags = _flag_values(args, model)
     try:
-        body = build_body(fields, prompt, args.negative_prompt, flags)
+        body = _body(model, prompt, args.negative_prompt, flags)
     except InvalidInputError as exc:
-        raise InvalidInputError(cli_words(str(exc))) from None
-    row = Row(1, args.image.name if args.image else "text to video", model, body, args.image,
+        raise InvalidInputError(field_words(exc), field=exc.field) from None
+    row = Row(1, args.image.name if args.image else "text to video", model.path, body, args.image,
               stem=file_stem(args.image.stem) if args.image else _prompt_stem(prompt))
     _read_picture(row, args, sized=_sized(flags))
     return [row], False
@@ -200,7 +210,7 @@ def _folder_rows(args: Any) -> list[Row]:
     if args.t2v:
         raise InvalidInputError("--images-dir animates pictures: drop --t2v (text to video takes --manifest rows without an image).")
     base, pictures = folder_pictures(args.images_dir, getattr(args, "recursive", False))
-    flags = _flag_values(args, I2V_NUMBERS)
+    flags = _flag_values(args, LTX2_19B_I2V)
     rows, errors, unprompted = [], [], []
     for n, path in enumerate(pictures, 1):
         try:
@@ -212,10 +222,10 @@ def _folder_rows(args: Any) -> list[Row]:
             unprompted.append(rel.as_posix())
             continue
         try:
-            body = build_body(I2V_NUMBERS, prompt, args.negative_prompt, flags)
+            body = _body(LTX2_19B_I2V, prompt, args.negative_prompt, flags)
         except InvalidInputError as exc:
-            raise InvalidInputError(cli_words(str(exc))) from None
-        row = Row(n, rel.as_posix(), I2V_MODEL, body, path, stem=file_stem(rel.with_suffix("").as_posix()))
+            raise InvalidInputError(field_words(exc), field=exc.field) from None
+        row = Row(n, rel.as_posix(), LTX2_19B_I2V.path, body, path, stem=file_stem(rel.with_suffix("").as_posix()))
         try:
             _read_picture(row, args, label=f"{rel.as_posix()}:", sized=_sized(flags))
         except InvalidInputError as exc:
@@ -274,12 +284,12 @@ def _column(name: str) -> str:
 
 def _manifest_rows(args: Any) -> list[Row]:
     path: Path = args.manifest
-    fields, model = (T2V_NUMBERS, T2V_MODEL) if args.t2v else (I2V_NUMBERS, I2V_MODEL)
-    flags = _flag_values(args, fields)
+    model = _model(args)
+    flags = _flag_values(args, model)
     rows, errors = [], []
     for n, (where, record) in enumerate(read_manifest(path), 1):
         try:
-            rows.append(_manifest_row(n, where, record, args, fields, model, flags))
+            rows.append(_manifest_row(n, where, record, args, model, flags))
         except InvalidInputError as exc:
             errors.append(str(exc))
             if len(errors) >= MAX_ROW_ERRORS:
@@ -288,7 +298,7 @@ def _manifest_rows(args: Any) -> list[Row]:
     return rows
 
 
-def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, fields: Any, model: str,
+def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: Model,
                   flags: dict[str, Any]) -> Row:
     values: dict[str, Any] = {}
     for name, value in record.items():
@@ -315,29 +325,28 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, fields:
     name = str(values.pop("name", "") or "")
     negative = values.pop("negative_prompt", None)
     try:
-        body = build_body(fields, str(prompt), args.negative_prompt if negative is None else str(negative),
-                          {**flags, **values})
+        body = _body(model, str(prompt), args.negative_prompt if negative is None else str(negative),
+                     {**flags, **values})
     except InvalidInputError as exc:
-        raise ManifestError(f"{where}: {_as_column(str(exc), values, flags)}") from None
+        raise ManifestError(f"{where}: {_as_column(exc, values, flags)}", field=exc.field) from None
     image_path = None
     if image:
         image_path = Path(str(image)).expanduser()
         if not image_path.is_absolute():
             image_path = args.manifest.parent / image_path
     stem = file_stem(name) if name else (file_stem(image_path.stem) if image_path else f"row-{n}")
-    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model, body, image_path, stem=stem)
+    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model.path, body, image_path, stem=stem)
     _read_picture(row, args, label=f"{where}: image", sized=_sized({**flags, **values}))
     return row
 
 
-def _as_column(message: str, values: dict[str, Any], flags: dict[str, Any]) -> str:
-    """A field's error in a manifest's words: 'num_frames' is the column when the row set
-    it, the flag when the value came from the command line."""
-    for name in NUMBER_COLUMNS:
-        flag = "--" + name.replace("_", "-")
-        where = f"column {name}" if name in values else (flag if name in flags else f"column {name}")
-        message = message.replace(f"'{name}'", where)
-    return message
+def _as_column(exc: InvalidInputError, values: dict[str, Any], flags: dict[str, Any]) -> str:
+    """A field's error in a manifest's words: the column when the row set the value, the
+    flag when it came from the command line."""
+    name = exc.field
+    if not name:
+        return str(exc)
+    return exc.naming(flag(name) if name in flags and name not in values else f"column {name}")
 
 
 def _number(text: str) -> Any:
@@ -417,7 +426,7 @@ def plural(n: int, word: str) -> str:
 
 def frames_words(n: int) -> str:
     """'185 frames'; past the documented range (the grid rounds 400 up to 401) it says so."""
-    top = int(next(f.maximum for f in I2V_NUMBERS if f.name == "num_frames"))
+    top = int(LTX2_19B_I2V.field("num_frames").maximum)
     words = plural(n, "frame")
     if n > top:
         words += (f" (LTX-2 renders 8k+1 frames: that is past the documented 1..{top}; "

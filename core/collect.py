@@ -382,7 +382,7 @@ def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: dict
                 "collected any more. Queue the original graph to make (and pay for) a new clip.")
         try:
             ref, info = client.wait(SubmittedJob(rid, model), timeout,
-                                    expected_seconds=expected_runtime(body) if body else DEFAULT_RUNTIME_SECONDS)
+                                    expected_seconds=expected_runtime(body, model) if body else DEFAULT_RUNTIME_SECONDS)
         except SegmindJobFailed as exc:
             exc.args = (f"{exc} There is no clip to collect for this job.",)
             raise

@@ -22,7 +22,23 @@ class OutputFolderError(SegmindError):
 
 
 class InvalidInputError(SegmindError):
-    """A node input or request field the service would refuse; raised before sending."""
+    """A node input or request field the service would refuse; raised before sending.
+
+    `field`: the request field at fault, as data, so each face names it its own way (the node
+    'num_frames', the command line --num-frames, a manifest its column). `detail`: the rest of
+    the sentence after the field's name; without a message the text is "'<field>' <detail>"."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = None,
+                 detail: str | None = None) -> None:
+        if message is None:
+            message = f"'{field}' {detail}" if field else str(detail or "")
+        super().__init__(message)
+        self.field = field
+        self.detail = detail
+
+    def naming(self, name: str) -> str:
+        """The message with the field called `name` (a flag, a column); as it is otherwise."""
+        return f"{name} {self.detail}" if self.field and self.detail else str(self)
 
 
 class Cancelled(SegmindError):

@@ -1,75 +1,145 @@
-"""The Segmind LTX-2 request fields: names, defaults and ranges from the product page
-(shared/seed) and API.md. One source of truth for node inputs, the CLI and validation."""
+"""From values to a request body: each field checked against its model's descriptor
+(core/models.py), with an error that names the field as data; the estimate and expected
+run time per model; and the number readers the client, ledger and Collect share."""
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-I2V_MODEL = "ltx-2-19b-i2v"
-T2V_MODEL = "ltx-2-19b-t2v"
+from .models import (BOOL, CHOICE, DEFAULT_NEGATIVE_PROMPT, INT, LTX2_19B_I2V, LTX2_19B_T2V, MEDIA, MODELS,
+                     SEED_MAX, TEXT, Field, Model, model as descriptor)
 
-DEFAULT_NEGATIVE_PROMPT = (
-    "blurry, low quality, still frame, frames, watermark, overlay, titles, "
-    "has blurbox, has subtitles"
-)
+__all__ = ["I2V_MODEL", "T2V_MODEL", "DEFAULT_NEGATIVE_PROMPT", "SEED_MAX", "DEFAULT_RUNTIME_SECONDS",
+           "DEFAULT_PRICE_USD", "snap_to_grid", "estimate_cost", "expected_runtime", "build_body",
+           "check_field", "finite_number", "whole_number"]
 
+I2V_MODEL = LTX2_19B_I2V.path
+T2V_MODEL = LTX2_19B_T2V.path
 
-@dataclass(frozen=True)
-class NumberField:
-    name: str
-    default: float
-    minimum: float
-    maximum: float
-    integer: bool = True
-
-
-# Product page: ~113.31 s and ~$0.455 for the defaults. The run time (and, we assume, the
-# price) grows with the pixels x frames denoised, at the size LTX-2 really renders (the grid
-# below); web/js/cost.js uses the same rule for the node's estimate.
-DEFAULT_RUNTIME_SECONDS = 113.31
-DEFAULT_PRICE_USD = 0.455
-SIDE_STEP = 32      # LTX-2's VAE downsamples by 32: sides are multiples of 32
-FRAME_STEP = 8      # ...and frame counts are 8k+1
+# The seed's quoted figures (core/models.py LTX2_19B_PRICE), for code that has no request yet.
+DEFAULT_RUNTIME_SECONDS = LTX2_19B_I2V.price.seconds
+DEFAULT_PRICE_USD = LTX2_19B_I2V.price.usd
 
 
 def snap_to_grid(width: int, height: int, num_frames: int) -> tuple[int, int, int]:
     """The size and frame count LTX-2 really renders for a request: sides rounded up to a
-    multiple of 32, frames up to the next 8k+1 (720 -> 736, 181 -> 185). API.md: the service
-    rounds or pads on its side; rounding up is the assumption (it never under-estimates)."""
-    def up(value: int, step: int, offset: int = 0) -> int:
-        return offset + -(-(max(int(value), 1) - offset) // step) * step
-
-    return up(width, SIDE_STEP), up(height, SIDE_STEP), up(num_frames, FRAME_STEP, 1)
+    multiple of 32, frames up to the next 8k+1 (720 -> 736, 181 -> 185); see models.Grid."""
+    assert LTX2_19B_I2V.grid is not None
+    return LTX2_19B_I2V.grid.snap(width, height, num_frames)
 
 
-def _volume(width: Any, height: Any, num_frames: Any) -> int:
-    w, h, n = snap_to_grid(int(width), int(height), int(num_frames))
-    return w * h * n
-
-
-_DEFAULT_VOLUME = _volume(720, 1280, 181)  # the quoted defaults, at the size really rendered
-
-
-def _ratio(body: Mapping[str, Any]) -> float | None:
+def _model_of(body: Mapping[str, Any], model: str | Model | None) -> Model:
+    """The request's model: the one given, else a record's own "model" (a ledger line, a job),
+    else the seed's I2V (both LTX-2 19B endpoints share its price rule)."""
+    if model is None:
+        named = body.get("model") if isinstance(body, Mapping) else None
+        model = named if isinstance(named, str) and named in MODELS else None
     try:
-        return _volume(body["width"], body["height"], body["num_frames"]) / _DEFAULT_VOLUME
-    except (KeyError, TypeError, ValueError):
-        return None
+        return descriptor(model)
+    except KeyError:
+        return LTX2_19B_I2V
 
 
-def expected_runtime(body: Mapping[str, Any]) -> float:
-    """Rough seconds of processing for a request, for the ETA and polling (never below 10 s)."""
-    ratio = _ratio(body)
-    return DEFAULT_RUNTIME_SECONDS if ratio is None else max(10.0, DEFAULT_RUNTIME_SECONDS * ratio)
+def expected_runtime(body: Mapping[str, Any], model: str | Model | None = None) -> float:
+    """Rough seconds of processing for a request, for the ETA and polling."""
+    return _model_of(body, model).expected_runtime(body)
 
 
-def estimate_cost(body: Mapping[str, Any]) -> float:
-    """Estimated US dollars for one clip: the quoted $0.455 scaled by the rendered volume.
-    Unconfirmed by Segmind (docs/segmind-unconfirmed.md); the real charge is reported after a run."""
-    ratio = _ratio(body)
-    return DEFAULT_PRICE_USD * (1.0 if ratio is None else ratio)
+def estimate_cost(body: Mapping[str, Any], model: str | Model | None = None) -> float:
+    """Estimated US dollars for one clip, by the model's price rule. Unconfirmed by Segmind
+    (docs/segmind-unconfirmed.md); the real charge is reported after a run."""
+    return _model_of(body, model).estimate_cost(body)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _refuse(f: Field, problem: str) -> Exception:
+    """An InvalidInputError whose text names the field as the node does ('num_frames'); the
+    field and the rest of the sentence travel as data, so the command line can name its flag."""
+    from .errors import InvalidInputError
+
+    return InvalidInputError(field=f.name, detail=problem)
+
+
+def _shown(f: Field, value: Any) -> str:
+    return str(int(value)) if f.integer and float(value).is_integer() else f"{value:g}"
+
+
+def check_field(f: Field, raw: Any) -> Any:
+    """The value to send for field `f`, or InvalidInputError naming it and what to change."""
+    if f.kind == TEXT:
+        if not isinstance(raw, str):
+            raise _refuse(f, f"must be text, got {raw!r}.")
+        if f.required and not raw.strip():
+            if f.name == "prompt":
+                from .errors import InvalidInputError
+
+                raise InvalidInputError("The prompt is empty: describe the video scene in 'prompt'.", field=f.name)
+            raise _refuse(f, "is empty: fill it in.")
+        return raw.strip() if f.required else raw
+    if f.kind == MEDIA:
+        if not isinstance(raw, str) or not raw.strip():
+            raise _refuse(f, f"needs the uploaded {f.media}'s URL.")
+        return raw
+    if f.kind == BOOL:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower() if isinstance(raw, (str, int)) else None
+        if word in ("true", "yes", "on", "1"):
+            return True
+        if word in ("false", "no", "off", "0"):
+            return False
+        raise _refuse(f, f"must be true or false, got {raw!r}.")
+    if f.kind == CHOICE:
+        for option in f.choices:
+            if raw == option or (isinstance(raw, str) and raw.strip() == str(option)):
+                return option
+        raise _refuse(f, f"is {raw!r}: choose one of {', '.join(str(c) for c in f.choices)}.")
+    # INT and FLOAT: a number (text that reads as one is accepted: a manifest's cells are text)
+    number = finite_number(raw.strip() if isinstance(raw, str) else raw)
+    if number is None:
+        raise _refuse(f, f"must be a number, got {raw!r}.")
+    if f.kind == INT:
+        if not number.is_integer():
+            raise _refuse(f, f"must be a whole number, got {raw!r}.")
+        value: Any = int(number)
+    else:
+        value = float(number)
+    low, high = f.minimum, f.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _refuse(f, f"is {_shown(f, value)}, outside Segmind's range {_shown(f, low)}..{_shown(f, high)}: "
+                         "set it within that range.")
+    return value
+
+
+def build_body(model: str | Model, values: Mapping[str, Any],
+               media: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Validate `values` (every setting of the model; a missing one takes its default) and
+    assemble the request body, in the descriptor's field order. `media`: the uploaded files'
+    URLs by field name; without them the body holds no media field (the request fingerprint
+    takes the body without the upload's URL). Raises InvalidInputError naming the field."""
+    m = descriptor(model)
+    media = media or {}
+    body: dict[str, Any] = {}
+    for f in m.fields:
+        if f.kind == MEDIA:
+            if f.name in media:
+                body[f.name] = check_field(f, media[f.name])
+            continue
+        raw = values.get(f.name)
+        if raw is None:
+            if f.required:
+                raw = ""  # refused below with what to fill in
+            else:
+                body[f.name] = f.default
+                continue
+        body[f.name] = check_field(f, raw)
+    return body
+
+
+# --------------------------------------------------------------------------- numbers
 
 
 def finite_number(value: Any) -> float | None:
@@ -91,49 +161,3 @@ def whole_number(value: Any) -> int | None:
     number = finite_number(value)
     return int(number) if number is not None and number.is_integer() else None
 
-
-SEED_MAX = 0xFFFFFFFF  # the page gives no range; a 32-bit seed is what every Segmind model takes
-
-# Numeric fields of the I2V request, in the product page's order.
-I2V_NUMBERS: tuple[NumberField, ...] = (
-    NumberField("width", 720, 256, 1280),
-    NumberField("height", 1280, 256, 1280),
-    NumberField("num_frames", 181, 1, 400),
-    NumberField("fps", 24, 1, 30),
-    NumberField("seed", 42, 0, SEED_MAX),
-    NumberField("guidance_scale", 4.0, 1.0, 20.0, integer=False),
-)
-
-# Text to video: the same fields without `image`. Its product page gives height 768 and
-# 161 frames; the width default is not shown there, so 1280 (landscape, a multiple of 32).
-T2V_NUMBERS: tuple[NumberField, ...] = tuple(
-    replace(f, default={"width": 1280, "height": 768, "num_frames": 161}.get(f.name, f.default))
-    for f in I2V_NUMBERS)
-
-
-def build_body(fields: tuple[NumberField, ...], prompt: str, negative_prompt: str,
-               values: Mapping[str, Any], image_url: str | None = None) -> dict[str, Any]:
-    """Validate and assemble a request body. Raises InvalidInputError naming the input."""
-    from .errors import InvalidInputError
-
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidInputError("The prompt is empty: describe the video scene in 'prompt'.")
-    body: dict[str, Any] = {"prompt": prompt.strip()}
-    if image_url is not None:
-        body["image"] = image_url
-    body["negative_prompt"] = negative_prompt if negative_prompt is not None else DEFAULT_NEGATIVE_PROMPT
-    for f in fields:
-        raw = values.get(f.name, f.default)
-        try:
-            value = int(raw) if f.integer else float(raw)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"'{f.name}' must be a number, got {raw!r}.") from None
-        if f.integer and float(raw) != value:
-            raise InvalidInputError(f"'{f.name}' must be a whole number, got {raw!r}.")
-        if not (f.minimum <= value <= f.maximum):
-            lo = int(f.minimum) if f.integer else f.minimum
-            hi = int(f.maximum) if f.integer else f.maximum
-            raise InvalidInputError(
-                f"'{f.name}' is {value}, outside Segmind's range {lo}..{hi}: set it within that range.")
-        body[f.name] = value
-    return body

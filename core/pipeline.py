@@ -113,7 +113,7 @@ class Bookkeeping:
         body = req.body
         try:
             self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
-                                "estimate": estimate_cost(body), "fingerprint": fingerprint,
+                                "estimate": estimate_cost(body, req.model), "fingerprint": fingerprint,
                                 "prompt": body.get("prompt"), "width": body.get("width"),
                                 "height": body.get("height"), "num_frames": body.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),
@@ -513,7 +513,7 @@ def _run_async(req: GenerationRequest, client: SegmindClient, output_dir: Path, 
             ref, info = ("url", entry.output_url), RunInfo(request_id=job.request_id)
         else:
             ref, info = client.wait(job, req.timeout, started=started,
-                                    expected_seconds=expected_runtime(req.body))
+                                    expected_seconds=expected_runtime(req.body, req.model))
             if entry is not None and journal is not None and ref[0] == "url":
                 try:
                     journal.record_output(entry, ref[1])
@@ -602,7 +602,7 @@ def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str 
         pays = fingerprint not in seen and will_pay(req, client.config.api_base, session.cache, session.journal,
                                                     force_rerun)
         seen.add(fingerprint)
-        amounts.append(estimate_cost(req.body) if pays else 0.0)
+        amounts.append(estimate_cost(req.body, req.model) if pays else 0.0)
     if output_dir is not None and any(amounts):
         ensure_writable(Path(output_dir) / OUTPUT_SUBFOLDER,
                         sum(expected_clip_bytes(r.body) for r, a in zip(reqs, amounts) if a))
@@ -638,7 +638,7 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
         w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
                                  (("width", 720), ("height", 1280), ("num_frames", 181))))
         job = board.add(node_id=node_id, prompt_id=run_id, label=str(req.body.get("prompt", ""))[:60],
-                        estimate_usd=estimate_cost(req.body), width=w, height=h, num_frames=n)
+                        estimate_usd=estimate_cost(req.body, req.model), width=w, height=h, num_frames=n)
 
         def events(kind: str, data: dict) -> None:
             change = _BOARD_STATES.get(kind)

@@ -4,6 +4,7 @@ from .collect_job import SegmindLTX2CollectJob
 from .common import SegmindLTX2Options
 from .decode_video import SegmindLTX2DecodeVideo
 from .image_to_video import SegmindLTX2ImageToVideo
+from .join_clips import SegmindLTX2JoinClips
 from .text_to_video import SegmindLTX2TextToVideo
 
 NODE_CLASS_MAPPINGS = {
@@ -11,6 +12,7 @@ NODE_CLASS_MAPPINGS = {
     "SegmindLTX2TextToVideo": SegmindLTX2TextToVideo,
     "SegmindLTX2DecodeVideo": SegmindLTX2DecodeVideo,
     "SegmindLTX2CollectJob": SegmindLTX2CollectJob,
+    "SegmindLTX2JoinClips": SegmindLTX2JoinClips,
     "SegmindLTX2Options": SegmindLTX2Options,
 }
 
@@ -19,5 +21,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "SegmindLTX2TextToVideo": "Segmind LTX-2 Text to Video",
     "SegmindLTX2DecodeVideo": "Decode Video (lean, Segmind LTX-2)",
     "SegmindLTX2CollectJob": "Segmind LTX-2 Collect Job",
+    "SegmindLTX2JoinClips": "Segmind LTX-2 Join Clips",
     "SegmindLTX2Options": "Segmind LTX-2 Options",
 }

@@ -1,4 +1,4 @@
-"""What the Segmind nodes share: widget definitions built from core.params, and one run
+"""What the Segmind nodes share: inputs built from a model's descriptor (core/models.py), and one run
 (pictures -> one clip each, in flight together -> decode what the graph uses -> ComfyUI
 outputs and UI).
 
@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..core.params import DEFAULT_NEGATIVE_PROMPT, NumberField
+from ..core.models import BOOL, CHOICE, MEDIA, TEXT, Field, Model
 
 CATEGORY = "Segmind/LTX-2"
 RETURN_TYPES = ("IMAGE", "AUDIO", "FLOAT", "INT", "VIDEO")
@@ -25,34 +25,38 @@ FRAMES_SLOT, AUDIO_SLOT = 0, 1
 _BAR_UPLOAD, _BAR_WAIT_END, _BAR_DOWNLOAD_END = 30, 850, 900
 
 
-def number_widget(f: NumberField, **extra: Any) -> tuple:
-    if f.integer:
-        opts: dict[str, Any] = {"default": int(f.default), "min": int(f.minimum), "max": int(f.maximum), "step": 1}
+_COMFY_TYPES = {"image": "IMAGE", "video": "VIDEO"}  # a media field's kind -> the node input it takes
+
+
+def field_widget(f: Field) -> tuple:
+    """A descriptor field as ComfyUI's input spec: a widget, or the socket of a media input."""
+    opts: dict[str, Any]
+    if f.kind == MEDIA:
+        opts = {}
+        kind: Any = _COMFY_TYPES[str(f.media)]
+    elif f.kind == TEXT:
+        kind, opts = "STRING", {"multiline": f.multiline, "default": f.default or ""}
+    elif f.kind == CHOICE:
+        kind, opts = list(f.choices), {"default": f.default}
+    elif f.kind == BOOL:
+        kind, opts = "BOOLEAN", {"default": bool(f.default)}
+    elif f.integer:
+        kind, opts = "INT", {"default": int(f.default), "min": int(f.minimum), "max": int(f.maximum), "step": 1}
     else:
-        opts = {"default": float(f.default), "min": float(f.minimum), "max": float(f.maximum), "step": 0.1, "round": 0.01}
-    opts.update(extra)
-    return ("INT" if f.integer else "FLOAT", opts)
+        kind, opts = "FLOAT", {"default": float(f.default), "min": float(f.minimum), "max": float(f.maximum),
+                               "step": 0.1, "round": 0.01}
+    if f.seed:
+        # The front end validates this flag as a boolean and defaults the control to
+        # "randomize"; web/ switches new nodes to "fixed" so a re-queue never bills again.
+        opts["control_after_generate"] = True
+    if f.tooltip:
+        opts["tooltip"] = f.tooltip
+    return (kind, opts)
 
 
-def prompt_widgets(negative_default: str = DEFAULT_NEGATIVE_PROMPT) -> dict[str, tuple]:
-    return {
-        "prompt": ("STRING", {"multiline": True, "default": "",
-                              "tooltip": "Describe the video scene, motion and any spoken words or sounds."}),
-        "negative_prompt": ("STRING", {"multiline": True, "default": negative_default,
-                                       "tooltip": "What to avoid in the video."}),
-    }
-
-
-def number_widgets(fields: tuple[NumberField, ...]) -> dict[str, tuple]:
-    out: dict[str, tuple] = {}
-    for f in fields:
-        if f.name == "seed":
-            # The front end validates this flag as a boolean and defaults the control to
-            # "randomize"; web/ switches new nodes to "fixed" so a re-queue never bills again.
-            out[f.name] = number_widget(f, control_after_generate=True)
-        else:
-            out[f.name] = number_widget(f)
-    return out
+def model_widgets(model: Model) -> dict[str, tuple]:
+    """Every field of the model, in its order: the node's required inputs."""
+    return {f.name: field_widget(f) for f in model.fields}
 
 
 def optional_widgets(with_image: bool) -> dict[str, tuple]:
@@ -221,9 +225,23 @@ def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[di
             check_min_size(rgb8)  # before its shape decides the size
         clip_body = fitted_body(body, rgb8, options)
         if rgb8 is not None:
-            rgb8 = fit_for_upload(rgb8, int(clip_body["width"]), int(clip_body["height"]))
+            rgb8 = fit_for_upload(rgb8, *_clip_size(model, clip_body, rgb8))
         out.append((clip_body, rgb8))
     return out
+
+
+def _clip_size(model: str, body: dict, rgb8: Any) -> tuple[int, int]:
+    """The clip's width and height: the request's, or what its model renders for it (a size
+    picked by resolution); the picture's own when neither is known."""
+    from ..core.models import model as descriptor
+
+    if "width" in body and "height" in body:
+        return int(body["width"]), int(body["height"])
+    try:
+        rendered = descriptor(model).rendered(body)
+    except KeyError:
+        rendered = None
+    return (rendered[0], rendered[1]) if rendered else (int(rgb8.shape[1]), int(rgb8.shape[0]))
 
 
 def _requests(model: str, jobs: list[tuple[dict, Any]], options: dict) -> list[Any]:
@@ -518,11 +536,10 @@ class SegmindLTX2Options:
 
 
 class SegmindVideoNode:
-    """What the Image and Text to Video nodes share; a subclass names its model and fields."""
+    """A generation node, all of whose Segmind inputs come from its model's descriptor: a
+    subclass names the descriptor (and its DESCRIPTION), nothing else."""
 
-    MODEL: str
-    NUMBERS: tuple[NumberField, ...]
-    WITH_IMAGE: bool
+    MODEL: Model
     CATEGORY = CATEGORY
     RETURN_TYPES = RETURN_TYPES
     RETURN_NAMES = RETURN_NAMES
@@ -534,10 +551,9 @@ class SegmindVideoNode:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        image = {"image": ("IMAGE", {"tooltip": "The first frame to animate."})} if cls.WITH_IMAGE else {}
         return {
-            "required": {**image, **prompt_widgets(), **number_widgets(cls.NUMBERS)},
-            "optional": optional_widgets(with_image=cls.WITH_IMAGE),
+            "required": model_widgets(cls.MODEL),
+            "optional": optional_widgets(with_image=cls.MODEL.takes("image")),
             "hidden": {"unique_id": "UNIQUE_ID", "prompt_graph": "PROMPT"},
         }
 
@@ -553,11 +569,12 @@ class SegmindVideoNode:
             return float("nan")  # unknown: never reuse (NaN equals nothing)
         return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
 
-    async def generate(self, prompt: str, negative_prompt: str, image: Any = None,
-                       unique_id: str | None = None, prompt_graph: Any = None, **values: Any) -> dict:
+    async def generate(self, image: Any = None, unique_id: str | None = None, prompt_graph: Any = None,
+                       **values: Any) -> dict:
         from ..core.params import build_body
 
-        body = build_body(self.NUMBERS, prompt, negative_prompt, values)
+        fields = {f.name for f in self.MODEL.settings}
+        body = build_body(self.MODEL, {k: v for k, v in values.items() if k in fields})
         options = {**(values.pop("options", None) or {}), **values}
-        return await run_generation(model=self.MODEL, body=body, image=image, options=options,
+        return await run_generation(model=self.MODEL.path, body=body, image=image, options=options,
                                     node_id=unique_id, prompt_graph=prompt_graph)

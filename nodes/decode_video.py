@@ -87,6 +87,13 @@ class _video_file:
     def __enter__(self) -> str:
         if self._video is not None:
             get_source = getattr(self._video, "get_stream_source", None)
+            save_to = getattr(self._video, "save_to", None)
+            if not callable(get_source) and callable(save_to):
+                # A VIDEO made in memory (Create Video's components): written out once.
+                fd, self._tmp = tempfile.mkstemp(suffix=".mp4", prefix="segmind_decode_")
+                os.close(fd)
+                save_to(self._tmp)
+                return self._tmp
             if not callable(get_source):
                 raise InvalidInputError(
                     "This VIDEO input cannot be read as a file (it has no get_stream_source); "

@@ -1,7 +1,7 @@
 """Segmind LTX-2 Image to Video: a still image and a prompt in, frames + audio + video out."""
 from __future__ import annotations
 
-from ..core.params import I2V_MODEL, I2V_NUMBERS
+from ..core.models import LTX2_19B_I2V
 from .common import SegmindVideoNode
 
 
@@ -9,6 +9,4 @@ class SegmindLTX2ImageToVideo(SegmindVideoNode):
     DESCRIPTION = ("Animates an image into a video with synchronized sound using Segmind's LTX-2-19B "
                    "(about $0.455 and 2 minutes per clip at the defaults). Needs a Segmind API key, "
                    "except with the free 'offline preview' backend.")
-    MODEL = I2V_MODEL
-    NUMBERS = I2V_NUMBERS
-    WITH_IMAGE = True
+    MODEL = LTX2_19B_I2V

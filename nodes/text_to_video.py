@@ -1,7 +1,7 @@
 """Segmind LTX-2 Text to Video: a prompt in, frames + audio + video out (no picture)."""
 from __future__ import annotations
 
-from ..core.params import T2V_MODEL, T2V_NUMBERS
+from ..core.models import LTX2_19B_T2V
 from .common import SegmindVideoNode
 
 
@@ -10,6 +10,4 @@ class SegmindLTX2TextToVideo(SegmindVideoNode):
                    "Priced like Image to Video, by size and frame count (about $0.455 and 2 minutes at "
                    "720x1280, 181 frames); the node shows the estimate for its size before you run. Needs a "
                    "Segmind API key, except with the free 'offline preview' backend.")
-    MODEL = T2V_MODEL
-    NUMBERS = T2V_NUMBERS
-    WITH_IMAGE = False
+    MODEL = LTX2_19B_T2V

@@ -20,6 +20,8 @@ as unconfirmed and a fault queue for every way the real service can misbehave.
 
 Run on its own (for a real ComfyUI): python tests/fake_segmind.py --help
 
+Each endpoint's bodies are checked against the pack's model descriptors (core/models.py,
+read by path: data shared with the pack, checked by this file's own code).
 Only the standard library, numpy, av and requests (the latter in tests) are used.
 """
 from __future__ import annotations
@@ -72,11 +74,30 @@ _COUNTER_OF_STAGE = {
 SYNC_SHAPES = ("mp4", "json_url", "json_base64")
 OUTPUT_SHAPES = ("url", "list", "dict")
 UPLOAD_SHAPES = ("file_urls", "urls")
-# Product-page ranges; anything outside is a 400 naming the field.
-_INT_RANGES = {"width": (256, 1280), "height": (256, 1280), "num_frames": (1, 400), "fps": (1, 30)}
-_GUIDANCE_RANGE = (1, 20)
 _DATA_URL = re.compile(r"^data:(image/[A-Za-z0-9.+-]+);base64,(.*)$", re.S)
 _EXT_OF_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+def _load_descriptors() -> Any:
+    """The pack's model descriptors (core/models.py), read by path: the stand-in checks each
+    endpoint's bodies against the same declared fields, ranges and choices as the pack, with
+    its own code (a bug in the pack's checks is not copied here). The module imports only the
+    standard library, so this works when the stand-in runs on its own."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "core" / "models.py"
+    name = "_fake_segmind_model_descriptors"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+DESCRIPTORS = _load_descriptors()
 
 
 # --------------------------------------------------------------------------- video
@@ -347,6 +368,9 @@ class FakeSegmind:
       animate_uploads  False (default): every clip is the test pattern. True: an image to
                        video job whose `image` is a picture uploaded here shows that picture
                        (cropped to the clip's size, a slow zoom), as in the README's screenshot.
+    Endpoints (constructor keyword `models`, or the `models` dict by path): the pack's model
+      descriptors (core/models.py) by default; a body is checked against its endpoint's
+      fields (required, type, range, choices, no unknown field: 400), any other path is a 404.
     """
 
     sync_shape = _Choice(SYNC_SHAPES)
@@ -357,7 +381,7 @@ class FakeSegmind:
                  *, sync_shape: str = "mp4", output_shape: str = "url", upload_shape: str = "file_urls",
                  port: int = 0, generation_seconds: float | None = None, queue_seconds: float = 0.0,
                  rate_limit: int | None = None, rate_window: float = 60.0,
-                 animate_uploads: bool = False) -> None:
+                 animate_uploads: bool = False, models: Any = None) -> None:
         if generation_seconds is not None and generation_seconds < 0:
             raise ValueError("generation_seconds must be at least 0 (or None to count polls)")
         if queue_seconds < 0:
@@ -373,6 +397,10 @@ class FakeSegmind:
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.animate_uploads = animate_uploads
+        # The endpoints served, by path: the pack's descriptors, or the ones a test passes
+        # (any object with the descriptor's path and fields); any other path is a 404.
+        self.models: dict[str, Any] = {m.path: m for m in (DESCRIPTORS.MODELS.values() if models is None
+                                                             else models)}
         self.clock: Callable[[], float] = time.monotonic
         self._window_start: float | None = None
         self._window_calls = 0
@@ -562,7 +590,15 @@ class FakeSegmind:
             self.credits = round(self.credits - COST, 6)
             return self.credits
 
-    def _spec_for(self, body: dict[str, Any], audio: bool) -> VideoSpec:
+    def _spec_for(self, body: dict[str, Any], audio: bool, model: str | None = None) -> VideoSpec:
+        descriptor = self.models.get(model)
+        audio = audio and body.get("generate_audio") is not False  # a model that can leave the sound out
+        if descriptor is not None and getattr(descriptor, "grid", None) is None:
+            # A model whose size a field picks (a resolution) and whose length is in seconds.
+            rendered = descriptor.rendered(body)
+            fps = body.get("fps", descriptor.output.fps or 24)
+            if rendered is not None:
+                return VideoSpec(rendered[0], rendered[1], rendered[2] or fps, fps, audio)
         width, height = body.get("width", 720), body.get("height", 1280)
         frames, fps = body.get("num_frames", 181), body.get("fps", 24)
         if self.round_to_grid:
@@ -770,26 +806,20 @@ class _Handler(BaseHTTPRequestHandler):
             return _error(400, "request body must be a JSON object")
         return None
 
-    @staticmethod
-    def _check_run_body(model: str, body: dict[str, Any]) -> _Reply | None:
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            return _error(400, "prompt is required and must be a non-empty string")
-        if "i2v" in model:
-            image = body.get("image")
-            if not isinstance(image, str) or not re.match(r"^https?://\S+$", image):
-                return _error(400, "image is required and must be an http(s) URL")
-        for name, (low, high) in _INT_RANGES.items():
-            value = body.get(name)
-            if value is not None and (not _is_int(value) or not low <= value <= high):
-                return _error(400, f"{name} must be an integer between {low} and {high}")
-        scale = body.get("guidance_scale")
-        if scale is not None and (not _is_number(scale) or not _GUIDANCE_RANGE[0] <= scale <= _GUIDANCE_RANGE[1]):
-            return _error(400, f"guidance_scale must be a number between {_GUIDANCE_RANGE[0]} and {_GUIDANCE_RANGE[1]}")
-        if body.get("seed") is not None and not _is_int(body["seed"]):
-            return _error(400, "seed must be an integer")
-        if body.get("negative_prompt") is not None and not isinstance(body["negative_prompt"], str):
-            return _error(400, "negative_prompt must be a string")
+    def _check_run_body(self, model: str, body: dict[str, Any]) -> _Reply | None:
+        """A 404 for a model not served; a 400 naming the first field the model's descriptor
+        refuses (missing, wrong type, outside its range or choices, or not a field of it)."""
+        descriptor = self.fake.models.get(model)
+        if descriptor is None:
+            return _error(404, f"model {model} not found")
+        fields = {f.name: f for f in descriptor.fields}
+        for name in body:
+            if name not in fields:
+                return _error(400, f"{name} is not a parameter of {model}")
+        for f in descriptor.fields:
+            problem = _field_problem(f, body.get(f.name))
+            if problem:
+                return _error(400, problem)
         return None
 
     def _check_run(self, model: str, body: Any) -> _Reply | None:
@@ -806,7 +836,7 @@ class _Handler(BaseHTTPRequestHandler):
         delay = fake.generation_seconds
         if delay and fake._stopping.wait(delay):  # held like the real v1 run; stop() cuts it
             raise _Abort(rst=True)
-        spec = fake._spec_for(body, audio=not (fault and fault.no_audio))
+        spec = fake._spec_for(body, audio=not (fault and fault.no_audio), model=model)
         picture = fake._picture_for(body)
         video = make_mp4(None, spec.width, spec.height, spec.frames, spec.fps, spec.audio, picture)
         request_id = str(uuid.uuid4())
@@ -834,8 +864,8 @@ class _Handler(BaseHTTPRequestHandler):
             return problem
         fake = self.fake
         request_id = str(uuid.uuid4())
-        job = fake._new_job(request_id, model, body, fake._spec_for(body, audio=not (fault and fault.no_audio)),
-                            fails=bool(fault and fault.job_fails))
+        spec = fake._spec_for(body, audio=not (fault and fault.no_audio), model=model)
+        job = fake._new_job(request_id, model, body, spec, fails=bool(fault and fault.job_fails))
         picture = fake._picture_for(body)
         with fake.lock:
             fake.jobs[request_id] = job
@@ -934,6 +964,34 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             return problem
         return _json_reply(200, {"credits": self.fake.credits, "free-credits": 0.0})
+
+
+def _field_problem(f: Any, value: Any) -> str | None:
+    """What is wrong with one field's value, in the service's words; None when it is fine."""
+    kind = f.kind
+    if value is None:
+        return f"{f.name} is required" + (" and must be a non-empty string" if kind == "text" else "") \
+            if f.required else None
+    if kind == "media":
+        schemes = r"^(https?://\S+|data:[\w/.+-]+;base64,\S+)$" if f.media == "video" else r"^https?://\S+$"
+        if not isinstance(value, str) or not re.match(schemes, value):
+            return f"{f.name} is required and must be an http(s) URL" + (" or a data URI" if f.media == "video" else "")
+    elif kind == "text":
+        if not isinstance(value, str) or (f.required and not value.strip()):
+            return f"{f.name} is required and must be a non-empty string" if f.required else f"{f.name} must be a string"
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            return f"{f.name} must be true or false"
+    elif kind == "choice":
+        if isinstance(value, bool) or value not in f.choices:
+            return f"{f.name} must be one of {', '.join(str(c) for c in f.choices)}"
+    elif kind in ("int", "float"):
+        ok = _is_int(value) if kind == "int" else _is_number(value)
+        low, high = f.minimum, f.maximum
+        if not ok or (low is not None and value < low) or (high is not None and value > high):
+            what = "an integer" if kind == "int" else "a number"
+            return f"{f.name} must be {what} between {low:g} and {high:g}"
+    return None
 
 
 def _is_int(value: Any) -> bool:

@@ -22,7 +22,8 @@ status_text = pack_module("core.status_text")
 
 # -- request fields ---------------------------------------------------------------------
 def test_build_body_uses_product_page_defaults():
-    body = params.build_body(params.I2V_NUMBERS, " a cat ", params.DEFAULT_NEGATIVE_PROMPT, {}, "https://x/y.png")
+    body = params.build_body(params.I2V_MODEL, {"prompt": " a cat ", "negative_prompt": params.DEFAULT_NEGATIVE_PROMPT},
+                             {"image": "https://x/y.png"})
     assert body == {"prompt": "a cat", "image": "https://x/y.png",
                     "negative_prompt": params.DEFAULT_NEGATIVE_PROMPT,
                     "width": 720, "height": 1280, "num_frames": 181, "fps": 24, "seed": 42,
@@ -33,15 +34,17 @@ def test_build_body_uses_product_page_defaults():
                                          ("fps", 31), ("guidance_scale", 20.5), ("seed", -1)])
 def test_build_body_rejects_out_of_range_naming_the_input(field, value):
     with pytest.raises(errors.InvalidInputError) as exc:
-        params.build_body(params.I2V_NUMBERS, "p", "", {field: value})
+        params.build_body(params.I2V_MODEL, {"prompt": "p", "negative_prompt": "", field: value})
     assert f"'{field}'" in str(exc.value) and "range" in str(exc.value)
+    assert exc.value.field == field  # as data: each face names it its own way
+    assert exc.value.naming("--x").startswith("--x is ")
 
 
 def test_build_body_rejects_empty_prompt_and_fractional_ints():
     with pytest.raises(errors.InvalidInputError, match="prompt"):
-        params.build_body(params.I2V_NUMBERS, "   ", "", {})
+        params.build_body(params.I2V_MODEL, {"prompt": "   ", "negative_prompt": ""})
     with pytest.raises(errors.InvalidInputError, match="whole number"):
-        params.build_body(params.I2V_NUMBERS, "p", "", {"width": 720.5})
+        params.build_body(params.I2V_MODEL, {"prompt": "p", "negative_prompt": "", "width": 720.5})
 
 
 # -- credentials ------------------------------------------------------------------------

@@ -140,3 +140,18 @@ test("the cost note says it is an estimate", () => {
   assert.match(COST_NOTE, /Estimate/);
   assert.match(COST_NOTE, /0\.455/);
 });
+
+test("every number comes from the generated descriptors; each node class has its model", async () => {
+  const { MODELS, NODE_MODELS, DEFAULT_MODEL, modelForNode, costNote, RANGES } = await import("../../web/js/cost.js");
+  assert.equal(DEFAULT_MODEL, "ltx-2-19b-i2v");
+  assert.equal(DEFAULT_PRICE_USD, MODELS[DEFAULT_MODEL].price.usd);
+  assert.deepEqual(RANGES.num_frames, [1, 400]);
+  assert.equal(NODE_MODELS.SegmindLTX2TextToVideo, "ltx-2-19b-t2v");
+  assert.equal(modelForNode("SegmindLTX2TextToVideo").path, "ltx-2-19b-t2v");
+  assert.equal(modelForNode("SomethingElse").path, DEFAULT_MODEL);
+  assert.equal(costNote(), COST_NOTE);
+  // Text to video at its own defaults (1280x768, 161 frames): the shared volume rule, $0.413.
+  const t2v = estimateCost({ width: 1280, height: 768, num_frames: 161, fps: 24 }, "ltx-2-19b-t2v");
+  close(t2v.usd, 0.455 * (1280 * 768 * 161) / (736 * 1280 * 185), 1e-12);
+  assert.equal(estimateForNode({ width: 1280, height: 768, num_frames: 161 }, null, "ltx-2-19b-t2v").usd, t2v.usd);
+});

@@ -28,7 +28,7 @@
 
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
-import { estimateForNode, isSegmindVideoNodeDef, COST_NOTE } from "./cost.js";
+import { estimateForNode, isSegmindVideoNodeDef, COST_NOTE, costNote, modelForNode } from "./cost.js";
 import { formatEstimate, formatEstimateDetail, formatResults, formatError, formatStatus } from "./format.js";
 import { LIMITS_ROUTE, LIMIT_FIELDS, LIMIT_LABELS, createLimitsController, loadVideoValue } from "./jobs.js";
 import { migrateWidgetValues, pruneDroppedInputs, describeDropped, OLD_LAYOUTS } from "./migrate.js";
@@ -230,10 +230,11 @@ function updateEstimate(node, force = false) {
   const key = JSON.stringify([values, picture]);
   if (!force && key === badge.key) return;
   badge.key = key;
-  const est = estimateForNode(values, picture);
+  const model = modelForNode(node.comfyClass ?? node.type);
+  const est = estimateForNode(values, picture, model);
   setLine(badge.estimate, formatEstimate(est));
   setLine(badge.detail, formatEstimateDetail(est));
-  badge.estimate.title = COST_NOTE;
+  badge.estimate.title = costNote(model);
   relayout(node, badge);
 }
 
