@@ -9,10 +9,13 @@ From the folder holding the pack (e.g. ComfyUI/custom_nodes): python -m <pack fo
 The default backend is the free offline preview (no key, no network); --backend segmind
 makes the real, paid clip. Each clip: the MP4, a WAV of its sound and a JSON summary.
 Batches: --manifest clips.csv (one row per clip) or --images-dir folder/ --prompt "...".
-`jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` fetches a paid clip."""
+`jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` (or --all) fetches a paid
+clip; `limits` and `spend` show and set the spend limits and today's spend."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +62,25 @@ def _parallel(text: str) -> int:
     return value
 
 
+def _results_file(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in (".jsonl", ".csv"):
+        raise argparse.ArgumentTypeError(f"{text!r}: the results file is written as JSON lines or CSV: "
+                                         f"name it {path.with_suffix('.jsonl').name} or {path.with_suffix('.csv').name}")
+    return path
+
+
+def _seconds_of_video(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the clip's length in seconds, e.g. 5 "
+                                         "(LTX-2 makes at most 400 frames: about 16 s at 24 fps)")
+    return value
+
+
 # --------------------------------------------------------------------------- parsers
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -68,23 +90,33 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         epilog="The default --backend offline is free and needs no key: it animates the picture locally "
                "so you can see the whole job run. --backend segmind makes the real clip (about $0.455 and "
                f"2 minutes at the defaults). Other commands: `{prog} jobs` lists recorded jobs and cached "
-               f"clips; `{prog} collect REQUEST_ID` fetches a paid clip without paying again.")
+               f"clips; `{prog} collect REQUEST_ID` (or --all) fetches a paid clip without paying again; "
+               f"`{prog} limits` and `{prog} spend` show and set the spend limits and today's spend.")
     what = p.add_argument_group("what to make")
     what.add_argument("--image", type=Path, metavar="FILE", help="the first frame (PNG, JPEG, WebP, ...); required unless --t2v")
     what.add_argument("--t2v", action="store_true", help="text to video: no picture, the prompt alone")
     what.add_argument("--prompt", metavar="TEXT", help="describe the scene, motion and sound")
     what.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, metavar="TEXT", help="what to avoid")
     add_field_flags(what)  # one flag per request field, from the model descriptors (cli/fields.py)
+    what.add_argument("--seconds", type=_seconds_of_video, metavar="S",
+                      help="the clip's length in seconds instead of --num-frames (frames = seconds x fps)")
+    what.add_argument("--fit", choices=("match", "crop"), default="match",
+                      help="match (default): the clip keeps the picture's shape and orientation, within "
+                           "--width x --height (turned to the picture's orientation when not given). "
+                           "crop: fill --width x --height exactly, cutting what sticks out")
 
     batch = p.add_argument_group("batches (one clip per row or picture, run in parallel)")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
                        help="CSV or JSONL, one clip per row: image (relative to the manifest), prompt, and any "
                             f"of {', '.join(manifest_columns()[2:])}; flags give the values a row leaves empty")
-    batch.add_argument("--images-dir", type=Path, metavar="DIR", help="every picture in this folder, with the one --prompt")
+    batch.add_argument("--images-dir", type=Path, metavar="DIR",
+                       help="every picture in this folder, or matching a quoted pattern ('shots/*.png', "
+                            "'shots/**/*.jpg'); the prompt is --prompt, or photo.txt beside photo.png")
+    batch.add_argument("--recursive", "-r", action="store_true", help="--images-dir: take the subfolders' pictures too")
     batch.add_argument("--parallel", type=_parallel, default=DEFAULT_PARALLEL, metavar="N",
                        help=f"clips in flight at once (default {DEFAULT_PARALLEL}); the pack's request "
                             "budget keeps them within Segmind's rate limit")
-    batch.add_argument("--results", type=Path, metavar="FILE",
+    batch.add_argument("--results", type=_results_file, metavar="FILE",
                        help="the results file: .jsonl or .csv (default: results-<time>.jsonl in the output folder)")
 
     cost = p.add_argument_group("cost")
@@ -117,7 +149,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
     other = p.add_argument_group("other")
     other.add_argument("--check-key", action="store_true", help="check the Segmind key and print the credits left")
-    other.add_argument("--clear-cache", action="store_true", help="delete the cached Segmind clips")
+    other.add_argument("--clear-cache", action="store_true",
+                       help="delete the cached Segmind clips (asks first in a terminal; --yes skips the question)")
     return p
 
 
@@ -136,11 +169,29 @@ def _jobs_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def _limits_parser(prog: str) -> argparse.ArgumentParser:
+    p = Parser(prog=f"{prog} limits", allow_abbrev=False,
+               description="Show or set the spend limits (the same as ComfyUI's Settings > Segmind > Spend limits).")
+    p.add_argument("--per-day", metavar="USD", help="the most a calendar day may spend; 'off' for no limit")
+    p.add_argument("--per-run", metavar="USD", help="the most one command (or one queued graph) may spend; 'off' for no limit")
+    p.add_argument("--json", action="store_true", help="print the limits as JSON")
+    return p
+
+
+def _spend_parser(prog: str) -> argparse.ArgumentParser:
+    p = Parser(prog=f"{prog} spend", allow_abbrev=False,
+               description="Today's spend (as ComfyUI's Segmind tab shows it) and the latest paid runs.")
+    p.add_argument("--last", type=int, default=10, metavar="N", help="how many paid runs to list (default 10)")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    return p
+
+
 def _collect_parser(prog: str) -> argparse.ArgumentParser:
     p = Parser(prog=f"{prog} collect", allow_abbrev=False,
                description="Fetch a paid job's clip by its request id, without paying again: from the cache, "
                            "or from Segmind (which keeps a job's result for one hour).")
-    p.add_argument("request_id", help="the request id (see `jobs`, or a run's summary)")
+    p.add_argument("request_id", nargs="?", help="the request id (see `jobs`, or a run's summary)")
+    p.add_argument("--all", action="store_true", help="every recorded job whose clip is not in the output folder yet")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (as for a run)")
     p.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"how long to wait if the job is still running (default {DEFAULT_TIMEOUT:g})")
@@ -171,11 +222,34 @@ def check_key() -> int:
     return 0
 
 
-def clear() -> int:
+def clear(yes: bool) -> int:
+    from .cli.plan import plural
     from .core.result_cache import cache_directory, clear_cache
 
     folder = cache_directory(user_directory())
-    print(f"Removed {clear_cache(folder)} cached clip(s) from {folder}")
+    clips = sorted(folder.glob("*.mp4")) if folder.is_dir() else []
+    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+    if not clips:
+        print(f"The result cache ({folder}) holds no clips: nothing to free.", file=sys.stderr)
+        return 0
+    what = f"{plural(len(clips), 'cached clip')} ({size / 1e6:.1f} MB) in {folder}"
+    if not yes:
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            from .core.errors import InvalidInputError
+
+            raise InvalidInputError(f"--clear-cache would delete {what}: paid clips, which a rerun then pays "
+                                    "for again. Add --yes to delete them.")
+        print(f"Delete {what}? A rerun of their requests is then paid again. [y/N] ",
+              end="", file=sys.stderr, flush=True)
+        try:
+            answer = input()
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Kept the cache.", file=sys.stderr)
+            return 0
+    removed = clear_cache(folder)
+    print(f"Removed {plural(removed, 'cached clip')} from {folder}, freeing {size / 1e6:.1f} MB.")
     return 0
 
 
@@ -202,14 +276,26 @@ def _dispatch(argv: list[str], prog: str) -> int:
         jargs = _jobs_parser(prog).parse_args(argv[1:])
         return list_jobs(user_directory(), output_directory(jargs.out), prog, jargs.json)
     if argv and argv[0] == "collect":
-        from .cli.jobs import collect
+        from .cli.jobs import collect, collect_all
 
-        cargs = _collect_parser(prog).parse_args(argv[1:])
-        return collect(cargs.request_id, user_dir=user_directory(), output_dir=output_directory(cargs.out),
-                       timeout=cargs.timeout, quiet=cargs.quiet, as_json=cargs.json)
+        cparser = _collect_parser(prog)
+        cargs = cparser.parse_args(argv[1:])
+        if cargs.all == bool(cargs.request_id):
+            cparser.error("give a request id, or --all for every recorded job not on disk yet (not both)")
+        where = dict(user_dir=user_directory(), output_dir=output_directory(cargs.out), timeout=cargs.timeout,
+                     quiet=cargs.quiet, as_json=cargs.json)
+        return collect_all(prog=prog, **where) if cargs.all else collect(cargs.request_id, **where)
+    if argv and argv[0] in ("limits", "spend"):
+        from .cli import spending
+
+        if argv[0] == "limits":
+            largs = _limits_parser(prog).parse_args(argv[1:])
+            return spending.limits(user_directory(), largs.per_day, largs.per_run, largs.json)
+        sargs = _spend_parser(prog).parse_args(argv[1:])
+        return spending.spend(user_directory(), max(1, sargs.last), sargs.json)
     args = _parser(prog).parse_args(argv)
     if args.clear_cache:
-        clear()
+        clear(args.yes)
     if args.check_key:
         return check_key()
     if args.clear_cache and not (args.prompt or args.manifest or args.images_dir):
@@ -219,24 +305,59 @@ def _dispatch(argv: list[str], prog: str) -> int:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from .cli.places import program_name
-    from .cli.run import Refused
-    from .core.errors import InvalidInputError, MissingAPIKeyError, OutputFolderError, SegmindError
 
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = prog or program_name()
+    as_json = "--json" in argv
+    Parser.json_errors = as_json
+    try:
+        code = _run(argv, prog, as_json)
+        sys.stdout.flush()  # a closed pipe (`jobs | head`) fails here, inside the handler
+        return code
+    except BrokenPipeError:
+        # The reader went away: say nothing more, and keep Python's exit flush from complaining.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _run(argv: list[str], prog: str, as_json: bool) -> int:
+    from .cli.plan import ManifestError
+    from .cli.run import Interrupted, Refused
+    from .core.errors import InvalidInputError, MissingAPIKeyError, OutputFolderError, SegmindError
+
     try:
         return _dispatch(argv, prog)
+    except ManifestError as exc:  # already in the manifest's words: columns named as columns
+        return _error(cli_words(str(exc), fields=False), 2, as_json)
     except (InvalidInputError, MissingAPIKeyError, OutputFolderError, Refused) as exc:
-        print(f"error: {for_terminal(cli_words(exc))}", file=sys.stderr)
-        return 2
+        return _error(cli_words(exc), 2, as_json)
     except SegmindError as exc:
-        print(f"error: {for_terminal(cli_words(exc))}", file=sys.stderr)
-        return 1
+        return _error(cli_words(exc), 1, as_json)
+    except Interrupted as exc:
+        done = f" {exc.finished} finished clip(s) are on disk." if exc.finished else ""
+        listed = f" The results so far: {exc.results_file}." if exc.results_file else ""
+        if exc.offline:
+            text = f"Interrupted. Nothing was sent and nothing is billed (offline preview).{done}{listed}"
+        else:
+            text = (f"Interrupted.{done}{listed} A job already submitted to Segmind keeps running (and is billed) "
+                    f"there; it is recorded, so the same command run again within the hour collects it without "
+                    f"paying again (`{prog} jobs` lists them).")
+        return _error(text, 130, as_json, prefix="\n")
     except KeyboardInterrupt:
-        print(f"\nInterrupted. A job already submitted to Segmind keeps running (and is billed) there; "
-              f"it is recorded, so the same command run again within the hour collects it without paying "
-              f"again (`{prog} jobs` lists them).", file=sys.stderr)
-        return 130
+        return _error(f"Interrupted. A job already submitted to Segmind keeps running (and is billed) there; "
+                      f"it is recorded, so the same command run again within the hour collects it without paying "
+                      f"again (`{prog} jobs` lists them).", 130, as_json, prefix="\n")
+
+
+def _error(text: str, code: int, as_json: bool, prefix: str = "") -> int:
+    """The message on stderr; with --json also a JSON object on stdout, so a script reading
+    stdout always gets one."""
+    text = for_terminal(text)  # no control characters from a service or a manifest reach the terminal
+    print(f"{prefix}error: {text}" if code != 130 else f"{prefix}{text}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": text, "exit_code": code}, indent=2))
+    return code
 
 
 if __name__ == "__main__":

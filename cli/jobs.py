@@ -68,36 +68,105 @@ def list_jobs(user_dir: Path, output_dir: Path, prog: str, as_json: bool) -> int
     return 0
 
 
+OFFLINE_PREFIX = "offline-"  # the offline preview's ids: made here, never on Segmind
+
+
 def collect(request_id: str, *, user_dir: Path, output_dir: Path, timeout: float, quiet: bool,
             as_json: bool) -> int:
-    """Save a paid job's clip (plus WAV and summary) in the output folder, never submitting."""
+    """Save a paid job's clip (plus WAV and summary) in the output folder, never submitting;
+    a clip of that job already there is kept as it is (no second set of files)."""
+    summary = collect_one(request_id, user_dir=user_dir, output_dir=output_dir, timeout=timeout, quiet=quiet)
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(_collected_text(summary))
+    return 0
+
+
+def _collected_text(s: dict[str, Any]) -> str:
+    from .plan import plural
+
+    where = {"cache": "from the result cache", "output": "already in the output folder",
+             "offline": "already in the output folder (an offline preview: free)"}.get(
+        s.get("collected_from"), "from Segmind")
+    return (f"Collected job {s['request_id']} {where} (not billed again)\nVideo:   {s['video']}\n"
+            f"         {s['width']}x{s['height']}, {plural(s['frame_count'], 'frame')} @ {s['fps']:g} fps "
+            f"({s['duration_seconds']} s)\nAudio:   {s['audio']}\nSummary: {s['summary']}")
+
+
+def collect_one(request_id: str, *, user_dir: Path, output_dir: Path, timeout: float, quiet: bool) -> dict[str, Any]:
     from ..core.clip_files import clip_summary, summary_path, write_summary, write_wav
     from ..core.collect import collect_clip, validate_request_id
+    from ..core.errors import InvalidInputError
+    from ..core.clip_saving import OUTPUT_SUBFOLDER, safe_name
+    from .landing import destination, land, on_disk, summary_of
     from .progress import Progress
 
     rid = validate_request_id(request_id)
+    folder = Path(output_dir) / OUTPUT_SUBFOLDER
+    here = on_disk(folder, rid)
+    if here is not None:  # nothing to fetch, nothing to copy
+        known = summary_of(here) or {}
+        if known.get("audio") and Path(known["audio"]).is_file():
+            return {**known, "collected_from": "offline" if rid.startswith(OFFLINE_PREFIX) else "output"}
+    elif rid.startswith(OFFLINE_PREFIX):
+        raise InvalidInputError(f"{rid} is an offline preview's id: that clip was made on this machine, never on "
+                                f"Segmind, and is no longer in {folder}. Run the same command again to make it "
+                                "again (free).")
     progress = Progress(slots=1, bars=not quiet and sys.stderr.isatty(), lines=not quiet)
     bar = progress.job("")
     try:
         bar.phase("collecting")
-        clip = collect_clip(rid, user_dir=user_dir, output_dir=output_dir, on_event=bar.event, timeout=timeout)
+        if here is not None:
+            path, source, provenance = here, "output", None
+        else:
+            clip = collect_clip(rid, user_dir=user_dir, output_dir=output_dir, on_event=bar.event, timeout=timeout)
+            path, source, provenance = clip.path, clip.source, clip.provenance
+            if source != "output":  # a fresh copy: under the job's own name, one set of files
+                path = land(path, destination(path.parent, f"collected-{safe_name(rid, 36)}", rid))
         bar.phase("writing audio", unit="s")
-        wav = clip.path.with_suffix(".wav")
-        audio = write_wav(clip.path, wav, progress=lambda done, total: bar.update(round(done, 1), round(total, 1)))
+        wav = path.with_suffix(".wav")
+        audio = write_wav(path, wav, progress=lambda done, total: bar.update(round(done, 1), round(total, 1)))
     finally:
         bar.close()
         progress.close()
-    facts = clip_summary(clip.path)
-    where = {"cache": "from the result cache", "output": "from the output folder"}.get(clip.source, "from Segmind")
-    summary = {"video": str(clip.path), "audio": str(wav), "backend": "segmind", "request_id": rid,
-               "collected_from": clip.source, **facts, "audio_sample_rate": audio["sample_rate"],
-               "audio_channels": audio["channels"], "cost": 0.0, "summary": str(summary_path(clip.path)),
-               "provenance": clip.provenance}
-    write_summary(summary_path(clip.path), summary)
+    facts = clip_summary(path)
+    summary = {"video": str(path), "audio": str(wav), "backend": "segmind", "request_id": rid,
+               "collected_from": source, **facts, "audio_sample_rate": audio["sample_rate"],
+               "audio_channels": audio["channels"], "cost": 0.0, "summary": str(summary_path(path)),
+               "fingerprint": rid, "provenance": provenance}
+    write_summary(summary_path(path), summary)
+    return summary
+
+
+def collect_all(*, prog: str, user_dir: Path, output_dir: Path, timeout: float, quiet: bool, as_json: bool) -> int:
+    """Every recorded job that can be collected and whose clip is not in the output folder."""
+    from ..core.collect import recorded_jobs
+    from ..core.errors import SegmindError
+    from ..core.clip_saving import OUTPUT_SUBFOLDER
+    from .landing import on_disk
+    from .plan import plural
+    from .safe_text import for_terminal
+    from .words import cli_words
+
+    folder = Path(output_dir) / OUTPUT_SUBFOLDER
+    wanted = [j.request_id for j in recorded_jobs(user_dir, output_dir)
+              if j.request_id and j.collectable and not j.clip_path and on_disk(folder, j.request_id) is None]
+    done, failed = [], []
+    for rid in wanted:
+        try:
+            done.append(collect_one(rid, user_dir=user_dir, output_dir=output_dir, timeout=timeout, quiet=quiet))
+        except SegmindError as exc:
+            failed.append({"request_id": rid, "error": cli_words(exc)})
     if as_json:
-        print(json.dumps(summary, indent=2, default=str))
+        print(json.dumps({"collected": done, "failed": failed}, indent=2, default=str))
     else:
-        print(f"Collected job {rid} {where} (not billed again)\nVideo:   {clip.path}\n"
-              f"         {facts['width']}x{facts['height']}, {facts['frame_count']} frames @ {facts['fps']:g} fps "
-              f"({facts['duration_seconds']} s)\nAudio:   {wav}\nSummary: {summary['summary']}")
-    return 0
+        if not wanted:
+            print(f"Nothing to collect: every recorded job's clip is in the output folder or expired (`{prog} jobs`).")
+        for s in done:
+            print(_collected_text(s))
+        for f in failed:
+            print(for_terminal(f"Job {f['request_id']}: {f['error']}"))
+        if wanted:
+            print(f"{plural(len(done), 'clip')} collected, {len(failed)} failed; nothing was billed.")
+    return 1 if failed else 0

@@ -20,6 +20,9 @@ def load_picture(path: Path, label: str = "--image") -> Any:
     import av
 
     path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"{label} {path} is a folder: give one picture file in it, or "
+                                f"--images-dir {path} for a clip of every picture there.")
     if not path.is_file():
         raise InvalidInputError(f"{label} {path}: no such file. Give the path of a PNG or JPEG picture.")
     try:
@@ -29,6 +32,16 @@ def load_picture(path: Path, label: str = "--image") -> Any:
     except (av.FFmpegError, StopIteration, IndexError, ValueError):
         raise InvalidInputError(f"{label} {path} could not be read as a picture. "
                                 "Use a PNG or JPEG file.") from None
+
+
+def prompt_beside(picture: Path) -> str | None:
+    """The prompt in a text file beside the picture (`photo.txt` for `photo.png`), if any."""
+    text_file = Path(picture).with_suffix(".txt")
+    try:
+        text = text_file.read_text(encoding="utf-8-sig").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
 
 
 def encode_picture(rgb8: Any, fmt: str = "png", quality: int = 95) -> EncodedImage:

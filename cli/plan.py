@@ -5,8 +5,11 @@ and the exact requests a paid run would send. Nothing here touches the network."
 from __future__ import annotations
 
 import csv
+import glob
+import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,8 @@ from ..core.image_encode import EncodedImage
 from ..core.models import LTX2_19B_I2V, LTX2_19B_T2V, Model
 from ..core.params import build_body, estimate_cost, snap_to_grid
 from ..core.pay_plan import CACHED, DUPLICATE, NEW, RECORDED, plan_payments
-from .fields import flag_values, manifest_columns, number_columns
-from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture
+from .fields import field_words, flag, flag_values, manifest_columns, number_columns
+from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture, prompt_beside
 from .words import cli_words
 
 # Manifest columns, from the model descriptors (names are case-insensitive; dashes count as underscores).
@@ -25,6 +28,9 @@ NUMBER_COLUMNS = number_columns()
 COLUMNS = manifest_columns()
 _ALIASES = {"picture": "image", "image_path": "image", "file": "image", "negative": "negative_prompt"}
 MAX_ROW_ERRORS = 20
+FIT_CHOICES = ("match", "crop")
+CROP_WARN_ABOVE = 0.25   # say so when --fit crop cuts away more than this share of the picture
+_GLOB = re.compile(r"[*?\[]")
 
 # What a row costs, decided before anything is sent (core/pay_plan.py decides it), or offline.
 OFFLINE = "offline"
@@ -45,6 +51,8 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
     learned: Any = None                    # core.learned_estimate.Estimate, set by classify
     reservation: Any = None                # core.reservations.Reservation, set by the pay gate
+    stem: str = ""                         # the clip's file name without .mp4 (unique in the run)
+    warning: str = ""                      # said before the run (a crop that cuts much away)
 
     @property
     def estimate(self) -> float:
@@ -66,6 +74,43 @@ def _body(model: Model, prompt: Any, negative_prompt: Any, values: dict[str, Any
     return build_body(model, {**values, "prompt": prompt, "negative_prompt": negative_prompt})
 
 
+def _flag_values(args: Any, model: Model) -> dict[str, Any]:
+    """The fields the user gave as flags, with --seconds turned into num_frames."""
+    values = flag_values(args, model)
+    seconds = getattr(args, "seconds", None)
+    if seconds is not None:
+        if "num_frames" in values:
+            raise InvalidInputError("--seconds and --num-frames both set the clip's length: give one of them.")
+        fps = values.get("fps") or model.field("fps").default
+        values["num_frames"] = max(1, int(round(seconds * fps)))
+    return values
+
+
+def file_stem(text: str) -> str:
+    """A name fit for a file on any system: letters, digits, '.', '-' and '_' (others become '_')."""
+    stem = re.sub(r"[^\w.-]+", "_", str(text), flags=re.ASCII).strip("._-")[:80]
+    return stem or "clip"
+
+
+def _prompt_stem(prompt: str) -> str:
+    return file_stem("-".join(re.findall(r"\w+", prompt, flags=re.ASCII)[:6]).lower())
+
+
+def name_rows(rows: list[Row]) -> None:
+    """Give each row a file name unique in this run (case-insensitively, for macOS and
+    Windows): its own, then -2, -3... for later rows of the same name. Rows in the same
+    order get the same names, so a rerun lands each clip on its earlier files."""
+    taken: set[str] = set()
+    for row in rows:
+        base = row.stem or "clip"
+        stem, n = base, 1
+        while stem.lower() in taken:
+            n += 1
+            stem = f"{base}-{n}"
+        taken.add(stem.lower())
+        row.stem = stem
+
+
 def rows_from_args(args: Any) -> tuple[list[Row], bool]:
     """Every row this command asks for; the bool says whether it is a batch (manifest or folder).
     Raises InvalidInputError listing every bad row at once."""
@@ -75,61 +120,128 @@ def rows_from_args(args: Any) -> tuple[list[Row], bool]:
         if args.image:
             raise InvalidInputError("--image makes one clip; a batch takes its pictures from "
                                     f"{'--manifest' if args.manifest else '--images-dir'}: drop --image.")
-        return (_manifest_rows(args) if args.manifest else _folder_rows(args)), True
-    if not args.prompt:
-        raise InvalidInputError("--prompt is missing: describe the video scene, e.g. --prompt \"waves roll in\".")
+        rows = _manifest_rows(args) if args.manifest else _folder_rows(args)
+        name_rows(rows)
+        return rows, True
+    prompt = args.prompt
+    if not prompt and args.image and not args.t2v:
+        prompt = prompt_beside(args.image)
+    if not prompt:
+        raise InvalidInputError("--prompt is missing: describe the video scene, e.g. --prompt \"waves roll in\""
+                                + ("" if args.t2v else f" (or put it in a text file beside the picture, "
+                                   f"{args.image.with_suffix('.txt').name if args.image else 'photo.txt'})") + ".")
     if args.t2v and args.image:
         raise InvalidInputError("--t2v makes a clip from text alone: drop --image, or drop --t2v.")
     if not args.t2v and not args.image:
         raise InvalidInputError("--image is missing: give the first frame (--image photo.png), or use --t2v.")
     model = _model(args)
+    flags = _flag_values(args, model)
     try:
-        body = _body(model, args.prompt, args.negative_prompt, flag_values(args, model))
+        body = _body(model, prompt, args.negative_prompt, flags)
     except InvalidInputError as exc:
         raise InvalidInputError(cli_words(exc), field=exc.field) from None
-    row = Row(1, args.image.name if args.image else "text to video", model.path, body, args.image)
-    _read_picture(row, args)
+    row = Row(1, args.image.name if args.image else "text to video", model.path, body, args.image,
+              stem=file_stem(args.image.stem) if args.image else _prompt_stem(prompt))
+    _read_picture(row, args, sized=_sized(flags))
     return [row], False
 
 
-def _read_picture(row: Row, args: Any, label: str = "--image") -> None:
-    """Read the row's picture now (a bad one fails before anything runs); keep only what the
-    fingerprint needs, not the pixels (a batch of large pictures must not pile up in memory)."""
+def _sized(values: dict[str, Any]) -> bool:
+    """Whether the user chose the size (then --fit keeps their box as it is)."""
+    return "width" in values or "height" in values
+
+
+def _read_picture(row: Row, args: Any, label: str = "--image", sized: bool = False) -> None:
+    """Read the row's picture now (a bad one fails before anything runs), the same checks
+    for the offline and the paid backend; fit the clip's size to it (--fit); keep only what
+    the fingerprint needs, not the pixels (a batch of large pictures must not pile up)."""
+    from ..core.image_encode import check_min_size
+    from ..core.picture_fit import crop_fraction, match_aspect, oriented_box
+
     if row.image_path is None:
         return
     rgb8 = load_picture(row.image_path, label)
-    if args.backend == "segmind":
-        try:
-            rgb8 = for_upload(rgb8, row.body)
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(exc)}") from None
+    pic_h, pic_w = rgb8.shape[:2]
+    try:
+        check_min_size(rgb8)  # before its shape decides the size, as on the node
+    except InvalidInputError as exc:
+        words = cli_words(str(exc).replace("'image'", "the picture"))
+        raise InvalidInputError(f"{label} {row.image_path}: {words}") from None
+    box_w, box_h = row.body["width"], row.body["height"]
+    if not sized:  # the default box follows the picture: a landscape photo makes a landscape clip
+        box_w, box_h = oriented_box(pic_w, pic_h, box_w, box_h)
+    if getattr(args, "fit", "match") == "match":
+        row.body["width"], row.body["height"] = match_aspect(pic_w, pic_h, box_w, box_h)
+    else:
+        row.body["width"], row.body["height"] = box_w, box_h
+        cut = crop_fraction(pic_w, pic_h, box_w, box_h)
+        if cut > CROP_WARN_ABOVE:
+            row.warning = (f"{row.image_path.name}: --fit crop cuts away {cut:.0%} of the {pic_w}x{pic_h} "
+                           f"picture to fill {box_w}x{box_h}; --fit match keeps all of it.")
+    try:
+        rgb8 = for_upload(rgb8, row.body)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{label} {row.image_path}: {cli_words(exc)}") from None
     row.picture = identity(rgb8, args.upload_format)
 
 
+def folder_pictures(spec: Path, recursive: bool = False) -> tuple[Path, list[Path]]:
+    """(base folder, pictures) for --images-dir: a folder (with --recursive, its subfolders
+    too) or a glob pattern such as 'shots/*.png' or 'shots/**/*.jpg'."""
+    text = str(spec)
+    if _GLOB.search(text):
+        lead: list[str] = []
+        for part in Path(text).parts:
+            if _GLOB.search(part):
+                break
+            lead.append(part)
+        base = Path(*lead) if lead else Path(".")
+        found = [Path(p) for p in glob.glob(text, recursive=True)]
+        pictures = sorted(p for p in found if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+        if not pictures:
+            raise InvalidInputError(f"--images-dir {text!r} matches no pictures ({', '.join(PICTURE_SUFFIXES)}). "
+                                    "Quote the pattern so the shell passes it as it is.")
+        return base, pictures
+    if not spec.is_dir():
+        raise InvalidInputError(f"--images-dir {spec}: no such folder. Give a folder of PNG or JPEG pictures, "
+                                "or a pattern such as 'shots/*.png'.")
+    found = spec.rglob("*") if recursive else spec.iterdir()
+    pictures = sorted((p for p in found if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES),
+                      key=lambda p: p.relative_to(spec).as_posix())
+    if not pictures:
+        more = "" if recursive else " (add --recursive to take its subfolders' pictures too)"
+        raise InvalidInputError(f"--images-dir {spec} holds no pictures ({', '.join(PICTURE_SUFFIXES)}){more}.")
+    return spec, pictures
+
+
 def _folder_rows(args: Any) -> list[Row]:
-    folder: Path = args.images_dir
-    if not folder.is_dir():
-        raise InvalidInputError(f"--images-dir {folder}: no such folder. Give a folder of PNG or JPEG pictures.")
     if args.t2v:
         raise InvalidInputError("--images-dir animates pictures: drop --t2v (text to video takes --manifest rows without an image).")
-    if not args.prompt:
-        raise InvalidInputError("--images-dir needs --prompt: one prompt for every picture "
-                                "(use --manifest for a prompt per picture).")
-    pictures = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
-    if not pictures:
-        raise InvalidInputError(f"--images-dir {folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)}).")
-    try:
-        body = _body(LTX2_19B_I2V, args.prompt, args.negative_prompt, flag_values(args, LTX2_19B_I2V))
-    except InvalidInputError as exc:
-        raise InvalidInputError(cli_words(exc), field=exc.field) from None
-    rows, errors = [], []
+    base, pictures = folder_pictures(args.images_dir, getattr(args, "recursive", False))
+    flags = _flag_values(args, LTX2_19B_I2V)
+    rows, errors, unprompted = [], [], []
     for n, path in enumerate(pictures, 1):
-        row = Row(n, path.name, LTX2_19B_I2V.path, dict(body), path)
         try:
-            _read_picture(row, args, label=f"{folder.name}/{path.name}:")
+            rel = path.relative_to(base)
+        except ValueError:
+            rel = Path(path.name)
+        prompt = prompt_beside(path) or args.prompt
+        if not prompt:
+            unprompted.append(rel.as_posix())
+            continue
+        try:
+            body = _body(LTX2_19B_I2V, prompt, args.negative_prompt, flags)
+        except InvalidInputError as exc:
+            raise InvalidInputError(field_words(exc), field=exc.field) from None
+        row = Row(n, rel.as_posix(), LTX2_19B_I2V.path, body, path, stem=file_stem(rel.with_suffix("").as_posix()))
+        try:
+            _read_picture(row, args, label=f"{rel.as_posix()}:", sized=_sized(flags))
         except InvalidInputError as exc:
             errors.append(str(exc))
         rows.append(row)
+    if unprompted:
+        errors.insert(0, f"no prompt for {', '.join(unprompted[:5])}{' ...' if len(unprompted) > 5 else ''}: "
+                         "give --prompt for every picture, or a text file beside each (photo.txt beside photo.png)")
     _raise_all(errors)
     return rows
 
@@ -185,7 +297,7 @@ def _column(name: str) -> str:
 def _manifest_rows(args: Any) -> list[Row]:
     path: Path = args.manifest
     model = _model(args)
-    flags = flag_values(args, model)
+    flags = _flag_values(args, model)
     rows, errors = [], []
     for n, (where, record) in enumerate(read_manifest(path), 1):
         try:
@@ -204,7 +316,8 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: 
     for name, value in record.items():
         column = _column(name)
         if column not in COLUMNS:
-            raise InvalidInputError(f"{where}: unknown column {name!r}. Columns: {', '.join(COLUMNS)}.")
+            raise ManifestError(f"{where}: unknown column {name!r}. The columns are: {', '.join(COLUMNS)} "
+                                "(a column is named without dashes, e.g. num_frames).")
         if isinstance(value, str):
             value = value.strip()
             if column in NUMBER_COLUMNS:
@@ -217,29 +330,39 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: 
             values[column] = value
     prompt = values.pop("prompt", None) or args.prompt
     if not prompt:
-        raise InvalidInputError(f"{where}: the prompt is empty. Give a prompt column, or --prompt for every row.")
+        raise ManifestError(f"{where}: the prompt is empty. Fill the prompt column, or give --prompt for every row.")
     image = values.pop("image", None)
     if args.t2v and image:
-        raise InvalidInputError(f"{where}: has an image, but --t2v makes clips from text alone. "
-                                "Drop the image column, or drop --t2v.")
+        raise ManifestError(f"{where}: has an image, but --t2v makes clips from text alone. "
+                            "Drop the image column, or drop --t2v.")
     if not args.t2v and not image:
-        raise InvalidInputError(f"{where}: the image is empty. Give the picture's path (relative to "
-                                "the manifest's folder), or use --t2v for text to video.")
+        raise ManifestError(f"{where}: the image column is empty. Give the picture's path (relative to "
+                            "the manifest's folder), or use --t2v for text to video.")
     name = str(values.pop("name", "") or "")
     negative = values.pop("negative_prompt", None)
     try:
         body = _body(model, str(prompt), args.negative_prompt if negative is None else str(negative),
                      {**flags, **values})
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{where}: {cli_words(exc, fields=False)}", field=exc.field) from None
+        raise ManifestError(f"{where}: {_as_column(exc, values, flags)}", field=exc.field) from None
     image_path = None
     if image:
         image_path = Path(str(image)).expanduser()
         if not image_path.is_absolute():
             image_path = args.manifest.parent / image_path
-    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model.path, body, image_path)
-    _read_picture(row, args, label=f"{where}: image")
+    stem = file_stem(name) if name else (file_stem(image_path.stem) if image_path else f"row-{n}")
+    row = Row(n, name or (image_path.name if image_path else f"row {n}"), model.path, body, image_path, stem=stem)
+    _read_picture(row, args, label=f"{where}: image", sized=_sized({**flags, **values}))
     return row
+
+
+def _as_column(exc: InvalidInputError, values: dict[str, Any], flags: dict[str, Any]) -> str:
+    """A field's error in a manifest's words: the column when the row set the value, the
+    flag when it came from the command line."""
+    name = exc.field
+    if not name:
+        return str(exc)
+    return exc.naming(flag(name) if name in flags and name not in values else f"column {name}")
 
 
 def _number(text: str) -> Any:
@@ -252,11 +375,15 @@ def _number(text: str) -> Any:
     return int(value) if value.is_integer() else value
 
 
+class ManifestError(InvalidInputError):
+    """Bad rows, already in the command line's words (columns named as columns): printed as is."""
+
+
 def _raise_all(errors: list[str]) -> None:
     if errors:
         more = f"\n(stopped after {MAX_ROW_ERRORS} errors)" if len(errors) >= MAX_ROW_ERRORS else ""
-        raise InvalidInputError("Nothing was sent. Fix these rows, then run again:\n  "
-                                + "\n  ".join(errors) + more)
+        raise ManifestError("Nothing was sent. Fix these rows, then run again:\n  "
+                            + "\n  ".join(errors) + more)
 
 
 # --------------------------------------------------------------------------- what each row costs
@@ -291,6 +418,7 @@ def mark_offline(rows: list[Row]) -> None:
     seen: dict[str, int] = {}
     for row in rows:
         key = json.dumps([row.model, row.body, row.picture.pixel_hash if row.picture else None], sort_keys=True)
+        row.fingerprint = "offline-" + hashlib.sha256(key.encode()).hexdigest()
         if key in seen:
             row.state, row.duplicate_of = DUPLICATE, seen[key]
         else:
@@ -298,7 +426,23 @@ def mark_offline(rows: list[Row]) -> None:
 
 
 def money(amount: float) -> str:
+    if 0 < amount < 0.01:
+        return "< $0.01"  # "$0.000" would read as free
     return f"${amount:.2f}" if amount >= 10 else f"${amount:.3f}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def frames_words(n: int) -> str:
+    """'185 frames'; past the documented range (the grid rounds 400 up to 401) it says so."""
+    top = int(LTX2_19B_I2V.field("num_frames").maximum)
+    words = plural(n, "frame")
+    if n > top:
+        words += (f" (LTX-2 renders 8k+1 frames: that is past the documented 1..{top}; "
+                  f"--num-frames {n - 8} stays within it)")
+    return words
 
 
 def estimate_line(rows: list[Row]) -> str:
@@ -317,7 +461,7 @@ def estimate_line(rows: list[Row]) -> str:
         sizes = {r.rendered() for r in new}
         if len(sizes) == 1:
             w, h, n = sizes.pop()
-            line += f" ({'each ' if len(new) > 1 else ''}rendered at {w}x{h}, {n} frames)"
+            line += f" ({'each ' if len(new) > 1 else ''}rendered at {w}x{h}, {frames_words(n)})"
     if free:
         line += "; free: " + ", ".join(free)
     bases = list(dict.fromkeys(r.learned.basis() for r in new if r.learned is not None))
@@ -364,7 +508,7 @@ def describe_plan(plan: list[dict[str, Any]], rows: list[Row]) -> str:
         w, h, n = row.rendered()
         head = f"Row {row.number} ({row.label}): "
         if row.state == NEW:
-            head += f"new job, estimated {money(row.estimate)} (rendered at {w}x{h}, {n} frames)"
+            head += f"new job, estimated {money(row.estimate)} (rendered at {w}x{h}, {frames_words(n)})"
         elif row.state == CACHED:
             head += f"cached clip of request {row.request_id or '?'}: reused, nothing sent, not billed"
         elif row.state == RECORDED:

@@ -21,7 +21,7 @@ from typing import Any
 from ..core.errors import (Cancelled, InvalidInputError, MissingAPIKeyError, SegmindAPIError,
                            SegmindError)
 from . import plan as planning
-from .plan import DUPLICATE, NEW, Row, money
+from .plan import DUPLICATE, NEW, Row, money, plural
 from .progress import JobBar, Progress
 from .safe_text import for_spreadsheet, for_terminal
 from .words import cli_words
@@ -36,6 +36,14 @@ RESULT_COLUMNS = ("row", "name", "image", "status", "video", "audio", "summary",
 
 class Refused(SegmindError):
     """The run was not started: over --max-cost, not confirmed, or not enough credits."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during the run: what finished is on disk (and in the results file, if any)."""
+
+    def __init__(self, offline: bool, results_file: Path | None = None, finished: int = 0) -> None:
+        super().__init__("interrupted")
+        self.offline, self.results_file, self.finished = offline, results_file, finished
 
 
 @dataclass
@@ -93,7 +101,7 @@ def preflight(rows: list[Row], settings: Settings) -> None:
                 "could not be collected after an interruption. Nothing was sent. Make the folder "
                 "writable, or set SEGMIND_LTX2_HOME to a writable folder.") from None
     needed = sum(estimate_clip_bytes(r.body) for r in rows if r.state != DUPLICATE)
-    check_free_space(folder, needed, f"{len(rows)} clip{'s' if len(rows) != 1 else ''}")
+    check_free_space(folder, needed, plural(len(rows), "clip"))
     if settings.results is not None:
         try:
             settings.results.parent.mkdir(parents=True, exist_ok=True)
@@ -193,21 +201,24 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
                               cancel_check=stop.is_set, on_event=on_event, force_rerun=settings.force_rerun,
                               run_id=settings.run_id, reserved=_take_reservation(row), source="cli")
         status = "cached" if clip.from_cache else ("collected" if resumed else "paid")
+    from .landing import destination, land
+
+    path = land(clip.path, destination(clip.path.parent, row.stem or clip.path.stem, row.fingerprint))
     bar.phase("writing audio", unit="s")
-    wav = clip.path.with_suffix(".wav")
-    audio = write_wav(clip.path, wav, progress=lambda done, total: bar.update(round(done, 1), round(total, 1)))
-    facts = clip_summary(clip.path)
+    wav = path.with_suffix(".wav")
+    audio = write_wav(path, wav, progress=lambda done, total: bar.update(round(done, 1), round(total, 1)))
+    facts = clip_summary(path)
     info = clip.info
     summary = {
-        "video": str(clip.path), "audio": str(wav), "model": row.model, "backend": settings.backend,
+        "video": str(path), "audio": str(wav), "model": row.model, "backend": settings.backend,
         "api_mode": api_mode, **{k: facts[k] for k in ("width", "height", "frame_count", "fps", "duration_seconds")},
         "audio_sample_rate": audio["sample_rate"], "audio_channels": audio["channels"],
         "cost": info.cost if status in ("paid", "offline") else 0.0,
         "remaining_credits": info.remaining_credits, "request_id": info.request_id,
-        "from_cache": bool(clip.from_cache), "request": row.body,
-        "summary": str(summary_path(clip.path)),
+        "from_cache": bool(clip.from_cache), "request": row.body, "fingerprint": row.fingerprint,
+        "summary": str(summary_path(path)),
     }
-    write_summary(summary_path(clip.path), summary)
+    write_summary(summary_path(path), summary)
     return {**_row_fields(row), "status": status, **summary}
 
 
@@ -249,14 +260,14 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
             from ..core.spend_check import release
 
             release(settings.user_dir, _take_reservation(row))  # never started: nothing billed
-            return _failure(row, "skipped", f"not started: {halt_reason[0] if halt_reason else 'interrupted'}")
+            return _failure(row, "skipped", f"not started: {halt_reason[0] if halt_reason else 'Ctrl-C'}")
         bar = progress.job(label(row))
         try:
             result = _make_clip(row, settings, bar, stop)
         except Cancelled:
             if not batch:
                 raise
-            result = _failure(row, "interrupted", "interrupted" + (
+            result = _failure(row, "interrupted", "stopped by Ctrl-C before it finished" + (
                 f"; job {row.request_id} is recorded: run the same command again to collect it" if row.request_id else ""))
         except SegmindError as exc:
             if not batch:
@@ -279,6 +290,7 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
         bar.close()
         return result
 
+    interrupted = False
     try:
         with futures.ThreadPoolExecutor(max_workers=max(1, settings.parallel),
                                         thread_name_prefix="segmind-cli") as pool:
@@ -289,12 +301,32 @@ def execute(rows: list[Row], settings: Settings, batch: bool) -> list[dict[str, 
                     for fut in done:
                         results[pending.pop(fut).number] = fut.result()
             except KeyboardInterrupt:
-                stop.set()
+                interrupted = True
+                stop.set()  # the clips in progress stop at their next check; the pool waits for them
                 for fut in pending:
                     fut.cancel()
-                raise
     finally:
         progress.close()
+    if interrupted:
+        # What finished is kept: the clips on disk, and each row's state for the results file.
+        for fut, row in pending.items():
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                results[row.number] = fut.result()
+            elif fut.cancelled():
+                results[row.number] = _failure(row, "skipped", "not started: Ctrl-C")
+            else:
+                results[row.number] = _failure(row, "interrupted", "stopped by Ctrl-C before it finished")
+        raise RunInterrupted(_with_duplicates(rows, results))
+    return _with_duplicates(rows, results)
+
+
+class RunInterrupted(Exception):
+    def __init__(self, results: list[dict[str, Any]]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
+def _with_duplicates(rows: list[Row], results: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         if row.state == DUPLICATE:
             first = results.get(row.duplicate_of or 0, {})
@@ -384,7 +416,7 @@ def single_summary(s: dict[str, Any]) -> str:
         return for_terminal(f"Failed: {s.get('error')}")
     credits = "" if s.get("remaining_credits") is None else f", credits left {s['remaining_credits']}"
     return (f"Video:   {s['video']}\n"
-            f"         {s['width']}x{s['height']}, {s['frame_count']} frames @ {s['fps']:g} fps "
+            f"         {s['width']}x{s['height']}, {plural(s['frame_count'], 'frame')} @ {s['fps']:g} fps "
             f"({s['duration_seconds']} s)\n"
             f"Audio:   {s['audio']} ({s['audio_channels']} ch, {s['audio_sample_rate']} Hz)\n"
             f"Summary: {s['summary']}\n"
@@ -393,6 +425,9 @@ def single_summary(s: dict[str, Any]) -> str:
 
 def run(rows: list[Row], batch: bool, settings: Settings) -> int:
     """Plan, gate, run and report. Returns the exit code."""
+    for row in rows:
+        if row.warning:
+            _err(f"Note: {row.warning}", settings)
     if settings.backend == "offline":
         planning.mark_offline(rows)
         if settings.dry_run:
@@ -418,7 +453,16 @@ def run(rows: list[Row], batch: bool, settings: Settings) -> int:
         preflight(rows, settings)
         pay_gate(rows, settings)
     started = time.monotonic()
-    results = execute(rows, settings, batch)
+    offline = settings.backend == "offline"
+    try:
+        results = execute(rows, settings, batch)
+    except RunInterrupted as stopped:
+        path = None
+        if batch or settings.results is not None:  # a rerun and a person both see what finished
+            path = write_results(settings.results or _default_results(settings), stopped.results)
+        raise Interrupted(offline, path, sum(1 for r in stopped.results if r.get("video"))) from None
+    except (KeyboardInterrupt, Cancelled):
+        raise Interrupted(offline) from None
     if batch or settings.results is not None:
         results_path = settings.results or _default_results(settings)
         write_results(results_path, results)
@@ -448,7 +492,7 @@ def _print_report(results: list[dict[str, Any]], report: dict[str, Any], batch: 
     counts = ", ".join(f"{n} {k}" for k, n in report["counts"].items())
     paid = ("Nothing paid (offline preview)." if offline else
             f"Paid {money(report['paid_usd'])} (estimated {money(report['estimate_usd'])}).")
-    print(f"\n{len(results)} clips: {counts}. {paid}")
+    print(f"\n{plural(len(results), 'clip')}: {counts}. {paid}")
     if report["results_file"]:
         print(f"Results: {report['results_file']}")
     for r in results:
@@ -461,7 +505,7 @@ def _emit_dry_run(rows: list[Row], settings: Settings, offline: bool, config: An
         plan = [{"row": r.number, "label": r.label, "state": r.state, "estimate_usd": 0.0, "requests": []}
                 for r in rows]
         text = "\n".join(f"Row {r.number} ({r.label}): offline preview {r.body['width']}x{r.body['height']}, "
-                         f"{r.body['num_frames']} frames: made on this machine, nothing sent" for r in rows)
+                         f"{plural(r.body['num_frames'], 'frame')}: made on this machine, nothing sent" for r in rows)
         line = "Estimated cost: $0 (offline preview)."
     else:
         plan = planning.planned_requests(rows, api_base=config.api_base, storage_base=config.storage_base,

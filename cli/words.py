@@ -56,12 +56,19 @@ def cli_words(message: BaseException | str, fields: bool = True) -> str:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with its error text scrubbed of keys and a hint for a key given as a flag."""
+    """argparse, with its error text scrubbed of keys and a hint for a key given as a flag;
+    with --json on the command line, the error is also a JSON object on stdout."""
+
+    json_errors = False  # set by __main__.main when --json is given
 
     def error(self, message: str) -> NoReturn:
         hint = ""
         if "--api-key" in message or "--key" in message or "SG_" in message:
             hint = ("\nThe key is never given on the command line (it would stay in your shell "
                     "history): set SEGMIND_API_KEY, or put it in the key file (see --check-key).")
+        if self.json_errors:
+            import json
+
+            print(json.dumps({"error": f"{scrub(message)}{hint}", "exit_code": 2}, indent=2))
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {scrub(message)}{hint}\n")

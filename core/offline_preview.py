@@ -149,4 +149,9 @@ def generate_offline_clip(model: str, body: dict[str, Any], picture: Any, output
     request_id = f"offline-{uuid.uuid4().hex}"
     dest = clip_path(output_dir, model, request_id)
     write_preview_mp4(dest, picture, width, height, num_frames, fps, cancel_check, progress)
+    from .provenance import provenance_meta, write_provenance
+
+    # Tagged like a paid clip, and marked as the free preview it is.
+    write_provenance(dest, provenance_meta(model, body, request_id=request_id, cost=0.0, seed=seed,
+                                           api_mode="offline preview"))
     return ClipResult(path=dest, info=RunInfo(request_id=request_id, cost=0.0, seed=seed))

@@ -210,8 +210,9 @@ def fitted_body(body: dict, rgb8: Any, options: dict) -> dict:
 
 
 def match_aspect(pic_w: int, pic_h: int, box_w: int, box_h: int) -> tuple[int, int]:
-    scale = min(box_w / pic_w, box_h / pic_h)
-    return (max(256, min(1280, int(round(pic_w * scale)))), max(256, min(1280, int(round(pic_h * scale)))))
+    from ..core.picture_fit import match_aspect as fit
+
+    return fit(pic_w, pic_h, box_w, box_h)
 
 
 def _prepare(model: str, body: dict, image: Any, options: dict) -> list[tuple[dict, Any]]:

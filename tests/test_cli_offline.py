@@ -232,8 +232,29 @@ def test_cli_clear_cache(dirs, capsys):
     for name in ("a", "b"):
         (cache / f"{name}.mp4").write_bytes(b"x")
         (cache / f"{name}.json").write_text("{}")
+    code, out, err = run_cli(capsys, "--clear-cache")  # no terminal to ask in, no --yes: kept
+    assert code == 2 and "2 cached clips" in err and "--yes" in err and len(list(cache.iterdir())) == 4
+    code, out, _ = run_cli(capsys, "--clear-cache", "--yes")
+    assert code == 0 and "Removed 2 cached clips" in out and "freeing" in out and not list(cache.iterdir())
+
+
+def test_cli_clear_cache_in_a_terminal_asks_first(dirs, capsys, monkeypatch):
+    import io
+
+    cache = pack_module("core.result_cache").cache_directory(dirs / "user")
+    cache.mkdir(parents=True)
+    (cache / "a.mp4").write_bytes(b"x" * 1000)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    code, _, err = run_cli(capsys, "--clear-cache")
+    assert code == 0 and "Delete 1 cached clip " in err and "Kept" in err and (cache / "a.mp4").exists()
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
     code, out, _ = run_cli(capsys, "--clear-cache")
-    assert code == 0 and "Removed 2" in out and not list(cache.iterdir())
+    assert code == 0 and "Removed 1 cached clip " in out and not (cache / "a.mp4").exists()
 
 
 @pytest.mark.skipif("." in PACK_ROOT.name or " " in PACK_ROOT.name,

@@ -182,6 +182,31 @@ def test_the_readme_first_command_is_the_fresh_clone_command_on_shipped_files() 
     assert (PACK_ROOT / image).is_file() and "--backend" not in first  # the free offline default
 
 
+def test_the_readme_sets_up_a_virtual_environment_on_every_system_before_the_first_command() -> None:
+    text = (PACK_ROOT / "README.md").read_text(encoding="utf-8")
+    try_it = text[text.index("## Try it"):text.index("## Install")]
+    assert "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt" in try_it
+    assert "py -m venv .venv" in try_it and r".venv\Scripts\python -m pip install -r requirements.txt" in try_it
+    assert "bash .ci/run" in try_it
+
+
+def test_the_repository_url_placeholder_is_said_once_and_no_command_needs_it() -> None:
+    text = (PACK_ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(re.findall(r"<[^<>]*repository URL[^<>]*>", text)) <= 1
+    assert not any("repository URL" in c for c in bash_commands(PACK_ROOT / "README.md"))
+
+
+def test_the_output_folder_is_ignored_by_git() -> None:
+    lines = (PACK_ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "/output/" in lines or "output/" in lines
+
+
+def test_the_cpu_build_of_torch_is_explained_where_it_is_pinned() -> None:
+    index = "https://download.pytorch.org/whl/cpu"
+    assert index in (PACK_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert index in (PACK_ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- the checkers catch breakage
 
 
