@@ -329,7 +329,7 @@ def test_the_fault_tables_in_docs_hold_every_row_the_tests_record(tmp_path) -> N
 
     out = tmp_path / "rows.md"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--fault-matrix={out}",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", f"--fault-matrix={out}",
                           "tests/test_pipeline_hardening.py", "tests/test_billing_faults.py", "-k",
                           "test_pipeline_hardening or test_submit_refused"],
                          cwd=PACK_ROOT, env=env, capture_output=True, text=True, timeout=300)
