@@ -31,26 +31,28 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
     total = sum(values)
     n = len(values)
     clips = f"{n} clip{'s' if n != 1 else ''}"
-    based = f" ({basis})" if basis else ""
+    # What the user can do comes first: a node's badge shows only the start of a message.
+    based = f" The estimate is {basis}." if basis else ""
     limits = SpendLimits.load(user_dir)
-    where = f"change it in {SETTINGS_HINT} (saved in {limits_path(user_dir)})"
+    where = f"change it in {SETTINGS_HINT}"
+    saved = f" The limits are saved in {limits_path(user_dir)}."
 
     def admit(reserved: float, already: float) -> None:
         if limits.per_run is not None and already + total > limits.per_run + _EPS:
             spent = f" this run has already reserved {money(already)}, and" if already else ""
             raise SpendLimitError(
-                f"Refused before any upload: the spend limit per run is {money(limits.per_run)};"
-                f"{spent} the estimate for {clips} is {money(total)}{based}, which would pass it. "
-                f"Nothing was sent to Segmind. Make fewer or smaller clips, or {where}.")
+                f"Refused before any upload: the spend limit per run is {money(limits.per_run)} ({where});"
+                f"{spent} the estimate for {clips} is {money(total)}, which would pass it. Nothing was "
+                f"sent to Segmind: make fewer or smaller clips, or raise the limit.{based}{saved}")
         if limits.per_day is not None:
             spent = Ledger(user_dir).spent_today()  # an unreadable ledger refuses (SpendRecordsError)
             if spent + reserved + total > limits.per_day + _EPS:
                 running = f" plus {money(reserved)} for jobs still running" if reserved > _EPS else ""
                 raise SpendLimitError(
-                    f"Refused before any upload: the spend limit per day is {money(limits.per_day)}; "
+                    f"Refused before any upload: the spend limit per day is {money(limits.per_day)} ({where}); "
                     f"{money(spent)} was spent today{running}, and the estimate for {clips} is "
-                    f"{money(total)}{based}, which would pass it. Nothing was sent to Segmind. "
-                    f"Wait until tomorrow, or {where}.")
+                    f"{money(total)}, which would pass it. Nothing was sent to Segmind: wait until "
+                    f"tomorrow, or raise the limit.{based}{saved}")
 
     return reservations_for(user_dir).reserve(run_id, values, admit)
 
