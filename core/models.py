@@ -46,15 +46,19 @@ class Field:
     seed: bool = False
     tooltip: str = ""
     unit: str = ""
+    optional: bool = False   # not sent unless the user sets it (no default: the service's own applies)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"field {self.name}: kind {self.kind!r} is not one of {KINDS}")
         if (self.kind == MEDIA) != (self.media is not None) or (self.media and self.media not in MEDIA_KINDS):
             raise ValueError(f"field {self.name}: a media field names its kind, one of {MEDIA_KINDS}")
-        if self.kind == CHOICE and (not self.choices or (not self.required and self.default not in self.choices)):
+        if self.optional and (self.required or self.default is not None):
+            raise ValueError(f"field {self.name}: an optional field is not required and has no default")
+        if self.kind == CHOICE and (not self.choices or (not self.required and not self.optional
+                                                         and self.default not in self.choices)):
             raise ValueError(f"field {self.name}: a choice field lists its choices, the default among them")
-        if self.kind in (INT, FLOAT) and not self.required and not (
+        if self.kind in (INT, FLOAT) and not self.required and not self.optional and not (
                 (self.minimum is None or self.default >= self.minimum)
                 and (self.maximum is None or self.default <= self.maximum)):
             raise ValueError(f"field {self.name}: the default {self.default} is outside its range")
@@ -203,7 +207,8 @@ class Model:
         return any(f.media == media_kind for f in self.media_fields)
 
     def defaults(self) -> dict[str, Any]:
-        return {f.name: f.default for f in self.settings if not f.required}
+        """What the body holds for a field the user leaves alone (an optional field: nothing)."""
+        return {f.name: f.default for f in self.settings if not f.required and not f.optional}
 
     # -- what a request renders, costs and takes
 
@@ -219,7 +224,8 @@ class Model:
             if size is None:
                 return None
             seconds, fps = values.get(self.price.duration), values.get("fps", self.output.fps)
-            frames = int(seconds * fps) + 1 if _is_number(seconds) and _is_number(fps) else None
+            # duration x fps frames (the stand-in's reading of a clip in seconds): unconfirmed
+            frames = int(seconds * fps) if _is_number(seconds) and _is_number(fps) else None
             return size[0], size[1], frames
         except (KeyError, TypeError, ValueError, OverflowError):
             return None
@@ -320,7 +326,63 @@ LTX2_19B_T2V = Model(
     unconfirmed=LTX2_19B_I2V.unconfirmed,
 )
 
-MODELS: dict[str, Model] = {m.path: m for m in (LTX2_19B_I2V, LTX2_19B_T2V)}
+# --- the LTX-2 family's tiers (/work/shared/segmind/LTX2_FAMILY.md): sizes fixed by a
+# resolution, length in seconds, sound on or off. Nominal sizes are 16:9 landscape as other
+# hosts document them; "2k" is read as 2560x1440 (consumer 2K). All unconfirmed on Segmind.
+FAMILY_SIZES: tuple[tuple[str, tuple[int, int]], ...] = (
+    ("1080p", (1920, 1080)), ("1440p", (2560, 1440)), ("2160p", (3840, 2160)), ("2k", (2560, 1440)))
+FAMILY_FPS = 25  # Lightricks' default rate for Pro and Fast
+
+
+def _seconds(default: int) -> Field:
+    return choice("duration", (6, 8, 10), default, unit="s", tooltip="Seconds of video.")
+
+
+def _resolution(choices: tuple[str, ...], default: str) -> Field:
+    return choice("resolution", choices, default,
+                  tooltip="The clip's size (16:9): 1080p 1920x1080, 1440p and 2k 2560x1440, 2160p 3840x2160.")
+
+
+GENERATE_AUDIO = boolean("generate_audio", True, tooltip="Make a sound track with the video.")
+
+# Pro: its page shows no price; another host's per-second rates by resolution ($0.36 for the
+# default 6 s at 1080p), and the page's ~71 s, taken for the default 6 s.
+LTX2_PRO = Model(
+    path="ltx-2-pro",
+    title="LTX-2 Pro Image to Video",
+    fields=(media("image", "image", tooltip="The first frame to animate."), PROMPT, _seconds(6),
+            _resolution(("1080p", "1440p", "2160p"), "1080p"), GENERATE_AUDIO,
+            choice("fps", (25, 50), None, optional=True,
+                   tooltip="Frames per second, 25 or 50 (another host's field, unconfirmed on Segmind); "
+                           "not sent unless set, so the service's default applies.")),
+    price=Price(PER_SECOND, usd=0.36, seconds=71.0, per_second=(("1080p", 0.06), ("1440p", 0.12), ("2160p", 0.24)),
+                by="resolution", duration="duration", reference=(("duration", 6),),
+                note="Another host's rates for LTX-2 Pro: $0.06 a second at 1080p, $0.12 at 1440p, $0.24 at "
+                     "2160p (Segmind's page shows no price)."),
+    output=Output(sizes=FAMILY_SIZES[:3], size_by="resolution", fps=FAMILY_FPS),
+    unconfirmed=("the price per second by resolution", "duration 6, 8 or 10 s", "resolution 1080p, 1440p or 2160p",
+                 "fps 25 or 50 (sent only when set)", "16:9 output at the resolution's size",
+                 "duration x fps frames"),
+)
+
+# Fast: its page's "$0.30 - $2.00 per generation" read as $0.05 a second at 1080p, $0.10 at
+# 1440p and 2k, $0.20 at 2160p (6 s at 1080p is $0.30, 10 s at 2160p $2.00); ~47 s quoted,
+# taken for the default 8 s.
+LTX2_FAST = Model(
+    path="ltx-2-fast",
+    title="LTX-2 Fast Text to Video",
+    fields=(PROMPT, _seconds(8), _resolution(("1080p", "1440p", "2160p", "2k"), "2k"), GENERATE_AUDIO),
+    price=Price(PER_SECOND, usd=0.80, seconds=47.0,
+                per_second=(("1080p", 0.05), ("1440p", 0.10), ("2160p", 0.20), ("2k", 0.10)),
+                by="resolution", duration="duration", reference=(("duration", 8),),
+                note="Segmind's \"$0.30 - $2.00 per generation\" read per second: $0.05 at 1080p, $0.10 at 1440p "
+                     "and 2k, $0.20 at 2160p."),
+    output=Output(sizes=FAMILY_SIZES, size_by="resolution", fps=FAMILY_FPS),
+    unconfirmed=("the price per second by resolution", "resolution 1080p, 1440p, 2160p besides 2k",
+                 "2k is 2560x1440", "16:9 output at the resolution's size", "25 fps, duration x fps frames"),
+)
+
+MODELS: dict[str, Model] = {m.path: m for m in (LTX2_19B_I2V, LTX2_19B_T2V, LTX2_PRO, LTX2_FAST)}
 DEFAULT_MODEL = LTX2_19B_I2V
 
 

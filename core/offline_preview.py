@@ -26,6 +26,9 @@ PAN_FRACTION = 0.04  # horizontal drift, as a fraction of the frame width
 _TONE_HZ = (220.0, 330.0)  # a quiet open fifth: clearly audible, clearly not content
 _TONE_LEVEL = 0.12
 _FADE_SECONDS = 0.5
+# A model whose size a resolution picks (1080p and up) is previewed this tall, at the
+# resolution's shape: a 4K preview would take minutes to encode and gigabytes to decode.
+STAND_IN_HEIGHT = 144
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -87,8 +90,9 @@ def tone(num_samples: int, rate: int = AUDIO_RATE) -> Any:
 
 def write_preview_mp4(dest: Path, picture: Any, width: int, height: int, num_frames: int, fps: int,
                       cancel_check: Callable[[], bool] | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> Path:
-    """Encode the animated picture plus tone to `dest` (written to a .part file first)."""
+                      progress: Callable[[int, int], None] | None = None, audio_track: bool = True) -> Path:
+    """Encode the animated picture plus tone to `dest` (written to a .part file first);
+    without `audio_track`, video only (a model asked for no sound returns none)."""
     import av
     import numpy as np
 
@@ -107,7 +111,7 @@ def write_preview_mp4(dest: Path, picture: Any, width: int, height: int, num_fra
             video = container.add_stream("libx264", rate=Fraction(fps, 1))
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
             video.options = {"preset": "veryfast", "crf": "20"}
-            sound = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
+            sound = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo") if audio_track else None
             sent = 0
             for i in range(num_frames):
                 if cancel_check is not None and cancel_check():
@@ -118,7 +122,7 @@ def write_preview_mp4(dest: Path, picture: Any, width: int, height: int, num_fra
                 container.mux(video.encode(frame))
                 # Interleave: the audio up to the end of this video frame.
                 upto = min(audio.shape[1], int(round((i + 1) / fps * AUDIO_RATE)))
-                if upto > sent:
+                if sound is not None and upto > sent:
                     chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, sent:upto]),
                                                        format="fltp", layout="stereo")
                     chunk.sample_rate, chunk.pts = AUDIO_RATE, sent
@@ -127,11 +131,28 @@ def write_preview_mp4(dest: Path, picture: Any, width: int, height: int, num_fra
                 if progress is not None:
                     progress(i + 1, num_frames)
             container.mux(video.encode(None))
-            container.mux(sound.encode(None))
+            if sound is not None:
+                container.mux(sound.encode(None))
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def stand_in_size(model: str, body: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(width, height, frames, fps) of the preview of a model whose size a resolution picks:
+    STAND_IN_HEIGHT tall at the resolution's shape, duration x fps frames at the body's rate
+    (or the model's own). Raises ValueError when the body does not say."""
+    from .models import model as descriptor
+
+    m = descriptor(model)
+    rendered = m.rendered(body)
+    if rendered is None or rendered[2] is None:
+        raise ValueError(f"no size or length for {model}")
+    nominal_w, nominal_h, frames = rendered
+    fps = int(body.get("fps") or m.output.fps or 24)
+    width = max(2, round(STAND_IN_HEIGHT * nominal_w / nominal_h))
+    return width, STAND_IN_HEIGHT, frames, fps
 
 
 def generate_offline_clip(model: str, body: dict[str, Any], picture: Any, output_dir: Path,
@@ -140,15 +161,20 @@ def generate_offline_clip(model: str, body: dict[str, Any], picture: Any, output
     """The offline counterpart of lifecycle (core/lifecycle.py): same body, same output folder,
     same ClipResult (cost 0). `picture` is uint8 RGB [H, W, 3], or None for text to video."""
     try:
-        width, height = int(body["width"]), int(body["height"])
-        num_frames, fps, seed = int(body["num_frames"]), int(body["fps"]), int(body.get("seed", 0))
+        if "width" in body:
+            width, height = int(body["width"]), int(body["height"])
+            num_frames, fps = int(body["num_frames"]), int(body["fps"])
+        else:
+            width, height, num_frames, fps = stand_in_size(model, body)
+        seed = int(body.get("seed", 0))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInputError(f"The offline preview needs width, height, num_frames and fps ({exc}).") from None
     if picture is None:
         picture = placeholder_picture(*even_size(width, height), seed)
     request_id = f"offline-{uuid.uuid4().hex}"
     dest = clip_path(output_dir, model, request_id)
-    write_preview_mp4(dest, picture, width, height, num_frames, fps, cancel_check, progress)
+    write_preview_mp4(dest, picture, width, height, num_frames, fps, cancel_check, progress,
+                      audio_track=body.get("generate_audio") is not False)
     from .provenance import provenance_meta, write_provenance
 
     # Tagged like a paid clip, and marked as the free preview it is.

@@ -130,6 +130,8 @@ def build_body(model: str | Model, values: Mapping[str, Any],
             continue
         raw = values.get(f.name)
         if raw is None:
+            if f.optional:
+                continue  # not sent: the service's own default applies
             if f.required:
                 raw = ""  # refused below with what to fill in
             else:

@@ -27,6 +27,8 @@ _BAR_UPLOAD, _BAR_WAIT_END, _BAR_DOWNLOAD_END = 30, 850, 900
 
 
 _COMFY_TYPES = {"image": "IMAGE", "video": "VIDEO"}  # a media field's kind -> the node input it takes
+# An optional field's widget always holds a value: this one means "leave it out of the body".
+NOT_SENT = "not sent"
 
 
 def field_widget(f: Field) -> tuple:
@@ -37,6 +39,8 @@ def field_widget(f: Field) -> tuple:
         kind: Any = _COMFY_TYPES[str(f.media)]
     elif f.kind == TEXT:
         kind, opts = "STRING", {"multiline": f.multiline, "default": f.default or ""}
+    elif f.kind == CHOICE and f.optional:
+        kind, opts = [NOT_SENT, *f.choices], {"default": NOT_SENT}
     elif f.kind == CHOICE:
         kind, opts = list(f.choices), {"default": f.default}
     elif f.kind == BOOL:
@@ -55,12 +59,13 @@ def field_widget(f: Field) -> tuple:
     return (kind, opts)
 
 
-def model_widgets(model: Model) -> dict[str, tuple]:
-    """Every field of the model, in its order: the node's required inputs."""
-    return {f.name: field_widget(f) for f in model.fields}
+def model_widgets(model: Model, optional: bool = False) -> dict[str, tuple]:
+    """The model's fields, in its order: those always sent (the node's required inputs), or
+    with `optional` those sent only when set."""
+    return {f.name: field_widget(f) for f in model.fields if f.optional == optional}
 
 
-def optional_widgets(with_image: bool) -> dict[str, tuple]:
+def optional_widgets(with_image: bool, with_fit: bool = True) -> dict[str, tuple]:
     """The node's face: what most users change. Rarely touched settings (API mode, time
     limit, upload format) come from an optional Segmind LTX-2 Options node, which travels
     with the workflow; decode options belong to the Decode Video node."""
@@ -81,6 +86,7 @@ def optional_widgets(with_image: bool) -> dict[str, tuple]:
                                          "are lists, one entry per clip."})
         opts["batch_index"] = ("INT", {"default": 0, "min": 0, "max": 4095,
                                "tooltip": "Which picture of an image batch to animate with batch_mode 'one picture'."})
+    if with_image and with_fit:  # a model whose size a resolution fixes has no box to fit
         opts["fit"] = (list(FIT_MODES), {"default": FIT_MODES[0],
                        "tooltip": "crop to width x height: the clip has the widgets' size and Segmind crops the "
                                   "picture to it. match the picture's aspect: the clip keeps the picture's shape, "
@@ -203,7 +209,7 @@ def fitted_body(body: dict, rgb8: Any, options: dict) -> dict:
     fit = options.get("fit", FIT_MODES[0])
     if fit not in FIT_MODES:
         raise InvalidInputError(f"'fit' is {fit!r}: choose one of {', '.join(FIT_MODES)}.")
-    if fit == FIT_MODES[0] or rgb8 is None:
+    if fit == FIT_MODES[0] or rgb8 is None or not ("width" in body and "height" in body):
         return body
     return {**body, **dict(zip(("width", "height"), match_aspect(rgb8.shape[1], rgb8.shape[0],
                                                                  body["width"], body["height"])))}
@@ -573,7 +579,9 @@ class SegmindVideoNode:
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {
             "required": model_widgets(cls.MODEL),
-            "optional": optional_widgets(with_image=cls.MODEL.takes("image")),
+            "optional": {**model_widgets(cls.MODEL, optional=True),
+                         **optional_widgets(with_image=cls.MODEL.takes("image"),
+                                            with_fit=cls.MODEL.grid is not None)},
             "hidden": {"unique_id": "UNIQUE_ID", "prompt_graph": "PROMPT"},
         }
 
@@ -595,7 +603,7 @@ class SegmindVideoNode:
         from ..core.params import build_body
 
         fields = {f.name for f in self.MODEL.settings}
-        body = build_body(self.MODEL, {k: v for k, v in values.items() if k in fields})
+        body = build_body(self.MODEL, {k: v for k, v in values.items() if k in fields and v != NOT_SENT})
         options = {**(values.pop("options", None) or {}), **values}
         return await run_generation(model=self.MODEL.path, body=body, image=image, options=options,
                                     node_id=unique_id, prompt_graph=prompt_graph)

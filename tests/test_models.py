@@ -163,6 +163,10 @@ def _requests() -> list[tuple[object, dict]]:
                                       for m in (i2v, t2v) for w, h, n in sizes]
     out += [(PRO_LIKE, {"duration": d, "resolution": r}) for d in (1, 2) for r in ("small", "large")]
     out += [(RETAKE_LIKE, {"duration": 5.0})]
+    out += [(models.LTX2_PRO, {"duration": d, "resolution": r}) for d in (6, 10) for r in ("1080p", "2160p")]
+    out += [(models.LTX2_PRO, {"duration": 8, "resolution": "1440p", "fps": 50}),
+            (models.LTX2_PRO, {"duration": 8, "resolution": "1440p"})]
+    out += [(models.LTX2_FAST, {"duration": d, "resolution": r}) for d in (6, 8) for r in ("2k", "1080p", "2160p")]
     return out
 
 
@@ -197,7 +201,8 @@ def test_a_throwaway_descriptor_gets_node_inputs():
     assert spec["required"]["duration"] == ([1, 2], {"default": 1, "tooltip": "Seconds of video"})
     assert spec["required"]["resolution"] == (["small", "large"], {"default": "small"})
     assert spec["required"]["generate_audio"] == ("BOOLEAN", {"default": True})
-    assert "fit" in spec["optional"] and spec["hidden"] == {"unique_id": "UNIQUE_ID", "prompt_graph": "PROMPT"}
+    # No width x height box to fit the picture to: the resolution fixes the size.
+    assert "fit" not in spec["optional"] and "batch_mode" in spec["optional"] and spec["hidden"] == {"unique_id": "UNIQUE_ID", "prompt_graph": "PROMPT"}
     retake = type("RetakeLikeNode", (common.SegmindVideoNode,), {"MODEL": RETAKE_LIKE}).INPUT_TYPES()
     assert retake["required"]["video_uri"] == ("VIDEO", {})
     assert retake["required"]["duration"] == ("FLOAT", {"default": 2.0, "min": 2.0, "max": 20.0, "step": 0.1,
@@ -211,7 +216,7 @@ def test_a_throwaway_descriptor_gets_validation_and_an_estimate():
     assert body == {"prompt": "waves", "duration": 2, "resolution": "large", "generate_audio": False}
     assert params.estimate_cost(body, PRO_LIKE) == pytest.approx(0.48)
     assert PRO_LIKE.expected_runtime(body) == pytest.approx(40.0)
-    assert PRO_LIKE.rendered(body) == (640, 384, 17)
+    assert PRO_LIKE.rendered(body) == (640, 384, 16)  # duration x fps frames
     for values, field, words in [({"duration": 3}, "duration", "choose one of 1, 2"),
                                  ({"resolution": "huge"}, "resolution", "choose one of small, large"),
                                  ({"generate_audio": "maybe"}, "generate_audio", "true or false")]:
@@ -260,7 +265,7 @@ def test_a_throwaway_descriptor_gets_a_working_node(pack_env, monkeypatch):
     out = call_node(node(), image=torch.rand(1, 96, 160, 3), prompt="waves", duration=1, resolution="small",
                     generate_audio=False, unique_id="5")
     frames, audio, fps, count, _ = out["result"]
-    assert tuple(frames.shape) == (9, 192, 320, 3) and count == 9 and fps == pytest.approx(8.0)
+    assert tuple(frames.shape) == (8, 192, 320, 3) and count == 8 and fps == pytest.approx(8.0)
     submit = [r for r in pack_env.requests_log if r[0] == "POST" and r[1] == f"/v2/{PRO_LIKE.path}"]
     assert len(submit) == 1 and pack_env.jobs_submitted == 1
     sent = submit[0][3]

@@ -45,6 +45,8 @@ def _model_data(model: Any) -> dict[str, Any]:
             entry["media"] = f.media
         if f.required:
             entry["required"] = True
+        if f.optional:
+            entry["optional"] = True
         fields.append(entry)
     price = asdict(model.price)
     price["reference"] = dict(model.price.reference)

@@ -25,7 +25,7 @@ export { MODELS, NODE_MODELS, DEFAULT_MODEL };
 const SEED = MODELS[DEFAULT_MODEL];
 const fieldOf = (model, name) => model.fields.find((f) => f.name === name);
 const defaultsOf = (model) =>
-  Object.fromEntries(model.fields.filter((f) => !f.required).map((f) => [f.name, f.default]));
+  Object.fromEntries(model.fields.filter((f) => !f.required && !f.optional).map((f) => [f.name, f.default]));
 
 export const DEFAULTS = Object.freeze(
   Object.fromEntries(["width", "height", "num_frames", "fps"].map((k) => [k, fieldOf(SEED, k).default])));
@@ -145,8 +145,9 @@ function sizeOf(values, model) {
   const size = out.sizes?.[values?.[out.sizeBy] ?? defaults[out.sizeBy]];
   if (!size) return null;
   const seconds = positive(values?.[model.price.duration] ?? defaults[model.price.duration]);
-  const fps = positive(values?.fps ?? defaults.fps ?? out.fps);
-  const frames = seconds && fps ? Math.trunc(seconds * fps) + 1 : null;
+  // An optional fps left unset ("not sent", or absent) is the model's own rate.
+  const fps = positive(values?.fps) ?? positive(defaults.fps) ?? out.fps;
+  const frames = seconds && fps ? Math.trunc(seconds * fps) : null;
   return [[size[0], size[1], frames], [size[0], size[1], frames]];
 }
 

@@ -205,13 +205,225 @@ export const MODELS = Object.freeze({
       "the price scales with the rendered volume",
       "sizes are rounded up to the grid"
     ]
+  },
+  "ltx-2-pro": {
+    "path": "ltx-2-pro",
+    "title": "LTX-2 Pro Image to Video",
+    "fields": [
+      {
+        "name": "image",
+        "kind": "media",
+        "default": null,
+        "min": null,
+        "max": null,
+        "media": "image",
+        "required": true
+      },
+      {
+        "name": "prompt",
+        "kind": "text",
+        "default": "",
+        "min": null,
+        "max": null,
+        "required": true
+      },
+      {
+        "name": "duration",
+        "kind": "choice",
+        "default": 6,
+        "min": null,
+        "max": null,
+        "choices": [
+          6,
+          8,
+          10
+        ]
+      },
+      {
+        "name": "resolution",
+        "kind": "choice",
+        "default": "1080p",
+        "min": null,
+        "max": null,
+        "choices": [
+          "1080p",
+          "1440p",
+          "2160p"
+        ]
+      },
+      {
+        "name": "generate_audio",
+        "kind": "bool",
+        "default": true,
+        "min": null,
+        "max": null
+      },
+      {
+        "name": "fps",
+        "kind": "choice",
+        "default": null,
+        "min": null,
+        "max": null,
+        "choices": [
+          25,
+          50
+        ],
+        "optional": true
+      }
+    ],
+    "grid": null,
+    "price": {
+      "rule": "per_second",
+      "usd": 0.36,
+      "seconds": 71.0,
+      "reference": {
+        "duration": 6
+      },
+      "perSecond": {
+        "1080p": 0.06,
+        "1440p": 0.12,
+        "2160p": 0.24
+      },
+      "by": "resolution",
+      "duration": "duration",
+      "confirmed": false,
+      "minSeconds": 10.0,
+      "note": "Another host's rates for LTX-2 Pro: $0.06 a second at 1080p, $0.12 at 1440p, $0.24 at 2160p (Segmind's page shows no price)."
+    },
+    "output": {
+      "mime": "video/mp4",
+      "audio": true,
+      "sizes": {
+        "1080p": [
+          1920,
+          1080
+        ],
+        "1440p": [
+          2560,
+          1440
+        ],
+        "2160p": [
+          3840,
+          2160
+        ]
+      },
+      "sizeBy": "resolution",
+      "fps": 25
+    },
+    "unconfirmed": [
+      "the price per second by resolution",
+      "duration 6, 8 or 10 s",
+      "resolution 1080p, 1440p or 2160p",
+      "fps 25 or 50 (sent only when set)",
+      "16:9 output at the resolution's size",
+      "duration x fps frames"
+    ]
+  },
+  "ltx-2-fast": {
+    "path": "ltx-2-fast",
+    "title": "LTX-2 Fast Text to Video",
+    "fields": [
+      {
+        "name": "prompt",
+        "kind": "text",
+        "default": "",
+        "min": null,
+        "max": null,
+        "required": true
+      },
+      {
+        "name": "duration",
+        "kind": "choice",
+        "default": 8,
+        "min": null,
+        "max": null,
+        "choices": [
+          6,
+          8,
+          10
+        ]
+      },
+      {
+        "name": "resolution",
+        "kind": "choice",
+        "default": "2k",
+        "min": null,
+        "max": null,
+        "choices": [
+          "1080p",
+          "1440p",
+          "2160p",
+          "2k"
+        ]
+      },
+      {
+        "name": "generate_audio",
+        "kind": "bool",
+        "default": true,
+        "min": null,
+        "max": null
+      }
+    ],
+    "grid": null,
+    "price": {
+      "rule": "per_second",
+      "usd": 0.8,
+      "seconds": 47.0,
+      "reference": {
+        "duration": 8
+      },
+      "perSecond": {
+        "1080p": 0.05,
+        "1440p": 0.1,
+        "2160p": 0.2,
+        "2k": 0.1
+      },
+      "by": "resolution",
+      "duration": "duration",
+      "confirmed": false,
+      "minSeconds": 10.0,
+      "note": "Segmind's \"$0.30 - $2.00 per generation\" read per second: $0.05 at 1080p, $0.10 at 1440p and 2k, $0.20 at 2160p."
+    },
+    "output": {
+      "mime": "video/mp4",
+      "audio": true,
+      "sizes": {
+        "1080p": [
+          1920,
+          1080
+        ],
+        "1440p": [
+          2560,
+          1440
+        ],
+        "2160p": [
+          3840,
+          2160
+        ],
+        "2k": [
+          2560,
+          1440
+        ]
+      },
+      "sizeBy": "resolution",
+      "fps": 25
+    },
+    "unconfirmed": [
+      "the price per second by resolution",
+      "resolution 1080p, 1440p, 2160p besides 2k",
+      "2k is 2560x1440",
+      "16:9 output at the resolution's size",
+      "25 fps, duration x fps frames"
+    ]
   }
 });
 
 // Which node class makes which model.
 export const NODE_MODELS = Object.freeze({
   "SegmindLTX2ImageToVideo": "ltx-2-19b-i2v",
-  "SegmindLTX2TextToVideo": "ltx-2-19b-t2v"
+  "SegmindLTX2TextToVideo": "ltx-2-19b-t2v",
+  "SegmindLTX2ProImageToVideo": "ltx-2-pro",
+  "SegmindLTX2FastTextToVideo": "ltx-2-fast"
 });
 
 export const DEFAULT_MODEL = "ltx-2-19b-i2v";
