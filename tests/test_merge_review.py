@@ -30,3 +30,12 @@ def test_check_key_prints_the_services_credits_without_control_characters_or_the
     assert "Credits left: 12.5" in out and "owned" in out
     assert not any(ch in out for ch in ("\x1b", "\x07", "\x9b", "\u202e")), out
     assert segmind_env.api_key not in out
+
+
+def test_the_jobs_panel_words_an_unreadable_ledger_as_comfyui_does(tmp_path):
+    """The panel's spend payload said an unreadable ledger in the neutral words ("then try
+    again") where every other message to the ComfyUI page is in ComfyUI's ("queue again")."""
+    routes = pack_module("routes")
+    (tmp_path / "segmind" / "ledger.jsonl").mkdir(parents=True)
+    said = routes.spend_payload(tmp_path)["limits_error"]
+    assert "cannot be read" in said and "queue again" in said.lower() and "try again" not in said
