@@ -39,3 +39,53 @@ def test_the_jobs_panel_words_an_unreadable_ledger_as_comfyui_does(tmp_path):
     (tmp_path / "segmind" / "ledger.jsonl").mkdir(parents=True)
     said = routes.spend_payload(tmp_path)["limits_error"]
     assert "cannot be read" in said and "queue again" in said.lower() and "try again" not in said
+
+
+def test_a_node_run_cancelled_while_its_spend_check_waits_leaves_no_reservation(pack_env):
+    """ComfyUI cancels a node's coroutine (another node was interrupted or failed) while its
+    spend check waits for the reservations file (another process holds it): the check then
+    reserves on its thread and hands the reservations to a coroutine that is gone. They were
+    kept in reservations.json, counted against the per-day limit for 12 hours."""
+    import asyncio
+    import time
+
+    import torch
+    from filelock import FileLock
+
+    from pack_loader import load_pack
+
+    i2v = load_pack().NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
+    reservations = pack_module("core.reservations")
+    folder = pack_module("core.user_folder").UserFolder(pack_env.home)
+    small = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
+
+    def generate(prompt: str):
+        picture = torch.rand(1, 48, 64, 3, generator=torch.Generator().manual_seed(len(prompt)))
+        return i2v().generate(image=picture, prompt=prompt, negative_prompt="", unique_id="7", **small)
+
+    asyncio.run(generate("first"))  # a paid run: the credits left are known for the next minute
+    store = reservations.reservations_for(pack_env.home)
+    assert store.in_flight() == 0
+
+    holder = FileLock(str(folder.reservations_lock))  # another process, updating the reservations
+    holder.acquire()
+
+    async def main() -> None:
+        task = asyncio.create_task(generate("second"))
+        deadline = time.monotonic() + 20
+        while not reservations.FileReservations._thread_lock.locked():  # the check is waiting for the file
+            assert time.monotonic() < deadline, "the node run never reached its spend check"
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        holder.release()
+    deadline = time.monotonic() + 10
+    while store.in_flight() > 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the orphaned check finishing on its thread
+    assert store.in_flight() == 0
+    assert pack_env.jobs_submitted == 1
