@@ -89,3 +89,21 @@ def test_a_node_run_cancelled_while_its_spend_check_waits_leaves_no_reservation(
         time.sleep(0.02)  # the orphaned check finishing on its thread
     assert store.in_flight() == 0
     assert pack_env.jobs_submitted == 1
+
+
+def test_a_crop_warning_names_a_picture_without_its_control_characters(dirs, capsys):
+    """The note before a run ("photo.png: --fit crop cuts away 90% ...") printed the
+    picture's file name raw: an escape sequence in a file name reached the terminal."""
+    import cv2
+    import numpy as np
+
+    folder = dirs / "pictures"
+    folder.mkdir()
+    ok, png = cv2.imencode(".png", np.full((100, 1000, 3), 120, np.uint8))
+    (folder / f"wide{ESCAPES}.png").write_bytes(png.tobytes())
+    code = cli.main(["--images-dir", str(folder), "--prompt", "a pan", "--fit", "crop", "--width", "256",
+                     "--height", "256", "--num-frames", "9", "--fps", "8", "--dry-run"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "crop cuts away" in captured.err and "owned" in captured.err
+    assert not any(ch in captured.err + captured.out for ch in ("\x1b", "\x07", "\x9b", "\u202e"))
