@@ -107,3 +107,13 @@ def test_a_crop_warning_names_a_picture_without_its_control_characters(dirs, cap
     assert code == 0, captured.err
     assert "crop cuts away" in captured.err and "owned" in captured.err
     assert not any(ch in captured.err + captured.out for ch in ("\x1b", "\x07", "\x9b", "\u202e"))
+
+
+def test_an_empty_prompt_on_the_command_line_names_the_flag(dirs, capsys):
+    """The empty-prompt error named the node's widget ('prompt') in the terminal: the field
+    was written into the text by hand, and cli.fields.field_words dropped the action
+    markers of any error without a `detail` (str(exc)) before the terminal worded it."""
+    code = cli.main(["--t2v", "--prompt", "  ", "--backend", "offline", "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "prompt is empty" in err and "--prompt" in err and "'prompt'" not in err, err
