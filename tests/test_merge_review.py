@@ -117,3 +117,30 @@ def test_an_empty_prompt_on_the_command_line_names_the_flag(dirs, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "prompt is empty" in err and "--prompt" in err and "'prompt'" not in err, err
+
+
+def test_a_duplicate_clip_that_ends_up_paying_is_checked_against_the_limit(pack_env, tmp_path):
+    """Two identical pictures in one batch: the spend check reserves one clip (the second is a
+    duplicate that waits for the first's clip). When the first is billed but its clip is lost
+    (a damaged v1 answer), the second pays a new run, with nothing reserved and no check:
+    two clips billed under a per-day limit that fits one."""
+    import torch
+
+    from node_calls import call_node_lists
+    from pack_loader import load_pack
+
+    i2v = load_pack().NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
+    limits = pack_module("core.spend_limits")
+    errors = pack_module("core.errors")
+    limits.SpendLimits(per_day=0.6, per_run=None).save(pack_env.home)  # one $0.455 clip fits, not two
+    history = pack_module("core.learned_estimate").ChargeHistory
+    small = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
+    assert history.load(pack_env.home).estimate(
+        pack_module("core.params").LTX2_19B_I2V.path, {**small, "prompt": "dup", "negative_prompt": ""}).amount < 0.6
+    pack_env.fault("sync", corrupt=True)  # the first v1 answer: billed, its clip damaged
+    one = torch.rand(1, 48, 64, 3, generator=torch.Generator().manual_seed(5))
+    with pytest.raises(errors.SegmindError):
+        call_node_lists(i2v(), image=torch.cat([one, one]), prompt="dup", negative_prompt="", unique_id="3",
+                        batch_mode="every picture", api_mode="sync (v1)", **small)
+    assert pack_env.counts["sync_runs"] == 1, "the duplicate paid a second run past the per-day limit"
+    assert pack_module("core.ledger").Ledger(pack_env.home).spent_today() <= 0.6 + 1e-9
