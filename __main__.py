@@ -218,7 +218,9 @@ def check_key() -> int:
     _, source = credentials.load_api_key(user)
     where = "SEGMIND_API_KEY" if source == "env" else str(credentials.key_file_path(user))
     data = SegmindClient(key, ClientConfig.from_env()).credits()
-    print(f"Key OK (from {where}). Credits left: {data.get('credits')} (free credits: {data.get('free-credits', 0)})")
+    # The service's text: no control characters reach the terminal (client.credits redacts it).
+    print(for_terminal(f"Key OK (from {where}). Credits left: {data.get('credits')} "
+                       f"(free credits: {data.get('free-credits', 0)})"))
     return 0
 
 

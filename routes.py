@@ -301,7 +301,7 @@ def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
     try:
         out.update(today=ledger.spent_today(), session=ledger.spent_in_session(), reserved=reserved_total(user_dir))
     except SpendRecordsError as exc:  # unknown, not $0: paid runs are refused meanwhile
-        out.update(today=None, session=None, reserved=None, limits_error=str(exc))
+        out.update(today=None, session=None, reserved=None, limits_error=node_text(exc))
     try:
         out["limits"] = SpendLimits.load(user_dir).as_dict()
     except LimitsFileError as exc:

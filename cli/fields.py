@@ -106,4 +106,5 @@ def field_words(exc: Any) -> str:
     field = getattr(exc, "field", None)
     if field and getattr(exc, "detail", None):
         return exc.naming(flag(field))
-    return str(exc)
+    # With its action markers (a core error's `text`): the terminal words them when it prints.
+    return getattr(exc, "text", None) or str(exc)

@@ -67,8 +67,8 @@ class Settings:
 
 
 def _err(text: str, settings: Settings) -> None:
-    if not settings.quiet:
-        print(text, file=sys.stderr, flush=True)
+    if not settings.quiet:  # notes name pictures and rows: no control characters reach the terminal
+        print(for_terminal(text), file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- before anything is sent

@@ -518,8 +518,11 @@ class SegmindClient:
         data = self._json(resp, "credits check")
         if not isinstance(data, dict):
             data = {"credits": data}
-        # Non-finite numbers (JSON NaN, Infinity) never leave the client; the rest passes as is.
-        return {k: (finite_number(v) if isinstance(v, float) else v) for k, v in data.items()}
+        # Non-finite numbers (JSON NaN, Infinity) never leave the client; service text leaves it
+        # redacted, without control characters and bounded (it is printed: --check-key).
+        return {_say(k, self._key, 40): (finite_number(v) if isinstance(v, float)
+                                         else _say(v, self._key, 80) if isinstance(v, str) else v)
+                for k, v in data.items()}
 
 
 def _repr(data: Any) -> str:

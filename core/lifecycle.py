@@ -477,6 +477,8 @@ class Generation:
         # A paid v2 job recorded for this request is collected whatever api_mode says now:
         # switching to sync (v1) after an interrupted async run must not pay a second time.
         resumable = pending is not None and pending.collectable() and pending.api_base == self.session.config.api_base
+        if not resumable:
+            self._reserve_late()
         if self.req.api_mode == API_MODES[1] and not resumable:
             clip = self._run_sync()
         else:
@@ -486,6 +488,16 @@ class Generation:
         journal.remove(self.fingerprint)  # only now: the clip is checked, on disk, booked and cached
         self._to(State.BOOKED)
         return clip
+
+    def _reserve_late(self) -> None:
+        """A clip planned as free that pays after all (a duplicate whose twin failed or lost its
+        clip, a cached clip gone meanwhile): checked against the spend limits and the credits
+        and reserved now, before anything is sent, as every clip that pays is."""
+        if getattr(self.books.reservation, "id", None) is not None:
+            return
+        self.books.reservation = reserve_spend(  # LEDGER CALL SITE
+            [self.req], user_dir=self.session.user_dir, run_id=self.books.run_id, force_rerun=True,
+            cancel_check=self.may_stop, config=self.session.config)[0]
 
     def _with_image(self) -> dict[str, Any]:
         body = dict(self.req.body)

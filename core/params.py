@@ -74,9 +74,10 @@ def check_field(f: Field, raw: Any) -> Any:
             raise _refuse(f, f"must be text, got {raw!r}.")
         if f.required and not raw.strip():
             if f.name == "prompt":
-                from .errors import InvalidInputError
+                from .errors import Action, InvalidInputError
 
-                raise InvalidInputError("The prompt is empty: describe the video scene in 'prompt'.", field=f.name)
+                raise InvalidInputError(f"The prompt is empty: describe the video scene in {Action.SET_FIELD('prompt')}.",
+                                        field=f.name)
             raise _refuse(f, "is empty: fill it in.")
         return raw.strip() if f.required else raw
     if f.kind == MEDIA:

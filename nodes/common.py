@@ -7,12 +7,15 @@ other nodes, so independent Segmind nodes wait for Segmind at the same time. Eve
 that blocks (encoding, HTTP, waiting, decoding) runs on a thread of its own."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Callable
 
 from ..core.models import BOOL, CHOICE, MEDIA, TEXT, Field, Model
 from .words import in_node_words, speaks_node_words
+
+log = logging.getLogger(__name__)
 
 CATEGORY = "Segmind/LTX-2"
 RETURN_TYPES = ("IMAGE", "AUDIO", "FLOAT", "INT", "VIDEO")
@@ -311,6 +314,11 @@ class _Reservations:
             release(comfy_host.user_directory(), self.take(index))
 
 
+def _release_all(handles: list[Any]) -> None:
+    """Reservations made for a node run that stopped waiting for them (nothing was sent)."""
+    _Reservations(handles, None).release_untaken()
+
+
 def _segmind_clip(req: Any, reserved: _Reservations, index: int, options: dict, reporter: _Reporter,
                   node_id: str | None, run_id: str | None, cancel_check: Callable[[], bool]) -> Any:
     """One clip on Segmind (a worker thread): the core lifecycle, which owns its reservation."""
@@ -374,8 +382,8 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
         else:
             reqs = await off_loop(lambda: _requests(model, jobs, options), cancel)
             await off_loop(lambda: _note_estimates(reqs, reporters), cancel)
-            reserved = _Reservations(await off_loop(lambda: _reserve(reqs, options, run_id, cancelled), cancel),
-                                     run_id)
+            reserved = _Reservations(await off_loop(lambda: _reserve(reqs, options, run_id, cancelled), cancel,
+                                                    orphaned=_release_all), run_id)
             try:
                 results = await asyncio.gather(*(
                     off_loop(lambda q=q, i=i, r=r: _segmind_clip(q, reserved, i, options, r, node_id, run_id,
@@ -426,18 +434,29 @@ def _batch_cost(outs: list[dict]) -> str:
     return f", cost ${sum(paid):.3f}" if paid else ""
 
 
-async def off_loop(fn: Callable[[], Any], cancel: threading.Event) -> Any:
+async def off_loop(fn: Callable[[], Any], cancel: threading.Event,
+                   orphaned: Callable[[Any], None] | None = None) -> Any:
     """Run `fn` on a thread of its own and await it. If ComfyUI cancels this coroutine (the
     user pressed Cancel and another node raised it first, or the run ended with an error),
-    `cancel` tells the thread to stop; it winds down on its own (a paid job is journalled)."""
+    `cancel` tells the thread to stop; it winds down on its own (a paid job is journalled).
+    `orphaned(value)`: what to do with a value `fn` returns after nobody waits for it any
+    more (reservations made meanwhile are given back), on the thread."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     future: asyncio.Future = loop.create_future()
 
+    def abandon(value: Any) -> None:
+        try:
+            orphaned(value)  # type: ignore[misc]
+        except Exception as exc:  # nobody to tell but the log
+            log.warning("Segmind: could not give back what a cancelled step made (%s).", exc)
+
     def settle(ok: bool, value: Any) -> None:
         if not future.done():
             (future.set_result if ok else future.set_exception)(value)
+        elif ok and orphaned is not None:
+            threading.Thread(target=abandon, args=(value,), daemon=True, name="segmind-orphan").start()
 
     def run() -> None:
         try:
@@ -447,7 +466,8 @@ async def off_loop(fn: Callable[[], Any], cancel: threading.Event) -> Any:
         try:
             loop.call_soon_threadsafe(settle, ok, value)
         except RuntimeError:  # the loop is gone: nobody is waiting any more
-            pass
+            if ok and orphaned is not None:
+                abandon(value)
 
     threading.Thread(target=run, daemon=True, name="segmind-clip").start()
     try:
