@@ -23,7 +23,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from .credentials import redact
-from .errors import (Action, Cancelled, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
+from .errors import (Action, SegmindAPIError, SegmindError, SegmindJobFailed, SegmindTimeoutError,
                      VideoError)
 from .params import DEFAULT_RUNTIME_SECONDS, finite_number, whole_number
 from .transport import (CLIP_MAX_BYTES, JSON_MAX_BYTES, SEGMIND_ORIGINS, Transport, is_loopback, megabytes,

@@ -265,6 +265,7 @@ class Generation:
         self.reserved = reserved
         self.force_rerun = force_rerun
         self.state = State.PLANNED
+        self.planned_at = time.time()
         self.history: list[State] = [State.PLANNED]  # every state it passed through, in order
         self.request_id: str | None = None
         self.dest: Path | None = None        # where a v1 clip lands
@@ -492,12 +493,30 @@ class Generation:
     def _reserve_late(self) -> None:
         """A clip planned as free that pays after all (a duplicate whose twin failed or lost its
         clip, a cached clip gone meanwhile): checked against the spend limits and the credits
-        and reserved now, before anything is sent, as every clip that pays is."""
-        if getattr(self.books.reservation, "id", None) is not None:
-            return
+        and reserved now, before anything is sent, as every clip that pays is. A clip reserved
+        at planning is checked again when a twin of the same request was billed since (it left
+        a ledger line but no clip): what was reserved before no longer says whether this
+        second payment fits."""
+        held = self.books.reservation
+        if getattr(held, "id", None) is not None:
+            if not self._twin_billed_since_planning():
+                return
+            from .spend_check import release  # LEDGER CALL SITE
+
+            release(self.session.user_dir, held)  # checked anew below, with today's spend as it is now
+            self.books.reservation = None
         self.books.reservation = reserve_spend(  # LEDGER CALL SITE
             [self.req], user_dir=self.session.user_dir, run_id=self.books.run_id, force_rerun=True,
             cancel_check=self.may_stop, config=self.session.config)[0]
+
+    def _twin_billed_since_planning(self) -> bool:
+        from .ledger import Ledger  # LEDGER CALL SITE
+
+        try:
+            lines = Ledger(self.session.user_dir).lines()
+        except Exception:  # an unreadable ledger: the check below refuses with its own words
+            return True
+        return any(line.fingerprint == self.fingerprint and (line.time or 0.0) >= self.planned_at for line in lines)
 
     def _with_image(self) -> dict[str, Any]:
         body = dict(self.req.body)

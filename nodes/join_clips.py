@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInputError
+from .words import speaks_node_words
 
 CATEGORY = "Segmind/LTX-2"
 RETURN_TYPES = ("IMAGE", "AUDIO", "FLOAT", "INT", "VIDEO")
@@ -70,6 +71,7 @@ class SegmindLTX2JoinClips:
             return float("nan")  # unknown: never reuse (NaN equals nothing)
         return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
 
+    @speaks_node_words
     def join(self, video_1: Any, on_mismatch: Any = ON_MISMATCH[0], drop_first_frame_of_next: Any = False,
              video_2: Any = None, video_3: Any = None, video_4: Any = None, unique_id: Any = None) -> dict:
         from .. import comfy_host
