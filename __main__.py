@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .cli.safe_text import for_terminal
 from .cli.words import Parser, cli_words
-from .cli.fields import add_field_flags, manifest_columns
+from .cli.fields import MODEL_NAMES, add_field_flags, manifest_columns
 from .core.params import DEFAULT_NEGATIVE_PROMPT
 
 _API_MODES = ("async", "sync")
@@ -93,7 +93,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                f"clips; `{prog} collect REQUEST_ID` (or --all) fetches a paid clip without paying again; "
                f"`{prog} limits` and `{prog} spend` show and set the spend limits and today's spend.")
     what = p.add_argument_group("what to make")
-    what.add_argument("--image", type=Path, metavar="FILE", help="the first frame (PNG, JPEG, WebP, ...); required unless --t2v")
+    what.add_argument("--model", choices=tuple(MODEL_NAMES), default=None,
+                      help="19b (default): LTX-2 19B, from a picture or (--t2v) text; pro: LTX-2 Pro, from a "
+                           "picture, 1080p and up; fast: LTX-2 Fast, from text alone. A manifest's model column "
+                           "picks per row")
+    what.add_argument("--image", type=Path, metavar="FILE",
+                      help="the first frame (PNG, JPEG, WebP, ...); required unless --t2v or --model fast")
     what.add_argument("--t2v", action="store_true", help="text to video: no picture, the prompt alone")
     what.add_argument("--prompt", metavar="TEXT", help="describe the scene, motion and sound")
     what.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT, metavar="TEXT", help="what to avoid")
@@ -108,7 +113,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     batch = p.add_argument_group("batches (one clip per row or picture, run in parallel)")
     batch.add_argument("--manifest", type=Path, metavar="FILE",
                        help="CSV or JSONL, one clip per row: image (relative to the manifest), prompt, and any "
-                            f"of {', '.join(manifest_columns()[2:])}; flags give the values a row leaves empty")
+                            f"of {', '.join(manifest_columns()[2:])}, model (19b, pro or fast); flags give the values a row leaves empty")
     batch.add_argument("--images-dir", type=Path, metavar="DIR",
                        help="every picture in this folder, or matching a quoted pattern ('shots/*.png', "
                             "'shots/**/*.jpg'); the prompt is --prompt, or photo.txt beside photo.png")

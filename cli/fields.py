@@ -6,11 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any, Iterable, Mapping
 
-from ..core.models import BOOL, CHOICE, FLOAT, INT, LTX2_19B_I2V, LTX2_19B_T2V, MEDIA, Field, Model
+from ..core.models import BOOL, CHOICE, FLOAT, INT, LTX2_19B_I2V, LTX2_19B_T2V, LTX2_FAST, LTX2_PRO, MEDIA, Field, Model
 
 # The models the command line makes, and how a user picks each (the first is the default).
-CLI_MODELS: tuple[Model, ...] = (LTX2_19B_I2V, LTX2_19B_T2V)
-CHOSEN_BY: dict[str, str] = {LTX2_19B_T2V.path: "--t2v"}
+CLI_MODELS: tuple[Model, ...] = (LTX2_19B_I2V, LTX2_19B_T2V, LTX2_PRO, LTX2_FAST)
+CHOSEN_BY: dict[str, str] = {LTX2_19B_T2V.path: "--t2v", LTX2_PRO.path: "--model pro", LTX2_FAST.path: "--model fast"}
+
+# --model's words (and a manifest's `model` column): 19b picks image or text to video by
+# whether the row has a picture (or --t2v); Pro animates a picture; Fast takes text alone.
+MODEL_NAMES: dict[str, tuple[Model, ...]] = {"19b": (LTX2_19B_I2V, LTX2_19B_T2V), "pro": (LTX2_PRO,),
+                                             "fast": (LTX2_FAST,)}
+NAME_OF: dict[str, str] = {m.path: name for name, ms in MODEL_NAMES.items() for m in ms}
 
 # Fields whose flags __main__ writes by hand: a media field takes a file, the prompts take text
 # with their own help. Every other field gets its flag from its descriptor.
@@ -47,12 +53,14 @@ def field_help(f: Field, models: Iterable[Model] = CLI_MODELS, chosen_by: Mappin
     if f.kind in (INT, FLOAT):
         span = f"{_shown(f, f.minimum)}..{_shown(f, f.maximum)}; "
     elif f.kind == CHOICE:
-        span = f"one of {', '.join(str(c) for c in f.choices)}; "
+        choices = dict.fromkeys(c for m in models for c in m.field(f.name).choices)
+        span = f"one of {', '.join(str(c) for c in choices)}; "
     else:
         span = ""
     first, *others = models
     text = f"{f.tooltip + '; ' if f.tooltip else ''}{span}default {_shown(f, first.field(f.name).default)}"
-    notes = [f"with {chosen_by.get(m.path, m.path)} {_shown(f, m.field(f.name).default)}" for m in others]
+    notes = [f"with {chosen_by.get(m.path, m.path)} {_shown(f, m.field(f.name).default)}" for m in others
+             if m.field(f.name).default is not None]  # an optional field left unsent has no default to show
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -67,8 +75,9 @@ def add_field_flags(group: Any, models: Iterable[Model] = CLI_MODELS,
             kwargs.update(type=int, metavar="N")
         elif f.kind == FLOAT:
             kwargs.update(type=float, metavar="X")
-        elif f.kind == CHOICE:
-            kwargs.update(type=type(f.choices[0]), choices=f.choices)
+        elif f.kind == CHOICE:  # every model's choices (Fast's 2k besides Pro's); the model checks its own
+            choices = tuple(dict.fromkeys(c for m in models if m.has(f.name) for c in m.field(f.name).choices))
+            kwargs.update(type=type(f.choices[0]), choices=choices)
         elif f.kind == BOOL:
             kwargs.update(action=argparse.BooleanOptionalAction)
         else:

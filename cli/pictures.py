@@ -69,12 +69,18 @@ def encode_picture(rgb8: Any, fmt: str = "png", quality: int = 95) -> EncodedIma
     return EncodedImage(data=data, mime=_MIME[fmt], width=width, height=height, pixel_hash=pixel_hash(rgb8))
 
 
-def for_upload(rgb8: Any, body: dict[str, Any]) -> Any:
+def for_upload(rgb8: Any, body: dict[str, Any], model: str | None = None) -> Any:
     """The picture as the node uploads it for this request: refused when too small to
     animate, scaled down when far larger than the video (core.image_encode.fit_for_upload).
     The fingerprint is taken of this, so the node and the command line agree on it."""
     from ..core.image_encode import fit_for_upload
 
+    if "width" not in body and model is not None:  # a size its resolution picks (LTX-2 Pro)
+        from ..core.models import model as descriptor
+
+        rendered = descriptor(model).rendered(body)
+        if rendered:
+            return fit_for_upload(rgb8, rendered[0], rendered[1])
     return fit_for_upload(rgb8, int(body["width"]), int(body["height"]))
 
 

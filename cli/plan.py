@@ -17,15 +17,16 @@ from typing import Any
 from ..core.errors import InvalidInputError
 from ..core.image_encode import EncodedImage
 from ..core.models import LTX2_19B_I2V, LTX2_19B_T2V, Model
+from ..core.models import model as descriptor
 from ..core.params import build_body, estimate_cost, snap_to_grid
 from ..core.pay_plan import CACHED, DUPLICATE, NEW, RECORDED, plan_payments
-from .fields import field_words, flag, flag_values, manifest_columns, number_columns
+from .fields import MODEL_NAMES, NAME_OF, field_words, flag, flag_values, manifest_columns, number_columns
 from .pictures import PICTURE_SUFFIXES, for_upload, identity, load_picture, prompt_beside
 from .words import cli_words
 
 # Manifest columns, from the model descriptors (names are case-insensitive; dashes count as underscores).
 NUMBER_COLUMNS = number_columns()
-COLUMNS = manifest_columns()
+COLUMNS = (*manifest_columns(), "model")  # model: 19b, pro or fast (--model's words), per row
 _ALIASES = {"picture": "image", "image_path": "image", "file": "image", "negative": "negative_prompt"}
 MAX_ROW_ERRORS = 20
 FIT_CHOICES = ("match", "crop")
@@ -62,11 +63,40 @@ class Row:
             return 0.0
         return self.learned.amount if self.learned is not None else estimate_cost(self.body, self.model)
 
-    def rendered(self) -> tuple[int, int, int]:
-        return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
+    def rendered(self) -> tuple[int, int, int | None]:
+        """(width, height, frames) the clip will have: the grid LTX-2 19B renders at, or the
+        size a Pro or Fast resolution picks (frames None when unknown)."""
+        if "width" in self.body:
+            return snap_to_grid(self.body["width"], self.body["height"], self.body["num_frames"])
+        return descriptor(self.model).rendered(self.body) or (0, 0, None)
+
+    def fps(self) -> int:
+        """Frames per second of the clip: the body's, or its model's own rate."""
+        m = descriptor(self.model)
+        return int(self.body.get("fps") or (m.output.fps if m.output else None) or 24)
 
 
-def _model(args: Any) -> Model:
+def _model(args: Any, image: Any = None, name: str | None = None, where: str = "") -> Model:
+    """The model a row runs on: --model (or the row's `model` column) and whether it has a
+    picture. Raises InvalidInputError saying what to change."""
+    chosen = (name or getattr(args, "model", None) or "19b").strip().lower()
+    lead = f"{where}: " if where else ""
+    if chosen not in MODEL_NAMES:
+        raise InvalidInputError(f"{lead}model {chosen!r} is not one of {', '.join(MODEL_NAMES)}: "
+                                "19b (LTX-2 19B), pro (LTX-2 Pro, from a picture) or fast (LTX-2 Fast, from text).")
+    if chosen != "19b" and args.t2v:
+        raise InvalidInputError(f"{lead}--t2v picks LTX-2 19B text to video: drop --t2v, or use --model 19b.")
+    if chosen == "pro":
+        if not image:
+            raise InvalidInputError(f"{lead}LTX-2 Pro animates a picture: give "
+                                    f"{'the image column' if where else '--image photo.png'}, or use --model fast "
+                                    "for text alone.")
+        return MODEL_NAMES["pro"][0]
+    if chosen == "fast":
+        if image:
+            raise InvalidInputError(f"{lead}LTX-2 Fast makes a clip from text alone: drop "
+                                    f"{'the image' if where else '--image'}, or use --model pro to animate it.")
+        return MODEL_NAMES["fast"][0]
     return LTX2_19B_T2V if args.t2v else LTX2_19B_I2V
 
 
@@ -78,6 +108,9 @@ def _flag_values(args: Any, model: Model) -> dict[str, Any]:
     """The fields the user gave as flags, with --seconds turned into num_frames."""
     values = flag_values(args, model)
     seconds = getattr(args, "seconds", None)
+    if seconds is not None and not model.has("num_frames"):
+        raise InvalidInputError(f"--seconds sets LTX-2 19B's length; {model.title} takes --duration "
+                                f"({', '.join(str(c) for c in model.field('duration').choices)} seconds).")
     if seconds is not None:
         if "num_frames" in values:
             raise InvalidInputError("--seconds and --num-frames both set the clip's length: give one of them.")
@@ -132,10 +165,11 @@ def rows_from_args(args: Any) -> tuple[list[Row], bool]:
                                    f"{args.image.with_suffix('.txt').name if args.image else 'photo.txt'})") + ".")
     if args.t2v and args.image:
         raise InvalidInputError("--t2v makes a clip from text alone: drop --image, or drop --t2v.")
-    if not args.t2v and not args.image:
+    if not args.t2v and not args.image and getattr(args, "model", None) in (None, "19b"):
         raise InvalidInputError("--image is missing: give the first frame (--image photo.png), or use --t2v.")
-    model = _model(args)
+    model = _model(args, args.image)
     flags = _flag_values(args, model)
+    _refuse_foreign_flags(args, model)
     try:
         body = _body(model, prompt, args.negative_prompt, flags)
     except InvalidInputError as exc:
@@ -167,6 +201,13 @@ def _read_picture(row: Row, args: Any, label: str = "--image", sized: bool = Fal
     except InvalidInputError as exc:
         words = cli_words(str(exc).replace("'image'", "the picture"))
         raise InvalidInputError(f"{label} {row.image_path}: {words}") from None
+    if "width" not in row.body:  # Pro: its resolution picks the size; the picture is sent as it is (fitted)
+        try:
+            rgb8 = for_upload(rgb8, row.body, row.model)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{label} {row.image_path}: {cli_words(exc)}") from None
+        row.picture = identity(rgb8, args.upload_format)
+        return
     box_w, box_h = row.body["width"], row.body["height"]
     if not sized:  # the default box follows the picture: a landscape photo makes a landscape clip
         box_w, box_h = oriented_box(pic_w, pic_h, box_w, box_h)
@@ -214,11 +255,24 @@ def folder_pictures(spec: Path, recursive: bool = False) -> tuple[Path, list[Pat
     return spec, pictures
 
 
+def _refuse_foreign_flags(args: Any, model: Model) -> None:
+    """A flag of another model's field would be dropped without a word: say so instead."""
+    from .fields import value_fields
+
+    foreign = [flag(f.name) for f in value_fields() if not model.has(f.name) and getattr(args, f.name, None) is not None]
+    if foreign:
+        raise InvalidInputError(f"{', '.join(foreign)} {'is not a setting' if len(foreign) == 1 else 'are not settings'} "
+                                f"of {model.title}: drop {'it' if len(foreign) == 1 else 'them'}, or pick the model "
+                                "that takes it with --model 19b|pro|fast.")
+
+
 def _folder_rows(args: Any) -> list[Row]:
     if args.t2v:
         raise InvalidInputError("--images-dir animates pictures: drop --t2v (text to video takes --manifest rows without an image).")
     base, pictures = folder_pictures(args.images_dir, getattr(args, "recursive", False))
-    flags = _flag_values(args, LTX2_19B_I2V)
+    model = _model(args, True)
+    flags = _flag_values(args, model)
+    _refuse_foreign_flags(args, model)
     rows, errors, unprompted = [], [], []
     for n, path in enumerate(pictures, 1):
         try:
@@ -230,10 +284,10 @@ def _folder_rows(args: Any) -> list[Row]:
             unprompted.append(rel.as_posix())
             continue
         try:
-            body = _body(LTX2_19B_I2V, prompt, args.negative_prompt, flags)
+            body = _body(model, prompt, args.negative_prompt, flags)
         except InvalidInputError as exc:
             raise InvalidInputError(field_words(exc), field=exc.field) from None
-        row = Row(n, rel.as_posix(), LTX2_19B_I2V.path, body, path, stem=file_stem(rel.with_suffix("").as_posix()))
+        row = Row(n, rel.as_posix(), model.path, body, path, stem=file_stem(rel.with_suffix("").as_posix()))
         try:
             _read_picture(row, args, label=f"{rel.as_posix()}:", sized=_sized(flags))
         except InvalidInputError as exc:
@@ -296,12 +350,10 @@ def _column(name: str) -> str:
 
 def _manifest_rows(args: Any) -> list[Row]:
     path: Path = args.manifest
-    model = _model(args)
-    flags = _flag_values(args, model)
     rows, errors = [], []
     for n, (where, record) in enumerate(read_manifest(path), 1):
         try:
-            rows.append(_manifest_row(n, where, record, args, model, flags))
+            rows.append(_manifest_row(n, where, record, args))
         except InvalidInputError as exc:
             errors.append(str(exc))
             if len(errors) >= MAX_ROW_ERRORS:
@@ -310,8 +362,7 @@ def _manifest_rows(args: Any) -> list[Row]:
     return rows
 
 
-def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: Model,
-                  flags: dict[str, Any]) -> Row:
+def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any) -> Row:
     values: dict[str, Any] = {}
     for name, value in record.items():
         column = _column(name)
@@ -332,10 +383,21 @@ def _manifest_row(n: int, where: str, record: dict[str, Any], args: Any, model: 
     if not prompt:
         raise ManifestError(f"{where}: the prompt is empty. Fill the prompt column, or give --prompt for every row.")
     image = values.pop("image", None)
-    if args.t2v and image:
+    chosen = str(values.pop("model", "") or "") or None
+    model = _model(args, image, chosen, where)
+    # --model's (or the default's) flags fill what a row of that model leaves empty
+    flags = _flag_values(args, model)
+    foreign = [c for c in values if c not in ("name", "negative_prompt") and not model.has(c)]
+    if foreign:
+        raise ManifestError(f"{where}: {', '.join(foreign)} {'is not a setting' if len(foreign) == 1 else 'are not settings'} "
+                            f"of {model.title} (model {NAME_OF[model.path]}): empty "
+                            f"{'that cell' if len(foreign) == 1 else 'those cells'}, or change the row's model.")
+    if model.path not in (LTX2_19B_I2V.path, LTX2_19B_T2V.path):
+        pass  # Pro and Fast: _model said whether the row needs a picture
+    elif args.t2v and image:
         raise ManifestError(f"{where}: has an image, but --t2v makes clips from text alone. "
                             "Drop the image column, or drop --t2v.")
-    if not args.t2v and not image:
+    elif not args.t2v and not image:
         raise ManifestError(f"{where}: the image column is empty. Give the picture's path (relative to "
                             "the manifest's folder), or use --t2v for text to video.")
     name = str(values.pop("name", "") or "")
@@ -435,8 +497,10 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def frames_words(n: int) -> str:
+def frames_words(n: int | None) -> str:
     """'185 frames'; past the documented range (the grid rounds 400 up to 401) it says so."""
+    if n is None:
+        return "length unknown"
     top = int(LTX2_19B_I2V.field("num_frames").maximum)
     words = plural(n, "frame")
     if n > top:
@@ -462,6 +526,11 @@ def estimate_line(rows: list[Row]) -> str:
         if len(sizes) == 1:
             w, h, n = sizes.pop()
             line += f" ({'each ' if len(new) > 1 else ''}rendered at {w}x{h}, {frames_words(n)})"
+    models = list(dict.fromkeys(NAME_OF[r.model] for r in new))
+    if len(models) > 1:  # rows of several models: each one's share
+        line += "; by model: " + ", ".join(
+            f"{name} {plural(sum(1 for r in new if NAME_OF[r.model] == name), 'clip')} "
+            f"{money(sum(r.estimate for r in new if NAME_OF[r.model] == name))}" for name in models)
     if free:
         line += "; free: " + ", ".join(free)
     bases = list(dict.fromkeys(r.learned.basis() for r in new if r.learned is not None))

@@ -100,7 +100,7 @@ def preflight(rows: list[Row], settings: Settings) -> None:
                 f"Cannot write the job journal in {journal_directory(settings.user_dir)}: a paid job "
                 "could not be collected after an interruption. Nothing was sent. Make the folder "
                 "writable, or set SEGMIND_LTX2_HOME to a writable folder.") from None
-    needed = sum(estimate_clip_bytes(r.body) for r in rows if r.state != DUPLICATE)
+    needed = sum(estimate_clip_bytes(r.body, r.rendered(), r.fps()) for r in rows if r.state != DUPLICATE)
     check_free_space(folder, needed, plural(len(rows), "clip"))
     if settings.results is not None:
         try:
@@ -177,7 +177,7 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
     if settings.backend == "offline":
         from ..core.offline_preview import generate_offline_clip
 
-        bar.phase("rendering", row.body["num_frames"], unit=" frames")
+        bar.phase("rendering", row.rendered()[2] or 0, unit=" frames")
         clip = generate_offline_clip(row.model, row.body, picture, settings.output_dir, cancel_check=stop.is_set,
                                      progress=lambda done, total: bar.update(done, total))
         status, api_mode = "offline", "offline preview"
@@ -186,7 +186,7 @@ def _make_clip(row: Row, settings: Settings, bar: JobBar, stop: threading.Event)
 
         api_mode = API_MODES[API_MODE_NAMES[settings.api_mode]]
         bar.phase("preparing")
-        image = (encode_picture(for_upload(picture, row.body), settings.upload_format)
+        image = (encode_picture(for_upload(picture, row.body, row.model), settings.upload_format)
                  if picture is not None else None)
         del picture
         req = GenerationRequest(model=row.model, body=row.body, image=image, api_mode=api_mode,
@@ -500,12 +500,19 @@ def _print_report(results: list[dict[str, Any]], report: dict[str, Any], batch: 
             print(for_terminal(f"Row {r['row']} ({r['name']}): {r['error']}"))
 
 
+def _shape(row: Row) -> str:
+    """'720x1280, 181 frames' (19B asks for a size) or '1080p, 6 s' (Pro and Fast pick one)."""
+    if "width" in row.body:
+        return f"{row.body['width']}x{row.body['height']}, {plural(row.body['num_frames'], 'frame')}"
+    return f"{row.body.get('resolution')}, {row.body.get('duration')} s"
+
+
 def _emit_dry_run(rows: list[Row], settings: Settings, offline: bool, config: Any = None) -> None:
     if offline:
         plan = [{"row": r.number, "label": r.label, "state": r.state, "estimate_usd": 0.0, "requests": []}
                 for r in rows]
-        text = "\n".join(f"Row {r.number} ({r.label}): offline preview {r.body['width']}x{r.body['height']}, "
-                         f"{plural(r.body['num_frames'], 'frame')}: made on this machine, nothing sent" for r in rows)
+        text = "\n".join(f"Row {r.number} ({r.label}): offline preview {_shape(r)}: made on this machine, "
+                         "nothing sent" for r in rows)
         line = "Estimated cost: $0 (offline preview)."
     else:
         plan = planning.planned_requests(rows, api_base=config.api_base, storage_base=config.storage_base,

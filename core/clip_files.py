@@ -45,11 +45,16 @@ def missing_codecs(offline: bool) -> list[str]:
     return missing
 
 
-def estimate_clip_bytes(body: Mapping[str, Any]) -> int:
+def estimate_clip_bytes(body: Mapping[str, Any], rendered: tuple[int, int, int | None] | None = None,
+                        fps: int | None = None) -> int:
     """Disk bytes one clip needs: the MP4 (twice, when the result cache sits on another
-    file system and keeps a copy rather than a link) plus its WAV."""
-    w, h, n = snap_to_grid(int(body["width"]), int(body["height"]), int(body["num_frames"]))
-    seconds = n / max(1, int(body.get("fps") or 24))
+    file system and keeps a copy rather than a link) plus its WAV. `rendered` and `fps`: a
+    model whose resolution picks the size (the body holds no width)."""
+    if rendered is not None and "width" not in body:
+        w, h, n = rendered[0], rendered[1], rendered[2] or 0
+    else:
+        w, h, n = snap_to_grid(int(body["width"]), int(body["height"]), int(body["num_frames"]))
+    seconds = n / max(1, int(fps or body.get("fps") or 24))
     return int(2 * w * h * n * _MP4_BYTES_PER_PIXEL_FRAME + seconds * _WAV_BYTES_PER_SECOND)
 
 

@@ -247,8 +247,8 @@ def test_a_throwaway_descriptor_gets_command_line_flags_and_columns():
 
 def test_the_command_lines_columns_and_flags_come_from_the_descriptors():
     assert plan.COLUMNS == ("image", "prompt", "negative_prompt", "width", "height", "num_frames", "fps", "seed",
-                            "guidance_scale", "name")
-    assert plan.NUMBER_COLUMNS == ("width", "height", "num_frames", "fps", "seed", "guidance_scale")
+                            "guidance_scale", "duration", "resolution", "generate_audio", "name", "model")
+    assert plan.NUMBER_COLUMNS == ("width", "height", "num_frames", "fps", "seed", "guidance_scale", "duration")
     help_text = main_mod._parser("x").format_help()
     assert "--num-frames N" in help_text and "1..400; default 181 (with --t2v 161)" in help_text
 
