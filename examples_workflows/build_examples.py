@@ -83,6 +83,25 @@ EXAMPLES: dict[str, tuple[str, list[Node]]] = {
                         "and distant thunder."}),
         Node(2, "SaveVideo", 1, 0, {"filename_prefix": "segmind_ltx2/t2v"}, {"video": (1, 4)}),
     ]),
+    "pro_i2v": ("Picture -> Segmind LTX-2 Pro (1080p and up, 6-10 s) -> video file", [
+        Node(1, "LoadImage", 0, 0, {"image": "example.png"}),
+        Node(2, "SegmindLTX2ProImageToVideo", 1, 0, {"prompt": I2V_PROMPT}, {"image": (1, 0)}),
+        Node(3, "SaveVideo", 2, 0, {"filename_prefix": "segmind_ltx2/pro"}, {"video": (2, 4)}),
+    ]),
+    "fast_t2v": ("Text only -> Segmind LTX-2 Fast, a quick draft -> video file", [
+        Node(1, "SegmindLTX2FastTextToVideo", 0, 0,
+             {"prompt": "A paper boat drifts down a rain-filled street gutter, close-up, splashing water "
+                        "and distant thunder."}),
+        Node(2, "SaveVideo", 1, 0, {"filename_prefix": "segmind_ltx2/fast"}, {"video": (1, 4)}),
+    ]),
+    "join_clips": ("Two Fast clips joined into one, with sound -> video file", [
+        Node(1, "SegmindLTX2FastTextToVideo", 0, 0,
+             {"prompt": "A paper boat drifts down a rain-filled street gutter; splashing water."}),
+        Node(2, "SegmindLTX2FastTextToVideo", 0, 1,
+             {"prompt": "The paper boat sails out into a calm pond under a clearing sky; birdsong."}),
+        Node(3, "SegmindLTX2JoinClips", 1, 0, {}, {"video_1": (1, 4), "video_2": (2, 4)}),
+        Node(4, "SaveVideo", 2, 0, {"filename_prefix": "segmind_ltx2/joined"}, {"video": (3, 4)}),
+    ]),
 }
 
 

@@ -27,7 +27,10 @@ TYPE_COLOURS = {"IMAGE": (120, 170, 40), "AUDIO": (40, 120, 220), "VIDEO": (160,
                 "FLOAT": (40, 160, 160), "LATENT": (160, 100, 200), "MODEL": (60, 60, 200),
                 "CLIP": (30, 180, 220), "VAE": (90, 90, 220), "CONDITIONING": (90, 170, 90)}
 DISPLAY = {"SegmindLTX2ImageToVideo": "Segmind LTX-2 Image to Video",
-           "SegmindLTX2TextToVideo": "Segmind LTX-2 Text to Video"}
+           "SegmindLTX2TextToVideo": "Segmind LTX-2 Text to Video",
+           "SegmindLTX2ProImageToVideo": "Segmind LTX-2 Pro Image to Video",
+           "SegmindLTX2FastTextToVideo": "Segmind LTX-2 Fast Text to Video",
+           "SegmindLTX2JoinClips": "Segmind LTX-2 Join Clips"}
 
 
 def _box(node: dict) -> tuple[int, int, int, int]:
