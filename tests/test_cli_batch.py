@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_helpers import picture, run
 from pack_loader import pack_module
 
 cli = pack_module("__main__")
@@ -20,17 +21,6 @@ params = pack_module("core.params")
 
 SMALL = ["--width", "256", "--height", "256", "--num-frames", "9", "--fps", "8"]
 
-
-def picture(path: Path, seed: int) -> Path:
-    import av
-
-    rgb = np.random.default_rng(seed).integers(0, 256, (96, 128, 3), dtype=np.uint8)
-    with av.open(str(path), "w", format="image2") as out:
-        stream = out.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 128, 96, "rgb24"
-        out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
 
 
 @pytest.fixture
@@ -44,11 +34,6 @@ def manifest(tmp_path) -> Path:
     path.write_text("image,prompt,seed\np0.png,waves roll in,1\np1.png,\"rain, then sun\",2\np2.png,leaves fall,3\n")
     return path
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def paid(pack_env, *argv: str) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_helpers import picture, run
 from pack_loader import PACK_ROOT, pack_module
 
 cli = pack_module("__main__")
@@ -26,18 +27,6 @@ LAUNCHER = PACK_ROOT / "segmind_ltx2.py"
 TINY = ["--num-frames", "2", "--fps", "8"]
 
 
-def picture(path: Path, width: int, height: int, seed: int = 0) -> Path:
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    with av.open(str(path), "w", format="image2") as out:
-        stream = out.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
-        out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
-
 
 @pytest.fixture
 def dirs(tmp_path, monkeypatch):
@@ -46,11 +35,6 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.delenv("SEGMIND_API_KEY", raising=False)
     return tmp_path
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def clips(dirs: Path) -> Path:
@@ -67,7 +51,7 @@ def child_env(dirs: Path) -> dict[str, str]:
 
 
 def test_a_landscape_picture_makes_a_landscape_clip_by_default(dirs, capsys):
-    pic = picture(dirs / "wide.png", 480, 270)
+    pic = picture(dirs / "wide.png", width=480, height=270)
     code, out, err = run(capsys, "--image", str(pic), "--prompt", "x", *TINY, "--json")
     assert code == 0, err
     clip = json.loads(out)["clips"][0]
@@ -75,14 +59,14 @@ def test_a_landscape_picture_makes_a_landscape_clip_by_default(dirs, capsys):
 
 
 def test_fit_match_keeps_the_shape_within_the_size_given(dirs, capsys):
-    pic = picture(dirs / "wide.png", 480, 270)
+    pic = picture(dirs / "wide.png", width=480, height=270)
     code, out, err = run(capsys, "--image", str(pic), "--prompt", "x", "--width", "512", "--height", "512",
                          "--dry-run")
     assert code == 0 and "offline preview 512x288" in out, out + err
 
 
 def test_fit_crop_fills_the_size_and_says_how_much_it_cuts(dirs, capsys):
-    pic = picture(dirs / "wide.png", 480, 270)
+    pic = picture(dirs / "wide.png", width=480, height=270)
     code, out, err = run(capsys, "--image", str(pic), "--prompt", "x", "--width", "720", "--height", "1280",
                          "--fit", "crop", "--dry-run")
     assert code == 0 and "offline preview 720x1280" in out
@@ -95,15 +79,15 @@ def test_fit_crop_fills_the_size_and_says_how_much_it_cuts(dirs, capsys):
 
 
 def test_offline_refuses_a_picture_too_small_to_animate_as_a_paid_run_does(dirs, capsys):
-    pic = picture(dirs / "dot.png", 1, 1)
+    pic = picture(dirs / "dot.png", width=1, height=1)
     code, _, err = run(capsys, "--image", str(pic), "--prompt", "x", *TINY)
     assert code == 2 and "1x1 pixels, too small to animate" in err and not clips(dirs).exists()
 
 
 def test_a_folder_reports_an_unreadable_and_a_too_small_picture_in_one_pass(dirs, capsys):
     folder = dirs / "shots"
-    picture(folder / "good.png", 64, 64)
-    picture(folder / "tiny.png", 8, 8)
+    picture(folder / "good.png", width=64, height=64)
+    picture(folder / "tiny.png", width=8, height=8)
     (folder / "broken.png").write_bytes(b"not a picture")
     code, _, err = run(capsys, "--images-dir", str(folder), "--prompt", "x", *TINY)
     assert code == 2 and "broken.png" in err and "could not be read" in err
@@ -114,7 +98,7 @@ def test_a_folder_reports_an_unreadable_and_a_too_small_picture_in_one_pass(dirs
 
 
 def test_manifest_errors_name_columns_as_columns(dirs, capsys):
-    pic = picture(dirs / "a.png", 64, 64)
+    pic = picture(dirs / "a.png", width=64, height=64)
     (dirs / "bad.csv").write_text(f"image,prompt,num_frames\n{pic.name},x,999\n")
     code, _, err = run(capsys, "--manifest", str(dirs / "bad.csv"))
     assert code == 2 and "column num_frames is 999" in err and "--num-frames" not in err
@@ -129,7 +113,7 @@ def test_manifest_errors_name_columns_as_columns(dirs, capsys):
 
 
 def test_clips_are_named_after_the_picture_and_a_rerun_keeps_one_set_of_files(dirs, capsys):
-    pic = picture(dirs / "harbour.png", 64, 64)
+    pic = picture(dirs / "harbour.png", width=64, height=64)
     for _ in range(2):
         code, _, err = run(capsys, "--image", str(pic), "--prompt", "boats", *TINY)
         assert code == 0, err
@@ -142,7 +126,7 @@ def test_clips_are_named_after_the_picture_and_a_rerun_keeps_one_set_of_files(di
 
 
 def test_a_manifest_name_names_the_files_and_a_rerun_of_the_batch_adds_none(dirs, capsys):
-    picture(dirs / "a.png", 64, 64)
+    picture(dirs / "a.png", width=64, height=64)
     (dirs / "m.csv").write_text("image,prompt,name\na.png,x,opening shot\na.png,y,\n")
     for _ in range(3):
         code, _, err = run(capsys, "--manifest", str(dirs / "m.csv"), *TINY)
@@ -166,7 +150,7 @@ def test_jobs_into_a_closed_pipe_ends_quietly(dirs):
 
 def test_ctrl_c_on_an_offline_batch_keeps_what_finished_and_says_nothing_of_billing(dirs):
     for name in ("a", "b", "c"):
-        picture(dirs / f"{name}.png", 64, 64, seed=ord(name))
+        picture(dirs / f"{name}.png", width=64, height=64, seed=ord(name))
     manifest = dirs / "m.csv"  # a quick clip, then two long ones
     manifest.write_text("image,prompt,num_frames,width,height\na.png,x,2,256,256\n"
                         "b.png,x,400,1280,1280\nc.png,x,400,1280,1280\n")
@@ -192,7 +176,7 @@ def test_ctrl_c_on_an_offline_batch_keeps_what_finished_and_says_nothing_of_bill
 
 
 def test_collect_of_an_offline_id_needs_no_key_and_makes_no_second_copy(dirs, capsys):
-    pic = picture(dirs / "p.png", 64, 64)
+    pic = picture(dirs / "p.png", width=64, height=64)
     code, out, _ = run(capsys, "--image", str(pic), "--prompt", "x", *TINY, "--json")
     rid = json.loads(out)["clips"][0]["request_id"]
     assert rid.startswith("offline-")
@@ -204,7 +188,7 @@ def test_collect_of_an_offline_id_needs_no_key_and_makes_no_second_copy(dirs, ca
 
 
 def test_offline_clips_carry_provenance_like_paid_ones(dirs, capsys):
-    pic = picture(dirs / "p.png", 64, 64)
+    pic = picture(dirs / "p.png", width=64, height=64)
     code, out, _ = run(capsys, "--image", str(pic), "--prompt", "fog lifts", *TINY, "--json")
     video = Path(json.loads(out)["clips"][0]["video"])
     meta = provenance.read_provenance(video)
@@ -227,7 +211,7 @@ def test_with_json_an_error_is_a_json_object_on_stdout(dirs, capsys, argv):
 
 
 def test_the_small_words(dirs, capsys, tmp_path):
-    pic = picture(dirs / "p.png", 64, 64)
+    pic = picture(dirs / "p.png", width=64, height=64)
     code, out, _ = run(capsys, "--image", str(pic), "--prompt", "x", "--num-frames", "1", "--fps", "8")
     assert code == 0 and " 1 frame @" in out
     (dirs / "one.csv").write_text("image,prompt\np.png,x\n")
@@ -267,7 +251,7 @@ def test_limits_and_spend_use_the_files_the_nodes_use(dirs, capsys):
 
 
 def test_seconds_instead_of_counting_frames(dirs, capsys):
-    pic = picture(dirs / "p.png", 64, 64)
+    pic = picture(dirs / "p.png", width=64, height=64)
     code, out, _ = run(capsys, "--image", str(pic), "--prompt", "x", "--seconds", "0.5", "--fps", "8", "--dry-run")
     assert code == 0 and "4 frames" in out
     code, _, err = run(capsys, "--image", str(pic), "--prompt", "x", "--seconds", "1", "--num-frames", "9")
@@ -276,8 +260,8 @@ def test_seconds_instead_of_counting_frames(dirs, capsys):
 
 def test_images_dir_takes_globs_subfolders_and_a_prompt_beside_each_picture(dirs, capsys):
     root = dirs / "shots"
-    picture(root / "top.png", 64, 64)
-    picture(root / "day2" / "deep.png", 64, 64, seed=1)
+    picture(root / "top.png", width=64, height=64)
+    picture(root / "day2" / "deep.png", width=64, height=64, seed=1)
     (root / "day2" / "deep.txt").write_text("the tide comes in\n")
     code, out, _ = run(capsys, "--images-dir", str(root), "--prompt", "x", "--dry-run")
     assert code == 0 and "top.png" in out and "deep.png" not in out

@@ -156,7 +156,7 @@ def test_the_suite_runs_in_a_clone_of_any_name_and_writes_nothing_into_it(tmp_pa
     shutil.copytree(PACK_ROOT, clone, ignore=_NOT_THE_REPO)
     before = _files(clone)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "tests/test_core_units.py", "tests/test_pipeline_hardening.py"],
                          cwd=clone, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import run
 from pack_loader import pack_module
 
 cli = pack_module("__main__")
@@ -27,11 +28,6 @@ def folders(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("SEGMIND_API_KEY", raising=False)
     return tmp_path
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _no_controls(text: str) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_helpers import picture, run
 from pack_loader import PACK_ROOT, pack_module
 
 cli = pack_module("__main__")
@@ -18,22 +19,6 @@ cli = pack_module("__main__")
 SMALL_19B = ["--width", "256", "--height", "256", "--num-frames", "9", "--fps", "8"]
 
 
-def picture(path: Path, seed: int = 0) -> Path:
-    import av
-
-    rgb = np.random.default_rng(seed).integers(0, 256, (96, 128, 3), dtype=np.uint8)
-    with av.open(str(path), "w", format="image2") as out:
-        stream = out.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 128, 96, "rgb24"
-        out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def subprocess_cli(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:

@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from node_calls import call_node, call_node_lists
+from cli_helpers import picture as png
 from pack_loader import PACK_ROOT, load_pack, pack_module
 
 pack = load_pack()
@@ -64,18 +65,6 @@ def wait_until(condition: Callable[[], bool], what: str, limit: float = 60.0) ->
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
         time.sleep(0.02)
 
-
-def png(path: Path, seed: int) -> Path:
-    import av
-    import numpy as np
-
-    rgb = np.random.default_rng(seed).integers(0, 256, (96, 128, 3), dtype=np.uint8)
-    with av.open(str(path), "w", format="image2") as out:
-        stream = out.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 128, 96, "rgb24"
-        out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
 
 
 def cli_process(srv: Any, image: Path, *extra: str) -> subprocess.Popen:
