@@ -10,7 +10,7 @@ import sys
 from typing import NoReturn
 
 from ..core.credentials import redact
-from ..core.errors import Action, SegmindError
+from ..core.errors import Action, SegmindError, words_from
 from .fields import flag
 
 # Fields whose flag is not the descriptors' rule (cli.fields.flag: num_frames -> --num-frames).
@@ -27,15 +27,14 @@ CLI_WORDS: dict[str, str] = {
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*|\s*\(errno -?\d+\)|; last error log: .*$", re.I | re.M)
 
 
+_AS_FLAGS = words_from(CLI_WORDS, lambda name: FIELD_FLAGS.get(name) or flag(name))
+_AS_COLUMNS = words_from(CLI_WORDS)
+
+
 def terminal_words(action: Action, fields: bool = True) -> str:
     """An action as a command line user does it. `fields=False` names a field as a
     manifest's column (its own name) rather than its flag."""
-    if action.kind == "set_field":
-        name = action.subject
-        return FIELD_FLAGS.get(name) or flag(name) if fields else f"'{name}'"
-    if action.kind == "change_setting":
-        return CLI_WORDS[action.subject]
-    return CLI_WORDS[action.kind]
+    return (_AS_FLAGS if fields else _AS_COLUMNS)(action)
 
 
 def scrub(text: str) -> str:

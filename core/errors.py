@@ -75,12 +75,17 @@ NEUTRAL_WORDS: dict[str, str] = {
 }
 
 
-def neutral_words(action: Action) -> str:
-    if action.kind == "set_field":
-        return f"'{action.subject}'"
-    if action.kind == "change_setting":
-        return NEUTRAL_WORDS[action.subject]
-    return NEUTRAL_WORDS[action.kind]
+def words_from(table: dict[str, str], field: Callable[[str], str] = lambda name: f"'{name}'") -> Words:
+    """A face's Words from its phrases (by action kind, and by setting for change_setting)
+    and how it names a field."""
+    def words(action: Action) -> str:
+        if action.kind == "set_field":
+            return field(action.subject)
+        return table[action.subject if action.kind == "change_setting" else action.kind]
+    return words
+
+
+neutral_words = words_from(NEUTRAL_WORDS)
 
 
 def actions_in(text: str) -> tuple[Action, ...]:

@@ -6,7 +6,7 @@ import functools
 import inspect
 from typing import Any, Callable, TypeVar
 
-from ..core.errors import Action, SegmindError
+from ..core.errors import SegmindError, words_from
 
 NODE_WORDS: dict[str, str] = {
     "retry": "queue again",
@@ -19,12 +19,7 @@ NODE_WORDS: dict[str, str] = {
 }
 
 
-def node_words(action: Action) -> str:
-    if action.kind == "set_field":
-        return f"'{action.subject}'"  # the widget's name, as the node shows it
-    if action.kind == "change_setting":
-        return NODE_WORDS[action.subject]
-    return NODE_WORDS[action.kind]
+node_words = words_from(NODE_WORDS)  # a field is named as its widget: 'seed'
 
 
 def node_text(exc: BaseException) -> str:

@@ -169,7 +169,7 @@ def test_the_architecture_page_names_every_module_and_only_real_ones() -> None:
 
 def test_the_readme_gives_the_test_command_ci_runs() -> None:
     command = ci_test_command(PACK_ROOT)
-    assert command == "python -m pytest && node --test tests/js/"
+    assert command == "python -m pytest -n 2 --dist loadfile && node --test tests/js/"
     commands = bash_commands(PACK_ROOT / "README.md")
     assert command in commands and "bash .ci/run" in commands
 
@@ -329,7 +329,7 @@ def test_the_fault_tables_in_docs_hold_every_row_the_tests_record(tmp_path) -> N
 
     out = tmp_path / "rows.md"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", f"--fault-matrix={out}",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--fault-matrix={out}",
                           "tests/test_pipeline_hardening.py", "tests/test_billing_faults.py", "-k",
                           "test_pipeline_hardening or test_submit_refused"],
                          cwd=PACK_ROOT, env=env, capture_output=True, text=True, timeout=300)

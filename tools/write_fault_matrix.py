@@ -16,7 +16,7 @@ PAGE = REPO / "docs" / "fault-matrix.md"
 
 
 def main(argv: list[str]) -> int:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", f"--fault-matrix={PAGE}",
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--fault-matrix={PAGE}",
                str(REPO / "tests"), *argv]
     return subprocess.call(command, cwd=REPO)
 
