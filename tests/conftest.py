@@ -93,6 +93,32 @@ def segmind_env(fake_segmind: FakeSegmind, monkeypatch: pytest.MonkeyPatch) -> F
     return fake_segmind
 
 
+# --------------------------------------------------------------------------- Redis (issue 22)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A real redis-server for this test session (tests/redis_server.py); each xdist worker
+    starts its own. Missing redis-server: skipped on a developer's machine, failed in CI."""
+    from redis_server import RedisServer, require_real_redis
+
+    try:
+        server = RedisServer()
+    except FileNotFoundError as exc:
+        if require_real_redis():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> str:
+    """The real Redis's address, emptied before the test."""
+    redis_server.flush()
+    return redis_server.url
+
+
 # --------------------------------------------------------------------------- a node run
 
 
