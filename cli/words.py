@@ -23,6 +23,7 @@ CLI_WORDS: dict[str, str] = {
     "find_request_id": "the `jobs` command lists those recorded here",
     "spend_limits": "the `limits` command",
     "api_key": "SEGMIND_API_KEY or the key file (see --check-key)",
+    "shared_store": "--redis or SEGMIND_LTX2_REDIS_URL",
 }
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*|\s*\(errno -?\d+\)|; last error log: .*$", re.I | re.M)
 

@@ -35,7 +35,7 @@ class Action:
     FIND_REQUEST_ID: ClassVar["Action"]  # where the request ids of recorded jobs are listed
     KINDS: ClassVar[tuple[str, ...]] = ("retry", "run_again", "run_original", "output_folder",
                                         "find_request_id", "set_field", "change_setting")
-    SETTINGS: ClassVar[tuple[str, ...]] = ("spend_limits", "api_key")
+    SETTINGS: ClassVar[tuple[str, ...]] = ("spend_limits", "api_key", "shared_store")
 
     @staticmethod
     def SET_FIELD(name: str) -> "Action":  # noqa: N802 (reads like the constants)
@@ -72,6 +72,7 @@ NEUTRAL_WORDS: dict[str, str] = {
     "find_request_id": "the list of recorded jobs shows them",
     "spend_limits": "the pack's spend limits setting",
     "api_key": "the pack's API key setting",
+    "shared_store": "the pack's team setting (SEGMIND_LTX2_REDIS_URL)",
 }
 
 

@@ -1,0 +1,186 @@
+"""Where the records a team shares live: this machine's user folder (files every process
+using that folder shares), or, when a Redis address is set, one Redis for many machines.
+
+The setting: SEGMIND_LTX2_REDIS_URL (the command line's --redis sets it for its process),
+else `<user>/segmind/team.json` (written by the Settings panel through routes.py). What to
+do when that Redis cannot be reached: SEGMIND_LTX2_WHEN_REDIS_DOWN, else team.json's
+`when_redis_down`: "refuse" (the default: nothing is paid while the team's records are out
+of reach) or "local" (this machine's own records, with a warning; written back later).
+
+The API key never goes to Redis: keys there are namespaced by `account_tag`, a one-way
+digest, so two accounts sharing one Redis share nothing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import Action, InvalidInputError, SegmindError
+from .user_folder import UserFolder
+
+log = logging.getLogger(__name__)
+
+REDIS_URL_ENV = "SEGMIND_LTX2_REDIS_URL"
+WHEN_DOWN_ENV = "SEGMIND_LTX2_WHEN_REDIS_DOWN"
+MACHINE_ENV = "SEGMIND_LTX2_MACHINE"
+WHEN_DOWN_CHOICES = ("refuse", "local")
+KEY_ROOT = "segmind-ltx2"
+CONNECT_SECONDS = 2.0  # how long a look for the team's Redis may take before it counts as down
+
+
+class SharedStoreDown(SegmindError):
+    """The team's Redis cannot be reached and the setting says to refuse: nothing was paid."""
+    billed = False
+
+
+@dataclass(frozen=True)
+class TeamSettings:
+    redis_url: str = ""          # "" = no team store: this machine's files only
+    when_down: str = "refuse"    # one of WHEN_DOWN_CHOICES
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.redis_url)
+
+
+def shown_url(url: str) -> str:
+    """The address with any password replaced, fit for messages, logs and the panel."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an address that cannot be read)"
+    if parts.password is None and not parts.username:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def _checked(url: str, when_down: str, where: str) -> TeamSettings:
+    url = url.strip()
+    if url and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise InvalidInputError(f"The Redis address in {where} is {shown_url(url)!r}: give one like "
+                                f"redis://host:6379/0 (or rediss:// for TLS), or leave it empty; "
+                                f"{Action.CHANGE_SETTING('shared_store')}.")
+    when_down = (when_down or "refuse").strip().lower()
+    if when_down not in WHEN_DOWN_CHOICES:
+        raise InvalidInputError(f"What to do when Redis is down, in {where}, is {when_down!r}: set it to "
+                                f"'refuse' or 'local'; {Action.CHANGE_SETTING('shared_store')}.")
+    return TeamSettings(url, when_down)
+
+
+def team_settings(user_dir: "str | os.PathLike[str] | None") -> TeamSettings:
+    """The team setting in force: the environment first, then the user folder's team.json."""
+    saved: dict[str, Any] = {}
+    if user_dir is not None:
+        path = UserFolder(user_dir).team
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            saved = raw if isinstance(raw, dict) else {}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(f"The team setting file {path} cannot be read ({exc.__class__.__name__}): "
+                                    f"save it again, or delete it; {Action.CHANGE_SETTING('shared_store')}.") from None
+    url = os.environ.get(REDIS_URL_ENV)
+    when = os.environ.get(WHEN_DOWN_ENV)
+    where = REDIS_URL_ENV if url is not None else "team.json"
+    return _checked(url if url is not None else str(saved.get("redis_url") or ""),
+                    when if when is not None else str(saved.get("when_redis_down") or "refuse"), where)
+
+
+def save_team_settings(user_dir: "str | os.PathLike[str]", redis_url: str, when_down: str) -> TeamSettings:
+    """Write team.json (checked first); the Settings panel's route calls this."""
+    settings = _checked(redis_url, when_down, "the team setting")
+    path = UserFolder(user_dir).team
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"redis_url": settings.redis_url, "when_redis_down": settings.when_down}),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+    return settings
+
+
+def account_tag(api_key: str) -> str:
+    """A one-way name for the account, so the key itself never reaches Redis."""
+    return hashlib.sha256(f"{KEY_ROOT}:{api_key}".encode()).hexdigest()[:16]
+
+
+def key_prefix(api_key: str) -> str:
+    """Every Redis key of this account starts with this."""
+    return f"{KEY_ROOT}:{account_tag(api_key)}:"
+
+
+def machine_name() -> str:
+    """How this machine is named in shared records (SEGMIND_LTX2_MACHINE, else the host name)."""
+    return (os.environ.get(MACHINE_ENV) or socket.gethostname() or "this machine").strip()[:64]
+
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def redis_client(url: str) -> Any:
+    """One redis-py client (with its connection pool) per address, per process."""
+    import redis  # only when a team store is set: most users never load it
+
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_timeout=CONNECT_SECONDS,
+                                          socket_connect_timeout=CONNECT_SECONDS, health_check_interval=30)
+            _clients[url] = client
+        return client
+
+
+def reachable(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # redis.ConnectionError, TimeoutError, AuthenticationError...
+        return False
+
+
+def down_message(settings: TeamSettings) -> str:
+    return (f"The team's Redis at {shown_url(settings.redis_url)} cannot be reached, so nothing was sent "
+            f"and nothing was paid. Start it or fix the address, or choose to fall back to this machine's "
+            f"own records when it is down; {Action.CHANGE_SETTING('shared_store')}.")
+
+
+def team_redis(user_dir: "str | os.PathLike[str] | None") -> Any | None:
+    """The team's Redis client, checked to answer; None when no address is set, or when it is
+    down and the setting says to fall back to this machine's records (a warning is logged).
+    Raises SharedStoreDown when it is down and the setting says to refuse."""
+    settings = team_settings(user_dir)
+    if not settings.shared:
+        return None
+    client = redis_client(settings.redis_url)
+    if reachable(client):
+        return client
+    if settings.when_down == "refuse":
+        raise SharedStoreDown(down_message(settings))
+    log.warning("Segmind LTX-2: the team's Redis at %s cannot be reached; using this machine's own "
+                "records until it returns.", shown_url(settings.redis_url))
+    return None
+
+
+def forget_clients() -> None:
+    """Drop the cached clients (tests; a changed address)."""
+    with _clients_lock:
+        for client in _clients.values():
+            try:
+                client.close()
+            except Exception:
+                pass
+        _clients.clear()
+
+
+__all__ = ["REDIS_URL_ENV", "WHEN_DOWN_ENV", "MACHINE_ENV", "SharedStoreDown", "TeamSettings", "team_settings",
+           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "redis_client",
+           "reachable", "team_redis", "forget_clients"]

@@ -1,0 +1,69 @@
+"""The team setting (core/shared_store.py): where it is read, what a bad one says, and a
+Redis that is down refused before anything is paid, or fallen back from when chosen."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pack_loader import pack_module
+
+store = pack_module("core.shared_store")
+errors = pack_module("core.errors")
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    monkeypatch.delenv(store.REDIS_URL_ENV, raising=False)
+    monkeypatch.delenv(store.WHEN_DOWN_ENV, raising=False)
+    yield
+    store.forget_clients()
+
+
+def test_no_setting_means_this_machines_files(tmp_path):
+    assert store.team_settings(tmp_path) == store.TeamSettings()
+    assert store.team_redis(tmp_path) is None
+
+
+def test_saved_setting_is_read_and_env_wins(tmp_path, monkeypatch):
+    store.save_team_settings(tmp_path, "redis://10.0.0.5:6379/0", "local")
+    assert json.loads((tmp_path / "segmind" / "team.json").read_text())["when_redis_down"] == "local"
+    assert store.team_settings(tmp_path).redis_url == "redis://10.0.0.5:6379/0"
+    monkeypatch.setenv(store.REDIS_URL_ENV, "redis://other:6379/1")
+    assert store.team_settings(tmp_path) == store.TeamSettings("redis://other:6379/1", "local")
+
+
+@pytest.mark.parametrize("url,when", [("http://x:6379", "refuse"), ("redis://x:6379", "sometimes")])
+def test_bad_settings_say_what_to_change(tmp_path, url, when):
+    with pytest.raises(errors.InvalidInputError) as info:
+        store.save_team_settings(tmp_path, url, when)
+    assert "redis://host:6379/0" in str(info.value) or "'refuse' or 'local'" in str(info.value)
+
+
+def test_password_never_shown():
+    shown = store.shown_url("redis://:s3cret@db.example:6380/2")
+    assert "s3cret" not in shown and "db.example:6380" in shown
+
+
+def test_account_tag_is_not_the_key():
+    key = "SG_abcdef0123456789"
+    assert key not in store.key_prefix(key) and store.account_tag(key) != store.account_tag(key + "x")
+
+
+def test_down_refuses_or_falls_back(tmp_path, monkeypatch):
+    import socket
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(store.REDIS_URL_ENV, f"redis://:pw@127.0.0.1:{port}/0")
+    with pytest.raises(store.SharedStoreDown) as info:
+        store.team_redis(tmp_path)
+    assert info.value.billed is False and "pw" not in str(info.value) and "nothing was paid" in str(info.value)
+    monkeypatch.setenv(store.WHEN_DOWN_ENV, "local")
+    assert store.team_redis(tmp_path) is None
+
+
+def test_real_redis_is_used(tmp_path, monkeypatch, redis_url):
+    monkeypatch.setenv(store.REDIS_URL_ENV, redis_url)
+    client = store.team_redis(tmp_path)
+    assert client is not None and client.ping()
