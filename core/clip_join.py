@@ -11,7 +11,8 @@
   enough that no word is smeared. The fade is centred on the seam and needs sound from
   just past the end of the earlier clip and just before the start of the later one:
   the real samples when the track has them (a dropped first frame's own sound is exactly
-  that), else the track mirrored at the seam, which is continuous there.
+  that), else the track mirrored at the seam, which is continuous there. What a track
+  holds past its clip's last frame is the encoder's padding, never taken for sound.
 - Size and rate: clips that differ from the first are refused with what to change,
   or, with `conform=True`, scaled to fit the first clip's size (black bars, aspect kept)
   and resampled to its frame rate (frames repeated or skipped by time).
@@ -244,7 +245,11 @@ def _joined_audio(parts: list[_Part], fps: Fraction, crossfade_seconds: float) -
         end = starts[i - 1] + (edges[i] - edges[i - 1])  # the earlier clip's kept end, its clock
         after = tracks[i]
         begin = starts[i]
-        tail = before.get(end - h, end + h) if before.has(end, end + h) else _mirrored_after(before.get(end - h, end))
+        # Past the earlier clip's own last frame a track holds the encoder's padding (AAC fills
+        # its last block with near silence), not sound: fading into it clicks like a cut.
+        own_end = int(round(Fraction(parts[i - 1].frames) / parts[i - 1].fps * rate))
+        tail = (before.get(end - h, end + h) if before.has(end, end + h) and end + h <= own_end
+                else _mirrored_after(before.get(end - h, end)))
         head = after.get(begin - h, begin + h) if after.has(begin - h, begin) else _mirrored_before(after.get(begin, begin + h))
         x = (np.arange(2 * h, dtype=np.float64) + 0.5) / (2 * h)
         fade_out, fade_in = np.cos(x * np.pi / 2), np.sin(x * np.pi / 2)  # equal power

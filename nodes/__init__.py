@@ -3,6 +3,7 @@ only inside their run functions."""
 from .collect_job import SegmindLTX2CollectJob
 from .common import SegmindLTX2Options
 from .decode_video import SegmindLTX2DecodeVideo
+from .extend import SegmindLTX2Extend
 from .fast_text_to_video import SegmindLTX2FastTextToVideo
 from .image_to_video import SegmindLTX2ImageToVideo
 from .join_clips import SegmindLTX2JoinClips
@@ -17,6 +18,7 @@ NODE_CLASS_MAPPINGS = {
     "SegmindLTX2DecodeVideo": SegmindLTX2DecodeVideo,
     "SegmindLTX2CollectJob": SegmindLTX2CollectJob,
     "SegmindLTX2JoinClips": SegmindLTX2JoinClips,
+    "SegmindLTX2Extend": SegmindLTX2Extend,
     "SegmindLTX2Options": SegmindLTX2Options,
 }
 
@@ -28,5 +30,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "SegmindLTX2DecodeVideo": "Decode Video (lean, Segmind LTX-2)",
     "SegmindLTX2CollectJob": "Segmind LTX-2 Collect Job",
     "SegmindLTX2JoinClips": "Segmind LTX-2 Join Clips",
+    "SegmindLTX2Extend": "Segmind LTX-2 Extend",
     "SegmindLTX2Options": "Segmind LTX-2 Options",
 }

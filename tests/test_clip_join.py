@@ -212,3 +212,17 @@ def test_import_is_light() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"imported at load time: {r.stdout.strip()}"
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_no_click_when_the_earlier_clip_ends_mid_cycle(cj: Any, clips: dict[str, Path], tmp_path: Path,
+                                                        drop: bool) -> None:
+    # AAC pads a track past its last frame with near silence: that padding is not the clip's
+    # sound, and fading into it at the seam clicks as loudly as a cut (0.1 here, against the
+    # tones' own 0.02-step). 26 frames end the 440 Hz tone two thirds into a cycle.
+    a26 = make_clip(tmp_path / "a26.mp4", frames=26, hz=440.0, first_tag=0)
+    seam = 26 * RATE // FPS
+    out = cj.join_clips([a26, clips["b"]], tmp_path / "joined.mp4", drop_first_frame_of_next=drop)
+    wave = left_channel(out.path)
+    reference = max(max_jump(wave, seam - 9000, seam - 3000), max_jump(wave, seam + 3000, seam + 8000))
+    assert max_jump(wave, seam - 1500, seam + 1500) < 1.6 * reference
