@@ -10,7 +10,8 @@ The default backend is the free offline preview (no key, no network); --backend 
 makes the real, paid clip. Each clip: the MP4, a WAV of its sound and a JSON summary.
 Batches: --manifest clips.csv (one row per clip) or --images-dir folder/ --prompt "...".
 `jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` (or --all) fetches a paid
-clip; `limits` and `spend` show and set the spend limits and today's spend."""
+clip; `limits` and `spend` show and set the spend limits and today's spend. `extend CLIP
+--prompts FILE` continues a clip segment by segment; `join A.mp4 B.mp4 ...` joins clips."""
 from __future__ import annotations
 
 import argparse
@@ -91,7 +92,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                "so you can see the whole job run. --backend segmind makes the real clip (about $0.455 and "
                f"2 minutes at the defaults). Other commands: `{prog} jobs` lists recorded jobs and cached "
                f"clips; `{prog} collect REQUEST_ID` (or --all) fetches a paid clip without paying again; "
-               f"`{prog} limits` and `{prog} spend` show and set the spend limits and today's spend.")
+               f"`{prog} limits` and `{prog} spend` show and set the spend limits and today's spend; "
+               f"`{prog} extend CLIP --prompts FILE` continues a clip segment by segment; `{prog} join A.mp4 "
+               "B.mp4 ...` joins clips into one.")
     what = p.add_argument_group("what to make")
     what.add_argument("--model", choices=tuple(MODEL_NAMES), default=None,
                       help="19b (default): LTX-2 19B, from a picture or (--t2v) text; pro: LTX-2 Pro, from a "
@@ -300,6 +303,14 @@ def _dispatch(argv: list[str], prog: str) -> int:
             return spending.limits(user_directory(), largs.per_day, largs.per_run, largs.json)
         sargs = _spend_parser(prog).parse_args(argv[1:])
         return spending.spend(user_directory(), max(1, sargs.last), sargs.json)
+    if argv and argv[0] in ("extend", "join"):
+        from .cli import extend as extending
+
+        if argv[0] == "extend":
+            eargs = extending.extend_parser(prog, _money, _positive_seconds).parse_args(argv[1:])
+            return extending.extend(eargs, user_dir=user_directory(), output_dir=output_directory(eargs.out))
+        joins = extending.join_parser(prog).parse_args(argv[1:])
+        return extending.join(joins, output_dir=output_directory(joins.out))
     args = _parser(prog).parse_args(argv)
     if args.clear_cache:
         clear(args.yes)
