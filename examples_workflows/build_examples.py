@@ -102,6 +102,17 @@ EXAMPLES: dict[str, tuple[str, list[Node]]] = {
         Node(3, "SegmindLTX2JoinClips", 1, 0, {}, {"video_1": (1, 4), "video_2": (2, 4)}),
         Node(4, "SaveVideo", 2, 0, {"filename_prefix": "segmind_ltx2/joined"}, {"video": (3, 4)}),
     ]),
+    # Ships with the free offline backend on both nodes: it runs as it is, without a key.
+    "extend": ("A clip continued by two segments, one prompt a line, joined with its sound -> video file", [
+        Node(1, "LoadImage", 0, 0, {"image": "example.png"}),
+        Node(2, "SegmindLTX2ImageToVideo", 1, 0, {"prompt": I2V_PROMPT, "num_frames": 121,
+                                                   "backend": "offline preview"}, {"image": (1, 0)}),
+        Node(3, "SegmindLTX2Extend", 2, 0,
+             {"prompts": "The breeze dies down and a deer steps out of the trees; birdsong.\n"
+                         "The deer lifts its head and walks off to the left; leaves rustle.",
+              "num_frames": 121, "backend": "offline preview"}, {"video": (2, 4)}),
+        Node(4, "SaveVideo", 3, 0, {"filename_prefix": "segmind_ltx2/extended"}, {"video": (3, 4)}),
+    ]),
 }
 
 
