@@ -513,3 +513,21 @@ test("the Collect node gets the result line but no estimate", async () => {
   assert.equal(badge.element.style.display, "");
   assert.ok(badge.options.getMinHeight() > 0);
 });
+
+test("the Extend node's badge counts every segment by the model it picks", async () => {
+  class Extend extends FakeNode {}
+  await ext.beforeRegisterNodeDef(Extend, { name: "SegmindLTX2Extend", input: { required: { video: ["VIDEO"], prompts: ["STRING"] } } }, app);
+  const n = new Extend(60);
+  n.widgets = [{ name: "prompts", value: "the deer looks up\nit walks off" }, { name: "model", value: "ltx-2-pro" },
+    { name: "num_frames", value: 121 }, { name: "duration", value: 6 }, { name: "resolution", value: "1080p" },
+    { name: "fps", value: "not sent" }];
+  n.onNodeCreated();
+  const badge = badgeOf(n);
+  assert.match(badge.element.text(), /Est\. ≈ \$0\.720 for 2 segments \(2 × \$0\.360, unconfirmed\)/);
+  n.widgets[0].value = "one\ntwo\nthree";
+  n.onDrawForeground();
+  assert.match(badge.element.text(), /for 3 segments/);
+  n.widgets[1].value = "ltx-2-19b-i2v";
+  n.onDrawForeground();
+  assert.match(badge.element.text(), /3 segments × the LTX-2 19B price at the input clip's size/);
+});

@@ -29,6 +29,7 @@
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { estimateForNode, isSegmindVideoNodeDef, COST_NOTE, costNote, modelForNode } from "./cost.js";
+import { EXTEND_CLASS, EXTEND_INPUTS, extendEstimate, formatExtendEstimate } from "./extend_cost.js";
 import { formatEstimate, formatEstimateDetail, formatResults, formatError, formatStatus } from "./format.js";
 import { LIMITS_ROUTE, LIMIT_FIELDS, LIMIT_LABELS, createLimitsController, loadVideoValue } from "./jobs.js";
 import { migrateWidgetValues, pruneDroppedInputs, describeDropped, OLD_LAYOUTS } from "./migrate.js";
@@ -223,6 +224,18 @@ function updateEstimate(node, force = false) {
       setLine(badge.detail, "");
       relayout(node, badge);
     }
+    return;
+  }
+  if (node.__segmindExtend) {
+    // Extend: every segment's estimate (one a line of its prompts) by the model it picks.
+    const values = Object.fromEntries(EXTEND_INPUTS.map((n) => [n, node.widgets?.find((w) => w.name === n)?.value ?? null]));
+    const key = JSON.stringify(["extend", values]);
+    if (!force && key === badge.key) return;
+    badge.key = key;
+    setLine(badge.estimate, formatExtendEstimate(extendEstimate(values)));
+    setLine(badge.detail, "");
+    badge.estimate.title = costNote(values.model);
+    relayout(node, badge);
     return;
   }
   const values = costValues(node);
@@ -538,9 +551,10 @@ function patchConfigure(nodeType, className) {
   proto.configure = wrapped;
 }
 
-function patchNodeType(nodeType, { collect = false } = {}) {
+function patchNodeType(nodeType, { collect = false, extend = false } = {}) {
   const proto = nodeType.prototype;
   if (collect) proto.__segmindCollect = true;
+  if (extend) proto.__segmindExtend = true;
   chain(proto, "onNodeCreated", function () {
     ourNodes.add(this);
     defaultSeedControlToFixed(this);
@@ -923,6 +937,10 @@ if (!alreadyRegistered) app.registerExtension({
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (nodeData?.name === COLLECT_CLASS) {
       patchNodeType(nodeType, { collect: true });
+      return;
+    }
+    if (nodeData?.name === EXTEND_CLASS) {
+      patchNodeType(nodeType, { extend: true });
       return;
     }
     if (!isSegmindVideoNodeDef(nodeData)) return;
