@@ -310,7 +310,21 @@ def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[d
                            f"cached, so the same Extend run again resumes at segment {done + 1} without paying "
                            f"for {'them' if done > 1 else 'it'} again: {Action.RUN_AGAIN}.)")
         raise
-    return ExtendResult(joined, made)
+    result = ExtendResult(joined, made)
+    _tag(result, m, bodies, source)
+    return result
+
+
+def _tag(result: ExtendResult, model: Model, bodies: Sequence[dict[str, Any]], source: str | os.PathLike) -> None:
+    """The joined clip's provenance: what continued which clip, and each segment's job (never
+    raises: the clip is what was paid for)."""
+    from .provenance import provenance_meta, write_provenance
+
+    segments = [{"request_id": s.info.request_id, "cost": s.info.cost, "from_cache": s.from_cache,
+                 "fields": dict(b), "clip": s.path.name} for s, b in zip(result.segments, bodies)]
+    write_provenance(result.joined.path, provenance_meta(
+        "extend", {"model": model.path, "prompts": [b.get("prompt") for b in bodies]}, request_id=None,
+        cost=result.cost, source=Path(source).name, segments=segments, seams=list(result.joined.seams)))
 
 
 def offline_frames(model: str | Model, body: dict[str, Any], source: SourceClip) -> int:

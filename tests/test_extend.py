@@ -247,3 +247,12 @@ def test_a_19b_segment_takes_the_clip_s_size_within_segmind_s_range(size, want):
     fields = extend_jobs.clip_fields("ltx-2-19b-i2v", clip)
     assert (fields["width"], fields["height"]) == want and fields["fps"] == 24
     assert extend_jobs.clip_fields("ltx-2-pro", clip) == {}
+
+
+def test_the_joined_clip_names_its_segments_jobs(pack_env, tmp_path):
+    source = source_clip(tmp_path / "in")
+    out = extend(source)
+    meta = pack_module("core.provenance").read_provenance(joined_path(out, pack_env))
+    assert meta["model"] == "extend" and meta["fields"]["prompts"] == ["it walks on", "it stops"]
+    assert [s["request_id"] for s in meta["segments"]] == out["ui"]["segmind"][0]["request_ids"]
+    assert meta["seams"] == [SOURCE_FRAMES, SOURCE_FRAMES + SEGMENT_FRAMES - 1]
