@@ -229,7 +229,39 @@ def scenario_retake(comfy: Comfy, fake: FakeSegmind, out_dir: Path, tag: str, ro
 
 
 def scenario_extend(comfy: Comfy, fake: FakeSegmind, out_dir: Path, tag: str, row: Callable, run_twice: Callable) -> None:
-    raise NotImplementedError  # filled in when the Extend node lands
+    """Image to Video (9 frames at 8 fps) continued by Extend: 2 segments of 9 frames bill 2
+    jobs (3 with the clip), and the VIDEO has 9 + 2 x 8 frames (each segment's first frame is
+    the previous last frame, shown once) with sound to its end; then a third line added to
+    the prompts pays for that segment only."""
+    clip = {"prompt": f"extend source {tag}", "negative_prompt": "", "width": 256, "height": 256, "num_frames": 9,
+            "fps": 8, "seed": 1, "guidance_scale": 4.0, "force_rerun": False, "backend": "segmind"}
+    segment = {"model": "ltx-2-19b-i2v", "negative_prompt": "", "num_frames": 9, "seed": 1, "guidance_scale": 4.0,
+               "duration": 6, "resolution": "1080p", "generate_audio": True, "fps": "not sent",
+               "force_rerun": False, "backend": "segmind"}
+
+    def graph(prompts: list[str], prefix: str) -> dict:
+        return {"1": {"class_type": "LoadImage", "inputs": {"image": "family.png"}},
+                "2": {"class_type": "SegmindLTX2ImageToVideo", "inputs": {"image": ["1", 0], **clip}},
+                "3": {"class_type": "SegmindLTX2Extend",
+                      "inputs": {"video": ["2", 4], "prompts": "\n".join(prompts), **segment}},
+                **save("4", "3", prefix)}
+
+    lines = [f"the deer looks up {tag}", f"the deer walks off {tag}"]
+
+    def check(f: dict[str, Any], segments: int = 2) -> tuple[bool, str]:
+        want = 9 + segments * 8
+        return (f["frames"] == want and f["audio_seconds"] >= f["seconds"] - 0.05,
+                f"{f['frames']} frames (9 + {segments} x 9 less {segments} repeated first frames = {want}) "
+                f"{f['size'][0]}x{f['size'][1]}, {f['seconds']:.2f} s, sound {f['audio_seconds']:.2f} s")
+
+    run_twice("Extend by 2 segments", graph(lines, f"family/{tag}_extend"), "4", f"family/{tag}_extend", 3, check)
+    b0 = fake.jobs_submitted
+    took, item = comfy.run(graph([*lines, f"the meadow is empty {tag}"], f"family/{tag}_third"))
+    jobs = fake.jobs_submitted - b0
+    mp4 = saved_mp4(out_dir, f"family/{tag}_third")
+    ok, said = check(probe(mp4), 3) if mp4 else (False, "no clip saved")
+    row("Extend: a third line added", ok and jobs == 1 and item["status"]["status_str"] == "success",
+        f"{took:.1f} s", f"{jobs} job(s) billed (expected 1: segments 1 and 2 reused from the cache); {said}")
 
 
 if __name__ == "__main__":
