@@ -256,3 +256,25 @@ def test_the_joined_clip_names_its_segments_jobs(pack_env, tmp_path):
     assert meta["model"] == "extend" and meta["fields"]["prompts"] == ["it walks on", "it stops"]
     assert [s["request_id"] for s in meta["segments"]] == out["ui"]["segmind"][0]["request_ids"]
     assert meta["seams"] == [SOURCE_FRAMES, SOURCE_FRAMES + SEGMENT_FRAMES - 1]
+
+
+def test_cancel_during_segment_2_gives_every_reservation_back_and_a_rerun_resumes(pack_env, tmp_path, monkeypatch):
+    source = source_clip(tmp_path / "in")
+    status = pack_module("nodes.extend")._SegmentStatus
+    seen = status.__call__
+    pressed = []
+
+    def cancel_at_segment_2(self, index, kind, data):
+        if index == 1:
+            pressed.append(kind)
+        return seen(self, index, kind, data)
+
+    monkeypatch.setattr(status, "__call__", cancel_at_segment_2)
+    monkeypatch.setattr(comfy_host, "is_interrupted", lambda: bool(pressed))
+    with pytest.raises(errors.Cancelled):
+        extend(source, "one\ntwo\nthree")
+    assert pack_env.jobs_submitted == 1  # segment 1 only: Cancel came before segment 2 was sent
+    assert pack_module("core.spend_check").reserved_total(pack_env.home) == pytest.approx(0.0)
+    monkeypatch.setattr(comfy_host, "is_interrupted", lambda: False)
+    out = extend(source, "one\ntwo\nthree")
+    assert pack_env.jobs_submitted == 3 and out["ui"]["segmind"][0]["paid_segments"] == 2
