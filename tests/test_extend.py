@@ -100,10 +100,14 @@ def test_two_segments_bill_two_jobs_join_without_a_seam_and_a_requeue_bills_noth
     assert audio["waveform"].shape[-1] >= want * RATE // FPS - 1
     wave = left_channel(path)
     assert len(wave) >= want * RATE // FPS - 1 and np.abs(wave[-RATE // 10:]).max() > 0.1
-    # Seam: no frame shown twice (the segment's first frame, the last frame again, is dropped).
+    # Seam: no frame shown twice. A segment's first frame is its picture, the previous last
+    # frame again: the joined clip goes on with the segment's second frame instead.
     joined = frames_of(path)
-    for seam in out["ui"]["segmind"][0]["seams"]:
-        assert diff(joined[seam], joined[seam - 1]) > 1.0, seam
+    ids = out["ui"]["segmind"][0]["request_ids"]
+    for seam, rid in zip(out["ui"]["segmind"][0]["seams"], ids):
+        segment = frames_of(next(path.parent.glob(f"ltx2_i2v_*_{rid[:12]}.mp4")))
+        assert diff(segment[0], joined[seam - 1]) < diff(segment[1], joined[seam - 1])  # frame 0 repeats it
+        assert diff(joined[seam], segment[1]) < diff(joined[seam], segment[0]), seam
     # ...and no click: the largest step between samples at the seam is no larger than inside
     # the tones (a plain cut here jumps 0.35, the tone's own steps are 0.023).
     reference = max(max_jump(wave, int(0.2 * RATE), int(0.8 * RATE)),
