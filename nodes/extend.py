@@ -43,13 +43,22 @@ class _SegmentStatus:
         self._lock = threading.Lock()
 
     def __call__(self, index: int, kind: str, data: dict) -> None:
+        from ..core.params import DEFAULT_RUNTIME_SECONDS
         from ..core.status_text import describe
 
         line = describe(kind, data)
+        done = 0.0  # of this segment: the wait, then the download
+        if kind == "status":
+            expected = float(data.get("expected") or DEFAULT_RUNTIME_SECONDS)
+            done = 0.9 * min(1.0, float(data.get("elapsed") or 0) / (expected * 1.3))
+        elif kind == "downloading" and data.get("total"):
+            done = 0.9 + 0.1 * data.get("done", 0) / data["total"]
+        elif kind == "cache_hit":
+            done = 1.0
         with self._lock:
             if line:
                 self.progress.text(f"Segment {index + 1}/{self.count}: {line}")
-            self.progress.bar(_BAR_SEGMENTS * index / self.count)
+            self.progress.bar(_BAR_SEGMENTS * (index + done) / self.count)
 
     def say(self, line: str, frac: float | None = None) -> None:
         self.progress.text(line)
