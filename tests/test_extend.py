@@ -151,15 +151,16 @@ def test_a_failure_at_segment_2_of_3_resumes_there_paying_only_for_2_and_3(pack_
     assert pack_module("core.spend_check").reserved_total(pack_env.home) == pytest.approx(0.0)
 
 
-def test_a_job_billed_at_segment_2_is_collected_not_paid_again(pack_env, tmp_path, monkeypatch):
+def test_a_billed_segment_whose_clip_did_not_land_is_collected_not_paid_again(pack_env, tmp_path):
     source = source_clip(tmp_path / "in")
-    pack_env.fault("download", status=404, times=50)  # segment 1's clip cannot be fetched now
+    pack_env.fault("download", status=404, times=50)  # segment 1 is billed, its clip cannot be fetched now
     with pytest.raises(errors.SegmindError):
         extend(source)
     assert pack_env.jobs_submitted == 1
     pack_env.clear_faults()
     out = extend(source)
     assert pack_env.jobs_submitted == 2  # segment 1's job collected from the journal, segment 2 paid
+    assert out["ui"]["segmind"][0]["paid_segments"] == 1  # the plan saw segment 1 as recorded (free)
     assert out["result"][3] == SOURCE_FRAMES + 2 * (SEGMENT_FRAMES - 1)
 
 
