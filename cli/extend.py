@@ -176,7 +176,7 @@ def _plan_rows(plan: Any, prompts: list[str]) -> list[dict[str, Any]]:
 
 
 def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int:
-    from ..core.clip_files import clip_summary, summary_path, write_summary
+    from ..core.clip_files import clip_summary, summary_path, write_summary, write_wav
     from ..core.extend_jobs import SourceClip, offline_frames, segment_bodies
     from ..core.spend_check import money
 
@@ -215,7 +215,10 @@ def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int
         if joined is None:
             return 0
     facts = clip_summary(joined.path)
-    summary = {"video": str(joined.path), "source": str(args.clip), "model": model.path, "backend": args.backend,
+    wav = joined.path.with_suffix(".wav")
+    audio = write_wav(joined.path, wav)  # like a run's clip: its sound beside it
+    summary = {"video": str(joined.path), "audio": str(wav), "audio_sample_rate": audio["sample_rate"],
+               "source": str(args.clip), "model": model.path, "backend": args.backend,
                "segments": n, "paid_segments": paid, "prompts": prompts, "request_ids": request_ids,
                "seams": list(joined.seams), "cost": cost,
                "estimate_usd": round(plan.total, 4) if plan is not None else 0.0, **facts,
@@ -231,6 +234,7 @@ def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int
             f"Video:    {joined.path}\n"
             f"          {facts['width']}x{facts['height']}, {facts['frame_count']} frames @ {facts['fps']:g} fps "
             f"({facts['duration_seconds']} s): the clip and {n} segment{'s' if n != 1 else ''}\n"
+            f"Audio:    {wav} ({audio['channels']} ch, {audio['sample_rate']} Hz)\n"
             f"Summary:  {summary['summary']}\n"
             f"Cost:     {spent}"))
     return 0

@@ -43,7 +43,7 @@ def test_extend_offline_is_free_and_needs_no_key(capsys, pack_env, monkeypatch, 
     summary = json.loads(stdout)
     assert summary["video"] == str(out) and summary["segments"] == 2 and summary["cost"] == 0.0
     assert summary["frame_count"] == probe(out).frame_count == 26 + 2 * 8
-    assert Path(summary["summary"]).is_file()
+    assert Path(summary["summary"]).is_file() and Path(summary["audio"]).is_file() and summary["audio"].endswith(".wav")
     assert pack_env.requests_log == []
 
 
