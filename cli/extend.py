@@ -271,6 +271,7 @@ def _paid(args: argparse.Namespace, model: Any, bodies: list[dict], dest: Path, 
     run_id = f"cli-{uuid.uuid4().hex[:12]}"
     client = None
     if plan.paying:
+        _journal_writable(user_dir)
         client = SegmindClient(require_api_key(user_dir), config)  # a missing key fails before the question
         _confirm(plan.total, args.yes)
     try:
@@ -291,6 +292,21 @@ def _paid(args: argparse.Namespace, model: Any, bodies: list[dict], dest: Path, 
                         on_event=on_event, origin="cli", config=config)
     paid = sum(1 for s in result.segments if not s.from_cache)
     return result.joined, result.cost, paid, [s.info.request_id for s in result.segments], plan
+
+
+def _journal_writable(user_dir: Path) -> None:
+    """A paid segment must be recordable, or it could not be resumed (as a run checks it)."""
+    from ..core.clip_saving import ensure_writable
+    from ..core.errors import OutputFolderError
+    from ..core.job_journal import journal_directory
+
+    try:
+        ensure_writable(journal_directory(user_dir))
+    except OutputFolderError:
+        raise OutputFolderError(
+            f"Cannot write the job journal in {journal_directory(user_dir)}: a paid segment could not be "
+            "collected after an interruption. Nothing was sent. Make the folder writable, or set "
+            "SEGMIND_LTX2_HOME to a writable folder.") from None
 
 
 def _dry_run(args: argparse.Namespace, rows: list[dict[str, Any]], line: str) -> int:
