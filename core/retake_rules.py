@@ -26,7 +26,7 @@ RECOMMENDED_MAX_SECTION_SECONDS = 20.0  # Segmind's page recommends 2 to 20; lon
 INLINE_LIMIT_BYTES = 20 * 1000 * 1000
 
 # Segmind's mode values, and the short words a front end may show for them.
-MODES = ("replace_audio_and_video", "replace_video", "replace_audio")
+from .models import RETAKE_MODES as MODES  # Segmind's own values, one list (core/models.py)
 MODE_WORDS = {"both": "replace_audio_and_video", "video": "replace_video", "audio": "replace_audio"}
 
 

@@ -1,0 +1,163 @@
+"""LTX-2 Retake (`ltx-retake-video`): the descriptor, the node run against the stand-in (one
+job billed, a re-queue billing nothing, the clip's length and size kept), every refusal before
+paying or uploading, the clip sent by storage upload or as a data URI, collecting a Retake
+job by its request id, and the free offline backend."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from clip_samples import make_clip
+from node_calls import call_node
+from pack_loader import load_pack, pack_module
+
+pack = load_pack()
+models = pack_module("core.models")
+params = pack_module("core.params")
+errors = pack_module("core.errors")
+comfy_host = pack_module("comfy_host")
+RETAKE = pack.NODE_CLASS_MAPPINGS["SegmindLTX2Retake"]
+PATH = "ltx-retake-video"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("retake_clips")
+    return {"181": make_clip(folder / "clip181.mp4", frames=181, fps=24, width=64, height=48),
+            "181b": make_clip(folder / "clip181b.mp4", frames=181, fps=24, width=64, height=48, first_tag=5),
+            "72": make_clip(folder / "clip72.mp4", frames=72, fps=24, width=64, height=48)}
+
+
+def video(path: Path) -> Any:
+    return comfy_host.video_from_file(path)
+
+
+def submits(env: Any) -> list[dict]:
+    return [r[3] for r in env.requests_log if r[0] == "POST" and r[1] == f"/v2/{PATH}"]
+
+
+def uploads(env: Any) -> list[dict]:
+    return [r[3] for r in env.requests_log if r[0] == "POST" and r[1] == "/upload-asset"]
+
+
+def clip_of(out: dict, env: Any) -> Path:
+    image = out["ui"]["images"][0]
+    return Path(env.output) / image["subfolder"] / image["filename"]
+
+
+def streams(clip: Path) -> tuple[int, tuple[int, int], float, bool]:
+    with av.open(str(clip)) as container:
+        vs = container.streams.video[0]
+        return (sum(1 for _ in container.decode(video=0)), (vs.width, vs.height), float(vs.average_rate),
+                bool(container.streams.audio))
+
+
+def retake(path: Path, **more: Any) -> dict:
+    inputs = dict(video=video(path), start_time=2.0, duration=3.0, prompt="the cat turns its head",
+                  mode="replace_video", unique_id="5")
+    return call_node(RETAKE(), **{**inputs, **more})
+
+
+def test_the_descriptor_uses_the_services_names_and_values():
+    m = models.MODELS[PATH]
+    assert [f.name for f in m.fields] == ["video_uri", "start_time", "duration", "prompt", "mode"]
+    assert m.field("video_uri").media == "video" and m.takes("video")
+    assert m.field("duration").minimum == 2.0 and m.field("start_time").minimum == 0.0
+    assert m.field("mode").choices == ("replace_audio_and_video", "replace_video", "replace_audio")
+    assert m.price.rule == models.FLAT and not m.price.confirmed and m.price.usd == pytest.approx(0.791)
+    assert params.estimate_cost({"duration": 5.0}, PATH) == pytest.approx(0.791)
+    assert m.rendered({}) is None  # the clip comes back at the input's size: nothing to estimate
+
+
+def test_a_retake_bills_one_job_keeps_length_and_size_and_a_requeue_bills_nothing(pack_env, clips):
+    out = retake(clips["181"])
+    frames, audio, fps, count, _ = out["result"]
+    assert count == 181 and tuple(frames.shape[1:3]) == (48, 64) and fps == pytest.approx(24.0)
+    assert streams(clip_of(out, pack_env))[:3] == (181, (64, 48), 24.0)
+    assert audio["waveform"].shape[-1] > 0
+    assert pack_env.jobs_submitted == 1
+    sent = submits(pack_env)
+    assert len(sent) == 1
+    assert {k: v for k, v in sent[0].items() if k != "video_uri"} == {
+        "start_time": 2.0, "duration": 3.0, "prompt": "the cat turns its head", "mode": "replace_video"}
+    assert sent[0]["video_uri"].startswith(pack_env.storage_base + "/assets/")  # the storage took the MP4
+    summary = out["ui"]["segmind"][0]
+    assert summary["estimate"] == pytest.approx(0.791) and summary["from_cache"] is False
+    assert summary["cost"] == pytest.approx(0.791)
+
+    again = retake(clips["181"])
+    assert again["ui"]["segmind"][0]["from_cache"] is True and again["result"][3] == 181
+    assert pack_env.jobs_submitted == 1 and len(submits(pack_env)) == 1 and len(uploads(pack_env)) == 1
+
+
+def test_another_clip_with_the_same_fields_is_another_paid_job(pack_env, clips):
+    retake(clips["181"])
+    retake(clips["181b"])
+    assert pack_env.jobs_submitted == 2 and len(uploads(pack_env)) == 2
+
+
+def test_provenance_names_the_input_clip_never_its_bytes(pack_env, clips):
+    out = retake(clips["181"])
+    record = json.loads(clip_of(out, pack_env).with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["model"] == PATH and record["fields"]["mode"] == "replace_video"
+    assert record["input_clip"]["frame_count"] == 181 and len(record["input_clip"]["sha256"]) == 64
+    assert len(json.dumps(record)) < 5000
+
+
+def test_a_storage_that_refuses_video_gets_the_clip_inline(pack_env, clips):
+    pack_env.video_upload = False
+    out = retake(clips["181"], mode="replace_audio_and_video")
+    assert out["result"][3] == 181 and pack_env.jobs_submitted == 1
+    sent = submits(pack_env)
+    assert len(sent) == 1 and sent[0]["video_uri"].startswith("data:video/mp4;base64,")
+    assert len(uploads(pack_env)) == 1  # tried once, refused (400, unbilled)
+    # The refusal is remembered: the next clip goes inline at once.
+    retake(clips["181b"])
+    assert len(uploads(pack_env)) == 1 and pack_env.jobs_submitted == 2
+
+
+@pytest.mark.parametrize("case, inputs, words", [
+    ("short", {"clip": "72"}, "72 frames; Retake needs at least 73"),
+    ("past the end", {"start_time": 7.6}, "past the clip's end"),
+    ("too little left", {"start_time": 6.5}, "under Retake's 2 s"),
+    ("short section", {"duration": 1.5}, "at least 2 s"),
+    ("mode", {"mode": "replace_everything"}, "pick audio, video or both"),
+])
+def test_refusals_bill_nothing_and_upload_nothing(pack_env, clips, case, inputs, words):
+    inputs = dict(inputs)
+    clip = clips[inputs.pop("clip", "181")]
+    with pytest.raises(errors.InvalidInputError, match=words):
+        retake(clip, **inputs)
+    assert pack_env.jobs_submitted == 0 and uploads(pack_env) == [] and submits(pack_env) == []
+
+
+def test_a_clip_too_big_to_send_is_refused_before_anything(pack_env, clips, monkeypatch):
+    rules = pack_module("core.retake_rules")
+    monkeypatch.setattr(rules, "INLINE_LIMIT_BYTES", 1000)
+    with pytest.raises(errors.InvalidInputError, match="Trim the clip"):
+        retake(clips["181"])
+    assert pack_env.jobs_submitted == 0 and uploads(pack_env) == [] and submits(pack_env) == []
+
+
+def test_a_retake_job_is_collected_by_its_request_id(pack_env, clips):
+    out = retake(clips["181"])
+    rid = out["ui"]["segmind"][0]["request_id"]
+    for cached in (Path(pack_env.home) / "segmind" / "cache").glob("*.mp4"):
+        cached.unlink()  # not in the cache: fetched from Segmind again, unbilled
+    clip_of(out, pack_env).unlink()
+    collect = pack_module("core.collect")
+    got = collect.collect_clip(rid, user_dir=pack_env.home, output_dir=pack_env.output)
+    assert streams(got.path)[:2] == (181, (64, 48))
+    assert got.source == "segmind" and got.provenance["model"] == PATH and pack_env.jobs_submitted == 1
+
+
+def test_the_offline_backend_is_free_and_keeps_the_clip_shape(pack_env, clips):
+    out = retake(clips["181"], backend="offline preview", mode="both")
+    assert out["result"][3] == 181 and out["ui"]["segmind"][0]["cost"] == 0.0
+    assert streams(clip_of(out, pack_env))[:2] == (181, (64, 48))
+    assert pack_env.jobs_submitted == 0 and pack_env.requests_log == []
