@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidInputError, SegmindAPIError, VideoError
+from .errors import Action, InvalidInputError, SegmindAPIError, VideoError
 from .retake_rules import check_inline_size
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,10 @@ def clip_reference(client: Any, clip: InputClip) -> str:
         try:
             url = client.upload_asset(clip.data_url(), stage="video upload")
         except SegmindAPIError as exc:
+            if exc.status == 413:  # the inline body would be as large: trimming is the way
+                exc.args = (f"{exc} The clip ({clip.size / 1e6:.1f} MB) is more than Segmind takes in one "
+                            "request: trim it to a little more than the section to make again, or lower its "
+                            f"resolution, then {Action.RETRY}. Nothing was billed.",)
             if exc.status not in _REFUSED_KIND:
                 raise
             log.info("Segmind: the storage did not take the clip (HTTP %s); it goes inline as a data URI.",

@@ -161,3 +161,26 @@ def test_the_offline_backend_is_free_and_keeps_the_clip_shape(pack_env, clips):
     assert out["result"][3] == 181 and out["ui"]["segmind"][0]["cost"] == 0.0
     assert streams(clip_of(out, pack_env))[:2] == (181, (64, 48))
     assert pack_env.jobs_submitted == 0 and pack_env.requests_log == []
+
+
+def test_the_spend_limit_refuses_a_retake_before_the_clip_is_uploaded(pack_env, clips):
+    limits = pack_module("core.spend_limits")
+    limits.SpendLimits(per_day=0.5, per_run=None).save(pack_env.home)  # under one retake's $0.791
+    with pytest.raises(errors.SpendLimitError):
+        retake(clips["181"])
+    assert pack_env.jobs_submitted == 0 and uploads(pack_env) == [] and submits(pack_env) == []
+
+
+def test_a_storage_answering_413_is_not_retried_inline(pack_env, clips):
+    """The inline body would be as large as the upload's: the error says so, nothing is billed."""
+    pack_env.max_body_bytes = 10_000
+    with pytest.raises(errors.SegmindAPIError, match="413.*trim it"):
+        retake(clips["181"])
+    assert pack_env.jobs_submitted == 0 and submits(pack_env) == []
+
+
+def test_v1_sends_the_clip_too(pack_env, clips):
+    out = retake(clips["181"], options={"api_mode": "sync (v1)", "timeout_seconds": 300})
+    assert out["result"][3] == 181 and pack_env.jobs_submitted == 1
+    sync = [r[3] for r in pack_env.requests_log if r[0] == "POST" and r[1] == f"/v1/{PATH}"]
+    assert len(sync) == 1 and sync[0]["video_uri"].startswith("http")
