@@ -184,3 +184,24 @@ def test_v1_sends_the_clip_too(pack_env, clips):
     assert out["result"][3] == 181 and pack_env.jobs_submitted == 1
     sync = [r[3] for r in pack_env.requests_log if r[0] == "POST" and r[1] == f"/v1/{PATH}"]
     assert len(sync) == 1 and sync[0]["video_uri"].startswith("http")
+
+
+def test_the_example_workflow_runs_free_with_the_offline_backend(pack_env):
+    """examples_workflows/retake.api.json as ComfyUI would run it: the Fast stand-in's VIDEO
+    into Retake, both offline; nothing is sent."""
+    from pack_loader import PACK_ROOT
+
+    graph = json.loads((PACK_ROOT / "examples_workflows" / "retake.api.json").read_text(encoding="utf-8"))
+    fast, node = graph["1"], graph["2"]
+    assert fast["inputs"]["backend"] == node["inputs"]["backend"] == "offline preview"
+    made = call_node(pack.NODE_CLASS_MAPPINGS[fast["class_type"]](), **fast["inputs"], unique_id="1")
+    inputs = {k: v for k, v in node["inputs"].items() if k != "video"}
+    out = call_node(pack.NODE_CLASS_MAPPINGS[node["class_type"]](), video=made["result"][4], **inputs, unique_id="2")
+    assert out["result"][3] == made["result"][3] == 200
+    assert tuple(out["result"][0].shape[1:3]) == tuple(made["result"][0].shape[1:3])
+    frames = out["result"][0]
+    # Seconds 2-5 tinted magenta (red above green), the rest as the Fast clip made it.
+    tint = (frames[:, :, :, 0] - frames[:, :, :, 1]).mean(dim=(1, 2))
+    before = (made["result"][0][:, :, :, 0] - made["result"][0][:, :, :, 1]).mean(dim=(1, 2))
+    assert float((tint - before)[60:120].min()) > 0.1 and float((tint - before)[:45].abs().max()) < 0.05
+    assert pack_env.requests_log == [] and pack_env.jobs_submitted == 0
