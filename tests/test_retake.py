@@ -205,3 +205,15 @@ def test_the_example_workflow_runs_free_with_the_offline_backend(pack_env):
     before = (made["result"][0][:, :, :, 0] - made["result"][0][:, :, :, 1]).mean(dim=(1, 2))
     assert float((tint - before)[60:120].min()) > 0.1 and float((tint - before)[:45].abs().max()) < 0.05
     assert pack_env.requests_log == [] and pack_env.jobs_submitted == 0
+
+
+def test_the_jobs_tab_lists_a_retake_live_and_recorded(pack_env, clips, runtime):
+    out = retake(clips["181"])
+    rid = out["ui"]["segmind"][0]["request_id"]
+    live = [j for j in runtime.board.snapshot() if j.get("request_id") == rid]
+    assert len(live) == 1 and live[0]["state"] == "done"
+    assert (live[0]["width"], live[0]["height"], live[0]["num_frames"]) == (64, 48, 181)  # the input's shape
+    assert live[0]["estimate_usd"] == pytest.approx(0.791)
+    recorded = pack_module("core.collect").recorded_jobs(pack_env.home, pack_env.output)
+    job = next(j for j in recorded if j.request_id == rid)
+    assert job.model == PATH and job.cost == pytest.approx(0.791)
