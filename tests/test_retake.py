@@ -154,6 +154,12 @@ def test_a_retake_job_is_collected_by_its_request_id(pack_env, clips):
     got = collect.collect_clip(rid, user_dir=pack_env.home, output_dir=pack_env.output)
     assert streams(got.path)[:2] == (181, (64, 48))
     assert got.source == "segmind" and got.provenance["model"] == PATH and pack_env.jobs_submitted == 1
+    # The Collect Job node, by the same id: from the cache now, never paying.
+    import asyncio
+
+    node = pack.NODE_CLASS_MAPPINGS["SegmindLTX2CollectJob"]()
+    collected = asyncio.run(node.collect(request_id=rid, unique_id="9"))
+    assert collected["result"][3] == 181 and pack_env.jobs_submitted == 1
 
 
 def test_the_offline_backend_is_free_and_keeps_the_clip_shape(pack_env, clips):
@@ -217,3 +223,16 @@ def test_the_jobs_tab_lists_a_retake_live_and_recorded(pack_env, clips, runtime)
     recorded = pack_module("core.collect").recorded_jobs(pack_env.home, pack_env.output)
     job = next(j for j in recorded if j.request_id == rid)
     assert job.model == PATH and job.cost == pytest.approx(0.791)
+
+
+def test_the_estimate_learns_a_retakes_real_charge(pack_env, clips):
+    """One price per retake: a retake charged above the quote raises the next one's estimate,
+    whatever its section."""
+    learned = pack_module("core.learned_estimate")
+    history = learned.ChargeHistory.load(pack_env.home)
+    first = history.estimate(PATH, {"start_time": 0.0, "duration": 2.0})
+    assert first.amount == pytest.approx(0.791) and "quoted price per clip (unconfirmed)" in first.basis()
+    pack_env.prices[PATH] = 0.95
+    retake(clips["181"])
+    again = learned.ChargeHistory.load(pack_env.home).estimate(PATH, {"start_time": 1.0, "duration": 5.0})
+    assert again.amount == pytest.approx(0.95) and "Segmind charged $0.950 for one" in again.basis()
