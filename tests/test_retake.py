@@ -193,13 +193,15 @@ def test_v1_sends_the_clip_too(pack_env, clips):
 
 
 def test_the_example_workflow_runs_free_with_the_offline_backend(pack_env):
-    """examples_workflows/retake.api.json as ComfyUI would run it: the Fast stand-in's VIDEO
-    into Retake, both offline; nothing is sent."""
+    """examples_workflows/retake.api.json as ComfyUI would run it with backend = offline preview
+    on both nodes (it ships with segmind, as every example): the Fast stand-in's VIDEO into
+    Retake; nothing is sent."""
     from pack_loader import PACK_ROOT
 
     graph = json.loads((PACK_ROOT / "examples_workflows" / "retake.api.json").read_text(encoding="utf-8"))
     fast, node = graph["1"], graph["2"]
-    assert fast["inputs"]["backend"] == node["inputs"]["backend"] == "offline preview"
+    assert fast["inputs"]["backend"] == node["inputs"]["backend"] == "segmind"
+    fast["inputs"]["backend"] = node["inputs"]["backend"] = "offline preview"
     made = call_node(pack.NODE_CLASS_MAPPINGS[fast["class_type"]](), **fast["inputs"], unique_id="1")
     inputs = {k: v for k, v in node["inputs"].items() if k != "video"}
     out = call_node(pack.NODE_CLASS_MAPPINGS[node["class_type"]](), video=made["result"][4], **inputs, unique_id="2")
