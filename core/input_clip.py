@@ -78,12 +78,12 @@ def probe_input(path: str | os.PathLike) -> Any:
         info.fps = float(clip_rate(p))
     except VideoError as exc:
         raise InvalidInputError(f"The clip to retake cannot be read ({exc}). Give an MP4 clip with a video "
-                                "stream (Save Video writes one).") from None
+                                "stream.") from None
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise InvalidInputError(f"The clip to retake cannot be read ({exc}). Give an MP4 clip.") from None
     if "mp4" not in kind.split(","):
         raise InvalidInputError(f"The clip to retake is not an MP4 (it is {kind or 'of an unknown format'}); "
-                                "Segmind takes an MP4. Save it as MP4 first (Save Video with format mp4).")
+                                "Segmind takes an MP4. Save it as MP4 first (H.264 in an .mp4).")
     return info
 
 

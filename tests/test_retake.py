@@ -238,3 +238,53 @@ def test_the_estimate_learns_a_retakes_real_charge(pack_env, clips):
     retake(clips["181"])
     again = learned.ChargeHistory.load(pack_env.home).estimate(PATH, {"start_time": 1.0, "duration": 5.0})
     assert again.amount == pytest.approx(0.95) and "Segmind charged $0.950 for one" in again.basis()
+
+
+class _VideoInMemory:
+    """A VIDEO made in memory (as Create Video's): no file, written out on request."""
+
+    def __init__(self, source: Path) -> None:
+        self._data = source.read_bytes()
+
+    def save_to(self, path: str) -> None:
+        Path(path).write_bytes(self._data)
+
+
+class _VideoStream:
+    """A VIDEO whose source is a stream (as an upload held in memory)."""
+
+    def __init__(self, source: Path) -> None:
+        import io
+
+        self._stream = io.BytesIO(source.read_bytes())
+
+    def get_stream_source(self) -> Any:
+        return self._stream
+
+
+@pytest.mark.parametrize("make", [_VideoInMemory, _VideoStream])
+def test_a_video_from_any_node_is_taken(pack_env, clips, make):
+    out = call_node(RETAKE(), video=make(clips["181"]), start_time=1.0, duration=2.0, prompt="", mode="replace_audio",
+                    unique_id="6")
+    assert out["result"][3] == 181 and pack_env.jobs_submitted == 1
+    # The same clip by another way is the same request: nothing more to pay.
+    again = retake(clips["181"], start_time=1.0, duration=2.0, prompt="", mode="replace_audio")
+    assert again["ui"]["segmind"][0]["from_cache"] is True and pack_env.jobs_submitted == 1
+
+
+def test_a_clip_that_is_not_an_mp4_is_refused_before_anything(pack_env, clips, tmp_path):
+    mkv = tmp_path / "clip.mkv"
+    with av.open(str(clips["181"])) as src, av.open(str(mkv), "w", format="matroska") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    with pytest.raises(errors.InvalidInputError, match="not an MP4.*Save it as MP4 first"):
+        retake(mkv)
+    assert pack_env.requests_log == []
+
+
+def test_no_video_connected_says_what_to_connect(pack_env):
+    with pytest.raises(errors.InvalidInputError, match="Connect a VIDEO"):
+        call_node(RETAKE(), video=None, start_time=0.0, duration=2.0, prompt="", mode="replace_video", unique_id="7")
