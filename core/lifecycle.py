@@ -289,7 +289,7 @@ class Generation:
             w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
                                      (("width", 720), ("height", 1280), ("num_frames", 181))))
         self._job = self._board.add(node_id=node_id, prompt_id=books.run_id,
-                                    label=str(req.body.get("prompt", ""))[:60],
+                                    label=str(req.body.get("prompt") or _title(req.model))[:60],
                                     estimate_usd=estimate_cost(req.body, req.model), width=w, height=h, num_frames=n)
         self.client = session.client(cancel_check=self.may_stop, on_event=self._event)
         if getattr(reserved, "amount", 0.0):
@@ -710,6 +710,14 @@ def _keep(cache: ResultCache | None, fingerprint: str, clip: ClipResult, req: Ge
         cache.store(fingerprint, clip.path, meta)
     except OSError as exc:  # a full or read-only cache must not fail a paid, saved clip
         log.warning("Segmind result cache: could not keep %s (%s); the clip itself is saved.", clip.path.name, exc)
+
+
+def _title(model: str) -> str:
+    """What the jobs tab calls a job without a prompt (a Retake may have none)."""
+    from .models import MODELS
+
+    found = MODELS.get(model)
+    return found.title if found is not None else model
 
 
 def _add_hint(exc: BaseException, hint: str) -> None:

@@ -108,3 +108,13 @@ def test_the_same_offline_retake_again_replaces_its_own_files(pack_env, clip, ca
     again = json.loads(run(capsys, *retake(pack_env, clip, "--json"))[1])
     other = json.loads(run(capsys, *retake(pack_env, clip, "--json", "--mode", "audio"))[1])
     assert again["video"] == first["video"] and other["video"] != first["video"]
+
+
+def test_a_paid_retake_is_listed_and_collected_by_its_request_id(pack_env, clip, capsys):
+    code, out, err = run(capsys, *retake(pack_env, clip, "--backend", "segmind", "--json", "--mode", "both"))
+    rid = json.loads(out)["request_id"]
+    code, out, err = run(capsys, "jobs", "--json", "--out", str(pack_env.output))
+    assert code == 0 and rid in out and PATH in out
+    code, out, err = run(capsys, "collect", rid, "--json", "--out", str(pack_env.output))
+    assert code == 0, err
+    assert frames_of(json.loads(out)["video"]) == (181, (64, 48)) and pack_env.jobs_submitted == 1

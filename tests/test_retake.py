@@ -221,7 +221,9 @@ def test_the_jobs_tab_lists_a_retake_live_and_recorded(pack_env, clips, runtime)
     live = [j for j in runtime.board.snapshot() if j.get("request_id") == rid]
     assert len(live) == 1 and live[0]["state"] == "done"
     assert (live[0]["width"], live[0]["height"], live[0]["num_frames"]) == (64, 48, 181)  # the input's shape
-    assert live[0]["estimate_usd"] == pytest.approx(0.791)
+    assert live[0]["estimate_usd"] == pytest.approx(0.791) and live[0]["label"] == "the cat turns its head"
+    untitled = retake(clips["181b"], prompt="")["ui"]["segmind"][0]["request_id"]
+    assert [j["label"] for j in runtime.board.snapshot() if j.get("request_id") == untitled] == ["LTX-2 Retake"]
     recorded = pack_module("core.collect").recorded_jobs(pack_env.home, pack_env.output)
     job = next(j for j in recorded if j.request_id == rid)
     assert job.model == PATH and job.cost == pytest.approx(0.791)
