@@ -290,3 +290,35 @@ def test_a_clip_that_is_not_an_mp4_is_refused_before_anything(pack_env, clips, t
 def test_no_video_connected_says_what_to_connect(pack_env):
     with pytest.raises(errors.InvalidInputError, match="Connect a VIDEO"):
         call_node(RETAKE(), video=None, start_time=0.0, duration=2.0, prompt="", mode="replace_video", unique_id="7")
+
+
+class _VideoFromComponents:
+    """As ComfyUI 0.3.64's Create Video VIDEO: save_to opens its target with PyAV (so a path
+    names the format), and the base class's get_stream_source saves into a BytesIO, from
+    which PyAV cannot tell the format: it raises ValueError."""
+
+    def __init__(self, source: Path) -> None:
+        self._source = source
+
+    def save_to(self, path: Any) -> None:
+        with av.open(str(self._source)) as src, av.open(path, mode="w") as out:
+            streams = {s.index: out.add_stream_from_template(s) for s in (src.streams.video[0], *src.streams.audio)}
+            for packet in src.demux():
+                if packet.dts is not None and packet.stream.index in streams:
+                    packet.stream = streams[packet.stream.index]
+                    out.mux(packet)
+
+    def get_stream_source(self) -> Any:
+        import io
+
+        buffer = io.BytesIO()
+        self.save_to(buffer)
+        buffer.seek(0)
+        return buffer
+
+
+def test_a_video_from_create_video_is_taken(pack_env, clips):
+    """Failed before: its get_stream_source raised 'Could not determine output format'."""
+    out = call_node(RETAKE(), video=_VideoFromComponents(clips["181"]), start_time=1.0, duration=2.0, prompt="",
+                    mode="replace_video", backend="offline preview", unique_id="8")
+    assert out["result"][3] == 181
