@@ -530,4 +530,11 @@ test("the Extend node's badge counts every segment by the model it picks", async
   n.widgets[1].value = "ltx-2-19b-i2v";
   n.onDrawForeground();
   assert.match(badge.element.text(), /3 segments × the LTX-2 19B price at the input clip's size/);
+  // The clip from an Image to Video node upstream: its size (on the grid) prices the segments.
+  n.inputs = [{ name: "video", link: 88 }];
+  graphLinks.set(88, { origin_id: 600 });
+  graphNodes.set(600, { id: 600, type: "SegmindLTX2ImageToVideo",
+    widgets: [{ name: "width", value: 720 }, { name: "height", value: 1280 }] });
+  n.onDrawForeground();
+  assert.match(badge.element.text(), /Est\. ≈ \$\d\.\d{3} for 3 segments \(3 × \$0\.\d{3} at 736×1280\)/);
 });

@@ -29,7 +29,7 @@
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { estimateForNode, isSegmindVideoNodeDef, COST_NOTE, costNote, modelForNode } from "./cost.js";
-import { EXTEND_CLASS, EXTEND_INPUTS, extendEstimate, formatExtendEstimate } from "./extend_cost.js";
+import { EXTEND_CLASS, EXTEND_INPUTS, clipSizeOf, extendEstimate, formatExtendEstimate } from "./extend_cost.js";
 import { formatEstimate, formatEstimateDetail, formatResults, formatError, formatStatus } from "./format.js";
 import { LIMITS_ROUTE, LIMIT_FIELDS, LIMIT_LABELS, createLimitsController, loadVideoValue } from "./jobs.js";
 import { migrateWidgetValues, pruneDroppedInputs, describeDropped, OLD_LAYOUTS } from "./migrate.js";
@@ -83,6 +83,19 @@ function costValues(node) {
     out[name] = w && !isLinked(node, name) ? w.value : null;
   }
   return out;
+}
+
+// The clip on the "video" input, when a Segmind node upstream says its size (its size
+// widgets, or its resolution): what an Extend's 19B segments are priced at.
+function upstreamClipSize(node) {
+  const input = node.inputs?.find((i) => i?.name === "video");
+  if (input?.link == null) return null;
+  const graph = node.graph ?? app.graph;
+  const link = graph?.links?.get?.(input.link) ?? graph?.links?.[input.link];
+  const origin = link ? graph.getNodeById?.(link.origin_id) : null;
+  if (!origin) return null;
+  const values = Object.fromEntries((origin.widgets ?? []).map((w) => [w.name, w.value]));
+  return clipSizeOf(origin.comfyClass ?? origin.type, values);
 }
 
 // The picture on the "image" input, when the front end knows its size: a LoadImage (or any
@@ -229,10 +242,11 @@ function updateEstimate(node, force = false) {
   if (node.__segmindExtend) {
     // Extend: every segment's estimate (one a line of its prompts) by the model it picks.
     const values = Object.fromEntries(EXTEND_INPUTS.map((n) => [n, node.widgets?.find((w) => w.name === n)?.value ?? null]));
-    const key = JSON.stringify(["extend", values]);
+    const clip = upstreamClipSize(node);
+    const key = JSON.stringify(["extend", values, clip]);
     if (!force && key === badge.key) return;
     badge.key = key;
-    setLine(badge.estimate, formatExtendEstimate(extendEstimate(values)));
+    setLine(badge.estimate, formatExtendEstimate(extendEstimate(values, clip)));
     setLine(badge.detail, "");
     badge.estimate.title = costNote(values.model);
     relayout(node, badge);
