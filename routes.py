@@ -292,15 +292,16 @@ def live_jobs() -> list[dict[str, Any]]:
 def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
     from .core.credits import CREDITS_TTL, known_credits
     from .core.errors import LimitsFileError, SpendRecordsError
-    from .core.ledger import Ledger
+    from .core.shared_store import SharedStoreDown
     from .core.spend_check import reserved_total
     from .core.spend_limits import SpendLimits
+    from .core.team_stores import ledger_for
 
-    ledger = Ledger(user_dir)
+    ledger = ledger_for(user_dir)  # with a team: today's spend of every machine (Redis)
     out: dict[str, Any] = {"credits": known_credits(), "credits_fresh": known_credits(CREDITS_TTL) is not None}
     try:
         out.update(today=ledger.spent_today(), session=ledger.spent_in_session(), reserved=reserved_total(user_dir))
-    except SpendRecordsError as exc:  # unknown, not $0: paid runs are refused meanwhile
+    except (SpendRecordsError, SharedStoreDown) as exc:  # unknown, not $0: paid runs are refused meanwhile
         out.update(today=None, session=None, reserved=None, limits_error=node_text(exc))
     try:
         out["limits"] = SpendLimits.load(user_dir).as_dict()
@@ -336,7 +337,7 @@ def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathL
             "prompt": job.prompt, "width": job.width, "height": job.height,
             "num_frames": job.num_frames, "fps": job.fps, "seed": job.seed, "grid": job.grid,
             "cost": job.cost, "estimate": job.estimate, "collectable": job.collectable,
-            "cached": job.cached, "run_id": job.run_id,
+            "cached": job.cached, "run_id": job.run_id, "machine": job.machine,
             "thumb": f"{THUMB_ROUTE}?fingerprint={quote(fp)}" if fp and has_clip else None,
             "clip": _clip_ref(job.clip_path, Path(output_dir)),
             "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job.cached else None,
