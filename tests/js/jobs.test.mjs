@@ -77,6 +77,9 @@ test("a past job: size, cost or estimate, local time, request id", () => {
   assert.deepEqual([rc.cost, rc.when, rc.collectable], ["cost unknown", "31 Dec 2024 23:59", false]);
   assert.equal(formatWhen(null), "");
   assert.equal(shortId("short"), "short");
+  // A team's job names the machine that paid it; a machine's own records name none.
+  assert.equal(ra.machine, "");
+  assert.equal(pastRow(normalizeJobs({ past: [{ ...ANSWER.past[0], machine: "gpu-2" }] }).past[0], NOW).machine, "on gpu-2");
 });
 
 test("spend lines", () => {

@@ -75,6 +75,8 @@ function pastJob(j) {
     // A cached clip no longer in the output folder, served by the pack (/segmind/clip?...).
     clip_url: sameOriginPath(j.clip_url),
     collectable: Boolean(j.collectable),
+    // With a team (one Redis for many machines): the machine that paid the job.
+    machine: str(j.machine),
   };
 }
 
@@ -167,6 +169,7 @@ export function pastRow(job, nowMs = Date.now()) {
     clip_url: job.clip_url ?? null,
     playable: Boolean(job.clip || job.clip_url),
     collectable: job.collectable && Boolean(job.request_id),
+    machine: job.machine ? `on ${job.machine}` : "",
   };
 }
 
