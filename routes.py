@@ -342,7 +342,18 @@ def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathL
             "clip": _clip_ref(job.clip_path, Path(output_dir)),
             "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job.cached else None,
         })
-    return _json_safe({"live": live_jobs(), "past": past, "spend": spend_payload(user_dir)})
+    return _json_safe({"live": live_jobs() + team_live_jobs(user_dir), "past": past, "spend": spend_payload(user_dir)})
+
+
+def team_live_jobs(user_dir: "str | os.PathLike[str]") -> list[dict[str, Any]]:
+    """With a team Redis: the other machines' live jobs, each with its machine; else []."""
+    try:
+        from .core.team_stores import record_stores
+
+        return record_stores(user_dir).live_jobs()
+    except Exception as exc:  # Redis down (said by the spend lines) or a damaged setting
+        log.debug("Segmind: the team's live jobs could not be listed (%s).", exc)
+        return []
 
 
 def _clip_for_fingerprint(user_dir: Path, output_dir: Path, fingerprint: str) -> Path | None:

@@ -43,6 +43,14 @@ class RecordStores:
     def shared(self) -> bool:
         return self.client is not None
 
+    def live_jobs(self) -> list[dict[str, Any]]:
+        """The other machines' live jobs (the team's Redis), each with its machine."""
+        if self.client is None:
+            return []
+        from .team_board import team_live_jobs
+
+        return team_live_jobs(self.client, self.prefix)
+
     def flight_lock(self, fingerprint: str) -> FlightLock:
         if self.client is None:
             return FlightLock(lock_directory(self.user_dir), fingerprint)
@@ -81,6 +89,9 @@ def record_stores(user_dir: "str | os.PathLike[str]") -> RecordStores:
         return _local(user_dir)
     prefix, machine = key_prefix(key), machine_name()
     write_back_if_due(user_dir, client, prefix, key)
+    from .team_board import board_snapshot, start_publishing
+
+    start_publishing(client, prefix, machine, board_snapshot, key)  # this process's live jobs, for the team
     from .team_ledger import TeamLedger
     from .team_reservations import RedisReservations
 

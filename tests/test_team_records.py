@@ -196,11 +196,15 @@ def test_a_machine_killed_after_paying_leaves_its_job_to_the_next_which_collects
     ready = tmp_path / "ready"
     ready.mkdir()
     holder = start_machine(team, "a", ready, 1, **{team_lock.LEASE_ENV: "1"})
+    ledger_key = f"{shared_store.key_prefix(team.api_key)}ledger"
+    client = shared_store.redis_client(team.redis_url)
     try:
+        # Killed once the acceptance is recorded (the team's ledger has its request id); killed
+        # with the answer still on the wire, no machine could know what was paid.
         deadline = time.monotonic() + 60
-        while team.jobs_submitted < 1 and holder.poll() is None and time.monotonic() < deadline:
+        while not client.hlen(ledger_key) and holder.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert team.jobs_submitted == 1, holder.communicate()[1][-3000:]
+        assert team.jobs_submitted == 1 and client.hlen(ledger_key) == 1, holder.communicate()[1][-3000:]
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
     finally:

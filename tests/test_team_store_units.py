@@ -133,3 +133,15 @@ def test_the_flight_lock_is_one_holder_and_released_only_by_it(client, tmp_path)
     assert client.get(f"{PREFIX}flight:{'e' * 64}:lock") is not None
     second.release()
     assert client.get(f"{PREFIX}flight:{'e' * 64}:lock") is None
+
+
+def test_other_machines_live_jobs_are_listed_with_their_machine(client):
+    team_board = pack_module("core.team_board")
+    job = {"key": "job-1", "node_id": "7", "prompt_id": "p", "label": "a cat", "state": "processing", "started": 1.0}
+    team_board.publish_board(client, PREFIX, "gpu-1", [job], process="p1")
+    team_board.publish_board(client, PREFIX, "gpu-2", [{**job, "label": "mine"}], process="p2")
+    seen = team_board.team_live_jobs(client, PREFIX, process="p2")  # this process's own are not repeated
+    assert [(j["label"], j["machine"], j["node_id"]) for j in seen] == [("a cat", "gpu-1", None)]
+    assert client.ttl(f"{PREFIX}live:p1") <= team_board.LIVE_TTL  # a process that dies drops off by itself
+    team_board.publish_board(client, PREFIX, "gpu-1", [], process="p1")  # nothing live: nothing shown
+    assert team_board.team_live_jobs(client, PREFIX, process="p2") == []

@@ -54,6 +54,7 @@ function liveJob(j) {
     width: num(j.width),
     height: num(j.height),
     num_frames: num(j.num_frames),
+    machine: str(j.machine), // another machine of the team (one Redis), else null
   };
 }
 
@@ -147,6 +148,7 @@ export function liveRow(job, sinceFetchS = 0) {
     cost: finite(job.cost) ? formatUSD(job.cost) : finite(job.estimate_usd) ? formatUSD(job.estimate_usd, { approx: true }) : "",
     size: formatSize(job.width, job.height, job.num_frames),
     request_id: job.request_id,
+    machine: job.machine ? `on ${job.machine}` : "",
   };
 }
 

@@ -157,7 +157,7 @@ export function createJobsPanel(deps) {
         label ? nodeLink(label, job.node_id) : null,
       ]),
       h("div", { "data-testid": "segmind-live-status", text: r.status, style: { color, fontSize: "12px" } }),
-      h("div", { text: [r.size, r.cost].filter(Boolean).join(" · "), style: MUTED }),
+      h("div", { text: [r.size, r.cost, r.machine].filter(Boolean).join(" · "), style: MUTED }),
     ]);
   }
 
