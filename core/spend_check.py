@@ -4,15 +4,12 @@ then the account's credits. A batch passes or is refused whole; what passes is r
 handle per clip, released or settled by explicit calls (reservations.py)."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
-from .errors import SegmindError, SpendLimitError
+from .errors import SpendLimitError
 from .reservations import NOTHING_RESERVED, Reservation, check_amounts
 from .spend_limits import SETTINGS_HINT, SpendLimits, limits_path
-
-log = logging.getLogger(__name__)
 
 _EPS = 1e-9                   # float sums of estimates must not refuse a run exactly at the limit
 
@@ -92,23 +89,21 @@ def release(user_dir: str | os.PathLike, handle: Reservation | None) -> None:
     """A reserved job ended unpaid (refused, failed before acceptance, served from the
     cache): it no longer counts against either limit."""
     if handle is not None and handle.id is not None:
-        try:
-            stores = record_stores(user_dir)
-        except SegmindError as exc:  # the team's Redis went away: its reservations end with their lease
-            log.warning("Segmind: a reservation could not be given back (%s).", exc)
-            return
-        stores.reservations.release(handle)
+        _store_of(user_dir, handle).release(handle)
 
 
 def settle(user_dir: str | os.PathLike, handle: Reservation | None, request_id: str | None) -> None:
     """A reserved job was accepted and its ledger line written: the ledger counts it now."""
     if handle is not None and handle.id is not None:
-        try:
-            stores = record_stores(user_dir)
-        except SegmindError as exc:
-            log.warning("Segmind: a reservation could not be settled (%s).", exc)
-            return
-        stores.reservations.settle(handle, request_id)
+        _store_of(user_dir, handle).settle(handle, request_id)
+
+
+def _store_of(user_dir: str | os.PathLike, handle: Reservation) -> Any:
+    """The store that made the reservation (the team's Redis, or this machine's file), even if
+    the team setting or Redis's state changed since: it is ended where it counts."""
+    from .reservations import FileReservations
+
+    return getattr(handle, "store", None) or FileReservations(user_dir)
 
 
 def reserved_total(user_dir: str | os.PathLike) -> float:

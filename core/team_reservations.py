@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .errors import Action, SpendRecordsError
@@ -58,6 +59,13 @@ def _keep_alive(client: Any, prefix: str) -> None:
         thread.start()
 
 
+@dataclass(frozen=True)
+class TeamReservation(Reservation):
+    """A reservation made in the team's Redis: it is released or settled there, whatever the
+    team setting or Redis's state says by then (spend_check.release)."""
+    store: Any = field(default=None, compare=False, repr=False)
+
+
 def _down(exc: BaseException) -> SpendRecordsError:
     return SpendRecordsError(
         f"The team's reservations of jobs in flight in Redis cannot be used ({type(exc).__name__}), so "
@@ -76,11 +84,11 @@ class RedisReservations:
 
     # -- the interface
 
-    def reserve(self, run_id: str | None, amounts: Iterable[float], admit: Admit | None = None) -> list[Reservation]:
+    def reserve(self, run_id: str | None, amounts: Iterable[float], admit: Admit | None = None) -> list[TeamReservation]:
         from redis.exceptions import RedisError
 
         values = check_amounts(amounts)
-        handles = [Reservation(uuid.uuid4().hex, run_id, v) for v in values]
+        handles = [TeamReservation(uuid.uuid4().hex, run_id, v, self) for v in values]
 
         def attempt(pipe: Any) -> None:
             entries, dead = self._read(pipe)

@@ -145,3 +145,14 @@ def test_other_machines_live_jobs_are_listed_with_their_machine(client):
     assert client.ttl(f"{PREFIX}live:p1") <= team_board.LIVE_TTL  # a process that dies drops off by itself
     team_board.publish_board(client, PREFIX, "gpu-1", [], process="p1")  # nothing live: nothing shown
     assert team_board.team_live_jobs(client, PREFIX, process="p2") == []
+
+
+def test_a_reservation_ends_in_the_store_that_made_it(client, tmp_path):
+    """Made in Redis, released after the team setting changed (or Redis fell back to files):
+    it still leaves Redis, instead of counting against the team's day until it goes stale."""
+    spend_check = pack_module("core.spend_check")
+    store = team_reservations.RedisReservations(client, PREFIX, "m")
+    held, paid = store.reserve("run", [0.3, 0.2])
+    spend_check.release(tmp_path, held)      # no team set for tmp_path now
+    spend_check.settle(tmp_path, paid, "req")
+    assert store.in_flight() == 0 and store.run_total("run") == pytest.approx(0.2)
