@@ -397,7 +397,7 @@ class Generation:
                 return self._finish(self._from_cache(hit))
             # ...or by another machine of the team: collected by its request id, not paid again.
             made = flight.made_elsewhere(self.output_dir, self.client, since=began_wall if self.force_rerun else None,
-                                         on_event=self._event)
+                                         on_event=self._event, timeout=req.timeout)
             if made is not None:
                 flight.release()
                 return self._finish(ClipResult(path=made.path, info=made.info, from_cache=True))

@@ -122,7 +122,7 @@ class TeamFlightLock(FlightLock):
     # -- a clip made by another machine
 
     def made_elsewhere(self, output_dir: Path, client: Any, since: float | None = None,
-                       cancel_check: Any = None, on_event: Any = None) -> Any:
+                       cancel_check: Any = None, on_event: Any = None, timeout: float = 900.0) -> Any:
         """The clip of this request made (or paid for) by another machine, collected from
         Segmind by its request id without paying; None when the team has none that can still
         be fetched (then this run makes it). With `since` (wall clock), only a job paid after it."""
@@ -146,7 +146,8 @@ class TeamFlightLock(FlightLock):
                  line.extra.get("machine") or "another machine", line.request_id)
         try:
             return collect_clip(line.request_id, user_dir=self.user_dir, output_dir=output_dir,
-                                cancel_check=cancel_check, on_event=on_event, client=client, known=known)
+                                cancel_check=cancel_check, on_event=on_event, timeout=timeout, client=client,
+                                known=known)
         except (SegmindJobFailed, UnknownJobError) as exc:
             log.warning("Segmind: the other machine's job %s gave no clip (%s); this run makes it.",
                         line.request_id, exc)
