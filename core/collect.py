@@ -22,7 +22,7 @@ from .clip_saving import OUTPUT_SUBFOLDER  # the preview is served from there
 from .errors import (Action, CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
-from .ledger import Ledger, LedgerLine, entry_amount
+from .ledger import LedgerLine, entry_amount
 from .params import (DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, finite_number,
                      snap_to_grid, whole_number)
 from .result_cache import ResultCache, cache_directory, place_file
@@ -362,7 +362,9 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
         return CollectedClip(dest, RunInfo(request_id=rid, cost=0.0, seed=whole_number(body.get("seed"))),
                              from_cache=True, source="cache", provenance=_provenance(dest))
 
-    ledger_entry = Ledger(user_dir).find(rid)
+    from .team_stores import ledger_for  # with a team: another machine's job is found too
+
+    ledger_entry = ledger_for(user_dir).find(rid)
     if ledger_entry is not None:
         clip = output_clip(ledger_entry.clip, output_dir)
         if clip is not None and _readable(clip):

@@ -121,6 +121,14 @@ class TeamFlightLock(FlightLock):
 
     # -- a clip made by another machine
 
+    def _journalled_here(self) -> bool:
+        from .job_journal import JobJournal, journal_directory
+
+        try:
+            return JobJournal(journal_directory(self.user_dir)).get(self.fingerprint) is not None
+        except Exception:  # an unusable journal folder: the lifecycle says so itself
+            return True
+
     def made_elsewhere(self, output_dir: Path, client: Any, since: float | None = None,
                        cancel_check: Any = None, on_event: Any = None, timeout: float = 900.0) -> Any:
         """The clip of this request made (or paid for) by another machine, collected from
@@ -138,6 +146,8 @@ class TeamFlightLock(FlightLock):
             return None
         if line is None or not line.request_id or (since is not None and line.time < since):
             return None
+        if self._journalled_here():
+            return None  # this machine's own paid job: the lifecycle resumes it (and books its cost)
         if time.time() - line.time >= RESULT_TTL:
             return None  # Segmind no longer keeps its result: a new run
         known = JournalEntry(self.fingerprint, line.request_id, line.model or "", client.config.api_base,

@@ -308,3 +308,13 @@ def test_redis_down_with_local_runs_warns_and_writes_back_when_it_returns(team, 
     home_b, _ = team.machines["b"]
     assert team_stores.record_stores(home_b).ledger.spent_today() == pytest.approx(
         ledger_mod.Ledger(home_a).spent_today())
+
+
+def test_another_machines_job_is_collected_by_its_id_with_its_recorded_fields(team, monkeypatch):
+    clip = run_as(team, "a", monkeypatch, request("collect me"))
+    home_b, out_b = team.machines["b"]
+    monkeypatch.setenv(shared_store.MACHINE_ENV, "machine-b")
+    got = collect.collect_clip(clip.info.request_id, user_dir=home_b, output_dir=out_b)
+    assert got.source == "segmind" and got.path.is_file() and team.jobs_submitted == 1
+    assert got.provenance["request_id"] == clip.info.request_id
+    assert got.provenance["fields"]["prompt"] == "collect me" and got.provenance["cost"] == clip.info.cost
