@@ -379,8 +379,8 @@ class Generation:
             except LockWaitExpired as exc:
                 flight = None
                 raise SegmindTimeoutError(
-                    f"Another run of this same request (in this process or another one using the same user "
-                    f"folder, such as the command line) has been running for the whole {exc.waited:.0f} s of "
+                    f"Another run of this same request (in this process, another one using the same user "
+                    f"folder such as the command line, or another machine of the team) has been running for the whole {exc.waited:.0f} s of "
                     f"{Action.SET_FIELD('timeout_seconds')}, so this run stopped waiting for it. Nothing was sent "
                     "to Segmind for this run and it was not billed. If that other run is suspended (Ctrl-Z), "
                     f"resume or end it; then {Action.RUN_AGAIN}, and its clip is reused if it finished.") from None
