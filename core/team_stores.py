@@ -124,7 +124,7 @@ def ledger_for(user_dir: "str | os.PathLike[str]") -> Ledger:
 
 
 def _outage_path(user_dir: Path) -> Path:
-    return UserFolder(user_dir).root / "team_outage.json"
+    return UserFolder(user_dir).team_outage
 
 
 def note_outage(user_dir: "str | os.PathLike[str]", since: float) -> None:
