@@ -291,17 +291,16 @@ def live_jobs() -> list[dict[str, Any]]:
 
 def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
     from .core.credits import CREDITS_TTL, known_credits
-    from .core.errors import LimitsFileError, SpendRecordsError
-    from .core.shared_store import SharedStoreDown
-    from .core.spend_check import reserved_total
+    from .core.errors import LimitsFileError, SegmindError
     from .core.spend_limits import SpendLimits
-    from .core.team_stores import ledger_for
+    from .core.team_stores import record_stores
 
-    ledger = ledger_for(user_dir)  # with a team: today's spend of every machine (Redis)
     out: dict[str, Any] = {"credits": known_credits(), "credits_fresh": known_credits(CREDITS_TTL) is not None}
     try:
-        out.update(today=ledger.spent_today(), session=ledger.spent_in_session(), reserved=reserved_total(user_dir))
-    except (SpendRecordsError, SharedStoreDown) as exc:  # unknown, not $0: paid runs are refused meanwhile
+        stores = record_stores(user_dir)  # with a team: every machine's spend today (Redis)
+        out.update(today=stores.ledger.spent_today(), session=stores.ledger.spent_in_session(),
+                   reserved=stores.reservations.in_flight())
+    except SegmindError as exc:  # unknown, not $0 (records unreadable, the team's Redis down): paid runs are refused meanwhile
         out.update(today=None, session=None, reserved=None, limits_error=node_text(exc))
     try:
         out["limits"] = SpendLimits.load(user_dir).as_dict()

@@ -280,6 +280,9 @@ def test_redis_down_with_refuse_pays_nothing(team, monkeypatch):
         run_as(team, "a", monkeypatch, request())
     assert "nothing was paid" in str(info.value) and info.value.billed is False
     assert team.jobs_submitted == 0 and team.counts["uploads"] == 0
+    # The jobs tab says so too: today's team spend is unknown, not $0.
+    spend = pack_module("routes").spend_payload(team.machines["a"][0])
+    assert spend["today"] is None and "cannot be reached" in spend["limits_error"]
 
 
 def test_redis_down_with_local_runs_warns_and_writes_back_when_it_returns(team, monkeypatch, caplog):
