@@ -5,6 +5,7 @@
     stores.flight_lock(fingerprint)           # FlightLock, or TeamFlightLock (+ Redis lease)
     stores.reservations                       # FileReservations, or RedisReservations
     stores.ledger                             # Ledger, or TeamLedger (local file + Redis)
+    stores.live_jobs()                        # the other machines' live jobs (team_board.py)
     ledger_for(user_dir)                      # the ledger to record in: never raises, never waits
 
 Redis down with "local": this machine's files, a warning, and a note (`team_outage.json`)
