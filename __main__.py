@@ -222,7 +222,7 @@ def check_key() -> int:
     key = credentials.require_api_key(user)  # a missing key: the message names both places
     _, source = credentials.load_api_key(user)
     where = "SEGMIND_API_KEY" if source == "env" else str(credentials.key_file_path(user))
-    data = SegmindClient(key, ClientConfig.from_env()).credits()
+    data = SegmindClient(key, ClientConfig.from_env(), user_dir=user).credits()
     # The service's text: no control characters reach the terminal (client.credits redacts it).
     print(for_terminal(f"Key OK (from {where}). Credits left: {data.get('credits')} "
                        f"(free credits: {data.get('free-credits', 0)})"))

@@ -589,7 +589,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
             from .core.client import ClientConfig, SegmindClient
             from .core.credentials import require_api_key
 
-            client = SegmindClient(require_api_key(user_dir()), ClientConfig.from_env())
+            client = SegmindClient(require_api_key(user_dir()), ClientConfig.from_env(), user_dir=user_dir())
             return refresh_credits(client, CREDITS_TTL)
 
         async with credits_lock:  # one call for many clicks; each call spends the request budget
