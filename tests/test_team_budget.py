@@ -387,3 +387,54 @@ def test_two_machines_on_one_redis_meet_no_429(tmp_path, redis_url):
         assert srv.counts["rate_limited"] == 0
         assert _busiest_window(srv, WINDOW) <= PER_WINDOW
     assert not (tmp_path / "machine_a" / "segmind" / "budget").exists()  # counted in Redis, not the files
+
+
+# --------------------------------------------------------------------------- the team setting's route
+
+
+def test_the_team_route_saves_the_setting_and_never_sends_the_password_back(tmp_path, redis_url):
+    from test_routes import Seen, run
+
+    routes = pack_module("routes")
+    seen = Seen()
+    secret_url = redis_url.replace("redis://", "redis://:hunter2pass@")
+    path = routes.TEAM_ROUTE
+
+    async def scenario(call, host):
+        status, data, _ = await call("GET", path=path)
+        assert status == 200 and data["store"] == "files" and data["redis_url"] == ""
+        status, data, _ = await call("POST", {"redis_url": secret_url, "when_redis_down": "local"}, path=path)
+        assert status == 200, data
+        assert data["redis_url"].startswith("redis://***@127.0.0.1:") and data["when_redis_down"] == "local"
+        # The Debian redis-server has no password: AUTH fails, so it counts as down -> local.
+        assert data["store"] in ("redis", "files (redis down)")
+        status, data, _ = await call("POST", {"redis_url": None, "when_redis_down": "refuse"}, path=path)
+        assert status == 200 and data["when_redis_down"] == "refuse"
+        status, data, _ = await call("POST", {"redis_url": "http://x", "when_redis_down": "refuse"}, path=path)
+        assert status == 400 and "redis://host:6379/0" in data["error"]
+        status, data, _ = await call("POST", {"redis_url": redis_url, "when_redis_down": "sometimes"}, path=path)
+        assert status == 400 and "'refuse' or 'local'" in data["error"]
+        status, data, _ = await call("POST", {"redis_url": redis_url, "when_redis_down": "refuse"}, path=path)
+        assert status == 200 and data["store"] == "redis" and data["redis_url"] == redis_url
+        status, data, _ = await call("GET", path="/segmind/jobs")
+        assert status == 200 and data["team"]["store"] == "redis"
+
+    run(tmp_path, scenario, seen)
+    saved = json.loads(user_folder.UserFolder(tmp_path).team.read_text())
+    assert saved == {"redis_url": redis_url, "when_redis_down": "refuse"}
+    seen.assert_never("hunter2pass")
+
+
+def test_the_team_route_keeps_the_saved_address_when_only_the_choice_changes(tmp_path):
+    from test_routes import run
+
+    routes = pack_module("routes")
+    shared_store.save_team_settings(tmp_path, "redis://:pw@127.0.0.1:1/0", "refuse")
+
+    async def scenario(call, host):
+        status, data, _ = await call("POST", {"when_redis_down": "local"}, path=routes.TEAM_ROUTE)
+        assert status == 200 and data["store"] == "files (redis down)"
+        assert "pw" not in json.dumps(data)
+
+    run(tmp_path, scenario)
+    assert json.loads(user_folder.UserFolder(tmp_path).team.read_text())["redis_url"] == "redis://:pw@127.0.0.1:1/0"
