@@ -438,3 +438,36 @@ def test_the_team_route_keeps_the_saved_address_when_only_the_choice_changes(tmp
 
     run(tmp_path, scenario)
     assert json.loads(user_folder.UserFolder(tmp_path).team.read_text())["redis_url"] == "redis://:pw@127.0.0.1:1/0"
+
+
+# --------------------------------------------------------------------------- the command line's flags
+
+
+def test_check_key_says_where_records_are_shared(pack_env, capsys, redis_url):
+    from cli_helpers import run
+
+    code, out, err = run(capsys, "--check-key")
+    assert code == 0, err
+    assert "Shared records: Shared through this machine's user folder" in out
+    code, out, err = run(capsys, "--redis", redis_url, "--check-key")
+    assert code == 0, err
+    assert f"Shared records: Shared through the team's Redis at {redis_url}" in out
+    assert shared_store.REDIS_URL_ENV not in os.environ  # the flag held for that command only
+
+
+def test_redis_flag_down_refuses_a_batch_before_anything_is_sent_or_falls_back(pack_env, capsys, tmp_path):
+    from cli_helpers import run
+
+    pic = picture(tmp_path / "a.png")
+    small = ["--backend", "segmind", "--image", str(pic), "--prompt", "x", "--width", "256", "--height", "256",
+             "--num-frames", "9", "--fps", "8", "--yes", "--quiet"]
+    down = _closed_port_url().replace("redis://", "redis://:s3cretpw@")
+    code, out, err = run(capsys, "--redis", down, *small)
+    assert code == 1 and "cannot be reached" in err and "--redis or SEGMIND_LTX2_REDIS_URL" in err
+    assert "s3cretpw" not in err and "***@127.0.0.1" in err
+    assert pack_env.jobs_submitted == 0 and not pack_env.requests_log
+    code, out, err = run(capsys, f"--redis={down}", "--when-redis-down", "local", *small)
+    assert code == 0, err
+    assert pack_env.jobs_submitted == 1
+    code, out, err = run(capsys, "--when-redis-down", "sometimes", "--check-key")
+    assert code == 2 and "refuse or local" in err
