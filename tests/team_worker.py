@@ -29,14 +29,17 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--window", type=float, required=True, help="the budget's window in seconds")
     ap.add_argument("--per-minute", type=int, required=True, help="requests allowed per window")
     ap.add_argument("--process-only", action="store_true", help="no budget shared with other processes")
+    ap.add_argument("--pack-waits", action="store_true",
+                    help="the pack's own poll and retry waits (for Segmind), not the short ones for a stand-in")
     ap.add_argument("--ready", type=Path, help="written once loaded")
     ap.add_argument("--go", type=Path, help="wait for this file before running")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     runtime = pack_module("core.runtime")
-    waits = runtime.Waits(poll_interval=0.05, poll_interval_max=0.3, backoff_base=0.05, backoff_max=0.3,
-                          pause_without_reset=0.5, window=args.window)
+    waits = (runtime.Waits(window=args.window) if args.pack_waits else
+             runtime.Waits(poll_interval=0.05, poll_interval_max=0.3, backoff_base=0.05, backoff_max=0.3,
+                           pause_without_reset=0.5, window=args.window))
     kw = {}
     if "shared_budget" in inspect.signature(runtime.Runtime).parameters:  # older code has no such switch
         kw["shared_budget"] = not args.process_only
