@@ -84,7 +84,7 @@ def team_settings(user_dir: "str | os.PathLike[str] | None") -> TeamSettings:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             saved = raw if isinstance(raw, dict) else {}
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no file (or no folder): no team setting saved
             pass
         except (OSError, ValueError) as exc:
             raise InvalidInputError(f"The team setting file {path} cannot be read ({exc.__class__.__name__}): "
