@@ -22,7 +22,7 @@ clip (the stages the limit counts: upload, submit, status, result, credits; 429s
 arrived within any one window (at most --rate-limit means the budget held); clips on disk.
 
 The table is printed and written, with the date, into section "team" of bench/results.md
-(replacing the previous run); --no-write skips that.
+("team-redis" with --redis), replacing the previous run; --no-write skips that.
 """
 from __future__ import annotations
 
@@ -160,9 +160,9 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(text: str) -> None:
+def write_results(text: str, section: str = SECTION) -> None:
     """Replace this bench's section of bench/results.md; other sections stay as they are."""
-    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
+    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     if begin in old and end in old:
         new = old[:old.index(begin) + len(begin)] + "\n" + text + old[old.index(end):]
@@ -185,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows, args)
     print(text)
     if not args.no_write:
-        write_results(text)
-        print(f"Written to {RESULTS.relative_to(ROOT)} (section '{SECTION}').", file=sys.stderr)
+        section = f"{SECTION}-redis" if args.redis else SECTION
+        write_results(text, section)
+        print(f"Written to {RESULTS.relative_to(ROOT)} (section '{section}').", file=sys.stderr)
     return 0 if rows[0]["429"] == 0 else 1
 
 
