@@ -32,6 +32,7 @@
 // examples_workflows/example.png (copy it into ComfyUI's input folder; INPUT_IMAGE=example.png),
 // against a stand-in started with --animate-uploads, so the clip shows that picture, and
 // ComfyUI started with SEGMIND_API_KEY set to the stand-in's key.
+// The family step (STEPS=family, not in the default list): see stepFamily.
 // It prints one PASS/FAIL line per check and exits 1 if any check failed.
 import fs from "node:fs";
 import os from "node:os";
@@ -952,6 +953,34 @@ async function stepHero() {
   await page.setViewportSize({ width: 1500, height: 1500 });  // the other steps' size
 }
 
+
+// The LTX-2 family (issue 20), STEPS=family (not in the default list): each family example
+// workflow (FAMILY_EXAMPLES, default pro_i2v,fast_t2v,retake,extend,join_clips; those present
+// in examples_workflows/) is loaded as a user would load a shared workflow, run against the
+// stand-in, and each Segmind node in it shot after the run (family_<example>_<node>.png).
+async function stepFamily() {
+  console.log("# family");
+  const names = (process.env.FAMILY_EXAMPLES ?? "pro_i2v,fast_t2v,retake,extend,join_clips").split(",").map((s) => s.trim());
+  for (const name of names) {
+    const file = path.join(here, "..", "examples_workflows", `${name}.json`);
+    if (!fs.existsSync(file)) { console.log(`  (no ${name}.json)`); continue; }
+    const graph = JSON.parse(fs.readFileSync(file, "utf8"));
+    // A seed or prompt not used before is not needed: a re-run of a cached clip is free, and
+    // the badge then says so; the first run of a fresh user folder pays.
+    await page.evaluate(async (g) => { await app.loadGraphData(g); }, graph);
+    await sleep(1500);
+    const result = await queueAndWait(300000);
+    check(result === "execution_success", `example ${name} ran in the browser`, result);
+    await sleep(2000);
+    const segs = await page.evaluate(() => app.graph._nodes.filter((n) => /^SegmindLTX2/.test(n.type)).map((n) => ({ id: n.id, type: n.type })));
+    for (const n of segs) {
+      const kind = n.type.replace(/^SegmindLTX2/, "").toLowerCase();
+      const twins = segs.filter((m) => m.type === n.type).length > 1;
+      await shoot(`family_${name}_${kind}${twins ? "_" + n.id : ""}.png`, n.id);
+    }
+  }
+}
+
 // ------------------------------------------------------------------------- main
 
 try {
@@ -961,6 +990,7 @@ try {
   const apiNode = await page.evaluate(async (NODE) => (await (await fetch(`api/object_info/${NODE}`)).json())[NODE]?.api_node, NODE);
   check(!apiNode, "the node is not flagged API_NODE");
   if (STEPS.has("hero")) await stepHero();
+  if (STEPS.has("family")) await stepFamily();
   if (STEPS.has("key")) await stepKey();
   if (STEPS.has("migrate")) await stepMigrate();
   const ids = await buildGraph();
