@@ -80,7 +80,7 @@ class MemoryBudgetStore:
             return Admission(None, min(s[0] for s in self._sent) + window - now)
 
     def answered(self, stamp: Any) -> None:
-        if stamp:
+        if isinstance(stamp, list) and stamp:  # another store's stamp (before a fallback) is not ours
             with self._lock:
                 stamp[0] = max(stamp[0], self.clock())
 

@@ -82,6 +82,7 @@ class RequestBudget:
         self._active_jobs = active_jobs or (lambda: 1)
         self.store: BudgetStore = store or MemoryBudgetStore(clock)
         self._fallback = fallback
+        self._last_resort: BudgetStore = MemoryBudgetStore(clock)  # when the fallback fails too
         self._store_failed_at: float | None = None  # monotonic time the shared store last failed
         self._others_waiting = 0  # other processes' waiting jobs, as the store said last
 
@@ -110,7 +111,10 @@ class RequestBudget:
         """The request's answer began to arrive: it reached Segmind by now, so the window
         counts it from now (a slow upload is not forgotten early)."""
         if stamp:
-            self._use(lambda s: s.answered(stamp))
+            try:
+                self._use(lambda s: s.answered(stamp))
+            except Exception as exc:  # moving a stamp is a courtesy: never break a paid answer for it
+                log.debug("Segmind: a request's stamp was not moved (%s)", type(exc).__name__)
 
     def describe(self) -> str:
         """Where the budget is kept, for status lines."""
@@ -155,4 +159,8 @@ class RequestBudget:
                                 self.store.describe())
                 self._store_failed_at = None
                 return result
-        return act(self._fallback)
+        try:
+            return act(self._fallback)
+        except Exception as exc:  # this machine's file unusable too (a full disk, a lock held)
+            log.debug("Segmind: the fallback request budget failed too (%s)", type(exc).__name__)
+            return act(self._last_resort)

@@ -104,6 +104,22 @@ def test_other_processes_waiting_jobs_are_counted_until_they_go_quiet(tmp_path):
     assert two.admit(50, 60.0, 0).others_waiting == 0
 
 
+def test_when_the_fallback_fails_too_the_process_counts_alone(tmp_path):
+    class Broken:
+        def admit(self, *a):
+            raise TimeoutError("lock held")
+
+        pause = answered = admit
+
+        def describe(self):
+            return "a locked file"
+
+    budget = request_budget.RequestBudget(2, store=Broken(), fallback=Broken())
+    stamps = [budget.acquire("call"), budget.acquire("call")]
+    assert all(isinstance(s, list) for s in stamps)
+    budget.rate_limited(5.0)  # counted on the last resort, not raised into the request
+
+
 def test_a_damaged_budget_file_is_started_afresh(tmp_path):
     path = tmp_path / "acct.json"
     path.write_text("{not json")
@@ -163,6 +179,7 @@ def test_a_failing_store_falls_back_and_comes_back(tmp_path, monkeypatch, caplog
         budget.answered(stamp)  # on the fallback, without raising into a paid request
         budget.rate_limited(0.0)
     assert isinstance(stamp, list)  # the fallback's stamp
+    budget.answered("a-redis-stamp")  # sent before the store failed: nothing to move, nothing raised
     assert sum("cannot be used" in r.getMessage() for r in caplog.records) == 1
     broken.fail = False
     monkeypatch.setattr(request_budget, "STORE_RETRY_SECONDS", 0.0)
