@@ -15,6 +15,8 @@
 //    pack's route and never stores it in the browser's settings (see key_settings.js);
 //  * the spend limits (per day, per queued run) in the settings dialog, kept by the pack's
 //    route, not by the browser (jobs.js, panel.js);
+//  * the team setting (Segmind > Team): the team's Redis address and what to do when it is
+//    down, sent to the pack's route, its password never kept or shown here (team_settings.js);
 //  * a "Segmind" sidebar tab: live jobs, past jobs and spend (panel.js), through the front
 //    end's extensionManager.registerSidebarTab (front end 1.3.9 and later; skipped, with a
 //    console note, on a front end without it);
@@ -22,8 +24,8 @@
 //  * old workflows: the values of the pack's former, wider node face are moved onto the
 //    lean face's widgets when a workflow loads (migrate.js).
 //
-// The logic lives in small pure modules (cost.js, format.js, key_settings.js, jobs.js,
-// migrate.js) and a DOM module (panel.js) that the tests in tests/js/ import; this file
+// The logic lives in small pure modules (cost.js, format.js, key_settings.js, team_settings.js,
+// jobs.js, migrate.js) and a DOM module (panel.js) that the tests in tests/js/ import; this file
 // only wires them to ComfyUI.
 
 import { app } from "../../../scripts/app.js";
