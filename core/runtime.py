@@ -1,8 +1,9 @@
 """What the generations of one process share, as one object: the request budget, the poll
 schedule, the decode turns, the job board and the uploads already made, and the waits the
-client uses. The request budget of a job with a user folder is shared wider (`budget_for`):
-with every process on that folder (a file), or with the team's machines (Redis). The process has one (`current()`); a host that wants separate state, or a test
-that wants fresh state and short waits, runs with another (`use(Runtime(...))`)."""
+client uses. The process has one (`current()`); a host that wants separate state, or a test
+that wants fresh state and short waits, runs with another (`use(Runtime(...))`). The request
+budget of a job with a user folder is shared wider (`budget_for`): with every process on
+that folder (a file), or with the team's machines (Redis)."""
 from __future__ import annotations
 
 import contextlib
@@ -66,7 +67,6 @@ class Runtime:
                                              pause_without_reset=self.waits.pause_without_reset)
             self._budget.per_minute = per_minute
             return self._budget
-
 
     def budget_for(self, user_dir: "str | os.PathLike[str] | None", api_key: str) -> RequestBudget:
         """The request budget of a job on `user_dir` with `api_key`: in the team's Redis when one
