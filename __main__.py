@@ -10,7 +10,8 @@ The default backend is the free offline preview (no key, no network); --backend 
 makes the real, paid clip. Each clip: the MP4, a WAV of its sound and a JSON summary.
 Batches: --manifest clips.csv (one row per clip) or --images-dir folder/ --prompt "...".
 `jobs` lists recorded jobs and cached clips; `collect REQUEST_ID` (or --all) fetches a paid
-clip; `limits` and `spend` show and set the spend limits and today's spend."""
+clip; `limits` and `spend` show and set the spend limits and today's spend; `retake CLIP
+--start S --seconds S` makes one section of a clip again (LTX-2 Retake)."""
 from __future__ import annotations
 
 import argparse
@@ -93,7 +94,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                "so you can see the whole job run. --backend segmind makes the real clip (about $0.455 and "
                f"2 minutes at the defaults). Other commands: `{prog} jobs` lists recorded jobs and cached "
                f"clips; `{prog} collect REQUEST_ID` (or --all) fetches a paid clip without paying again; "
-               f"`{prog} limits` and `{prog} spend` show and set the spend limits and today's spend.")
+               f"`{prog} limits` and `{prog} spend` show and set the spend limits and today's spend; "
+               f"`{prog} retake CLIP --start S --seconds S --prompt ...` makes one section of a clip again.")
     what = p.add_argument_group("what to make")
     what.add_argument("--model", choices=tuple(MODEL_NAMES), default=None,
                       help="19b (default): LTX-2 19B, from a picture or (--t2v) text; pro: LTX-2 Pro, from a "
@@ -202,6 +204,19 @@ def _spend_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def _retake_parser(prog: str) -> argparse.ArgumentParser:
+    from .cli.retake import add_arguments
+
+    p = Parser(prog=f"{prog} retake", allow_abbrev=False,
+               description="Make one section of a clip again with LTX-2 Retake (ltx-retake-video): its picture, "
+                           "its sound or both; the rest of the clip is kept. The default --backend offline is "
+                           "free (the section tinted, its tone swapped); --backend segmind is the real, paid "
+                           "retake (about $0.791, unconfirmed). Every check of the clip and the section runs "
+                           "before anything is sent.")
+    add_arguments(p)
+    return p
+
+
 def _collect_parser(prog: str) -> argparse.ArgumentParser:
     p = Parser(prog=f"{prog} collect", allow_abbrev=False,
                description="Fetch a paid job's clip by its request id, without paying again: from the cache, "
@@ -305,6 +320,11 @@ def _dispatch(argv: list[str], prog: str) -> int:
         where = dict(user_dir=user_directory(), output_dir=output_directory(cargs.out), timeout=cargs.timeout,
                      quiet=cargs.quiet, as_json=cargs.json)
         return collect_all(prog=prog, **where) if cargs.all else collect(cargs.request_id, **where)
+    if argv and argv[0] == "retake":
+        from .cli.retake import run as retake
+
+        rargs = _retake_parser(prog).parse_args(argv[1:])
+        return retake(rargs, prog, user_directory(), output_directory(rargs.out))
     if argv and argv[0] in ("limits", "spend"):
         from .cli import spending
 

@@ -305,17 +305,22 @@ class SegmindClient:
     # -- calls ----------------------------------------------------------------------------
     def upload_image(self, data_url: str) -> str:
         """Store an input image with Segmind and return its URL (the model takes URLs)."""
+        return self.upload_asset(data_url, stage="image upload")
+
+    def upload_asset(self, data_url: str, stage: str = "image upload") -> str:
+        """Store an input file (a data URL: a picture, or a clip for Retake) with Segmind's
+        storage and return its URL. `stage` names the upload in errors ("video upload")."""
         self.emit("uploading", size=len(data_url))
         url = f"{self.config.storage_base}/upload-asset"
-        resp = self._t.request("POST", url, stage="image upload", billed=False,
+        resp = self._t.request("POST", url, stage=stage, billed=False,
                                json_body={"data_urls": [data_url]})
-        body = self._json(resp, "image upload")
+        body = self._json(resp, stage)
         urls = None
         if isinstance(body, dict):
             urls = body.get("file_urls") or body.get("urls") or body.get("url")
         ref = extract_video_ref(urls) if urls else None
         if not ref or ref[0] != "url":
-            raise SegmindError(f"Segmind's image upload returned no file URL (answer: {self._preview(body)}).")
+            raise SegmindError(f"Segmind's {stage} returned no file URL (answer: {self._preview(body)}).")
         return ref[1]
 
     def run_sync(self, model: str, body: dict, dest: Path, timeout: float,

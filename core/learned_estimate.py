@@ -43,6 +43,7 @@ class Estimate:
     charged_floor: float | None  # the largest real charge among comparable clips
     charged_clips: int           # clips of this model whose real charge the ledger holds
     comparable_clips: int = 0    # of those, the ones no larger than this clip
+    per_clip: bool = False       # one price per clip (a flat rule, Retake's): every charge is comparable
 
     @property
     def learned(self) -> bool:
@@ -54,6 +55,12 @@ class Estimate:
             return f"${v:.2f}" if v >= 1 or v == 0 else f"${v:.3f}"
 
         clips = f"{self.charged_clips} charged clip{'s' if self.charged_clips != 1 else ''}"
+        if self.per_clip:
+            if self.learned:
+                return (f"learned from {clips}: Segmind charged {usd(self.charged_floor or 0.0)} for one (the "
+                        f"quoted price is {usd(self.quoted)})")
+            return "Segmind's quoted price per clip" + (f"; {clips} cost no more" if self.comparable_clips
+                                                          else " (unconfirmed)")
         if self.learned:
             return (f"learned from {clips}: Segmind charged {usd(self.charged_floor or 0.0)} for a clip this "
                     f"size or smaller (the quoted rule says {usd(self.quoted)})")
@@ -95,10 +102,20 @@ class ChargeHistory:
         quoted = estimate_cost(body, model)  # the model's quoted rule (core/params.py)
         charged = self._charges.get(model or "", [])
         volume = rendered_volume(body)
-        comparable = [cost for v, cost in charged if v is not None and volume is not None and v <= volume]
+        per_clip = _flat(model)
+        comparable = [cost for v, cost in charged
+                      if per_clip or (v is not None and volume is not None and v <= volume)]
         floor = max(comparable) if comparable else None
         return Estimate(amount=max(quoted, floor or 0.0), quoted=quoted, charged_floor=floor,
-                        charged_clips=len(charged), comparable_clips=len(comparable))
+                        charged_clips=len(charged), comparable_clips=len(comparable), per_clip=per_clip)
+
+
+def _flat(model: str | None) -> bool:
+    """The model is priced one price per clip, whatever its fields (core/models.py FLAT)."""
+    from .models import FLAT, MODELS
+
+    found = MODELS.get(model or "")
+    return found is not None and found.price.rule == FLAT
 
 
 def bases_of(estimates: "list[Estimate]") -> str | None:

@@ -72,6 +72,7 @@ class GenerationRequest:
     image: EncodedImage | None = None    # None for text-to-video
     api_mode: str = API_MODES[0]
     timeout: float = 900.0
+    video: Any = None                    # an input clip (core/input_clip.py InputClip): Retake's
 
 
 @dataclass
@@ -129,13 +130,15 @@ class Bookkeeping:
     def landed(self, req: GenerationRequest, fingerprint: str, clip: Path, info: RunInfo,
                body: dict[str, Any] | None = None) -> None:
         """The paid clip is on disk and checked: tag it, then record its cost."""
+        from .input_clip import shown_body
         from .provenance import provenance_meta, write_provenance
 
         self.paid = True
+        extra = {} if req.video is None else {"input_clip": req.video.record()}
         try:
-            write_provenance(clip, provenance_meta(req.model, body or req.body, request_id=info.request_id,
+            write_provenance(clip, provenance_meta(req.model, shown_body(body or req.body), request_id=info.request_id,
                                                    cost=info.cost, seed=info.seed, fingerprint=fingerprint,
-                                                   api_mode=req.api_mode))
+                                                   api_mode=req.api_mode, **extra))
         except Exception as exc:  # the clip itself is what was paid for
             log.warning("Segmind: could not write the provenance of %s (%s).", clip.name, exc)
         self._record(req, fingerprint, info.request_id, info.cost, clip)
@@ -234,7 +237,7 @@ def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str 
     session = Session.open(user_dir, config)
     charges = ChargeHistory.load(user_dir)  # never an estimate below what was really charged
     client = session.client(cancel_check=cancel_check)
-    plan = plan_payments([(r.model, r.body, r.image) for r in reqs], api_base=session.config.api_base,
+    plan = plan_payments([(r.model, r.body, r.image, r.video) for r in reqs], api_base=session.config.api_base,
                          cache=session.cache, journal=session.journal, force_rerun=force_rerun)
     estimates = [charges.estimate(r.model, r.body) if d.pays else None for r, d in zip(reqs, plan)]
     amounts = [e.amount if e is not None else 0.0 for e in estimates]
@@ -270,7 +273,7 @@ class Generation:
         self.history: list[State] = [State.PLANNED]  # every state it passed through, in order
         self.request_id: str | None = None
         self.dest: Path | None = None        # where a v1 clip lands
-        self.fingerprint = request_fingerprint(req.model, req.body, req.image, session.config.api_base)
+        self.fingerprint = request_fingerprint(req.model, req.body, req.image, session.config.api_base, req.video)
         self._on_event = on_event
         self._stop = threading.Event()        # the caller asked the job to stop (Cancel)
         self._caller_cancel: Callable[[], bool] = lambda: False
@@ -281,10 +284,13 @@ class Generation:
         self._result: ClipResult | None = None
         self._error: BaseException | None = None
         self._board = current().board
-        w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
-                                 (("width", 720), ("height", 1280), ("num_frames", 181))))
+        if req.video is not None:  # the clip comes back at the input's size and length
+            w, h, n = req.video.width, req.video.height, req.video.frame_count
+        else:
+            w, h, n = snap_to_grid(*(int(req.body.get(k, d)) for k, d in
+                                     (("width", 720), ("height", 1280), ("num_frames", 181))))
         self._job = self._board.add(node_id=node_id, prompt_id=books.run_id,
-                                    label=str(req.body.get("prompt", ""))[:60],
+                                    label=str(req.body.get("prompt") or _title(req.model))[:60],
                                     estimate_usd=estimate_cost(req.body, req.model), width=w, height=h, num_frames=n)
         self.client = session.client(cancel_check=self.may_stop, on_event=self._event)
         if getattr(reserved, "amount", 0.0):
@@ -520,10 +526,19 @@ class Generation:
         return any(line.fingerprint == self.fingerprint and (line.time or 0.0) >= self.planned_at for line in lines)
 
     def _with_image(self) -> dict[str, Any]:
+        """The body as sent: with the picture's URL, or the input clip's (or the clip itself
+        as a data URI when the storage takes no video: core/input_clip.py)."""
         body = dict(self.req.body)
         if self.req.image is not None:
             self._to(State.UPLOADING)
             body["image"] = upload_once(self.client, self.req.image)
+        if self.req.video is not None:
+            from .input_clip import clip_reference
+            from .models import model as descriptor
+
+            self._to(State.UPLOADING)
+            name = next(f.name for f in descriptor(self.req.model).media_fields if f.media == "video")
+            body[name] = clip_reference(self.client, self.req.video)
         self.client.check_cancel()
         return body
 
@@ -690,10 +705,20 @@ def _keep(cache: ResultCache | None, fingerprint: str, clip: ClipResult, req: Ge
     meta = {"model": req.model, "request": req.body, "request_id": clip.info.request_id,
             "cost": clip.info.cost,
             "image": None if req.image is None else {"pixels": req.image.pixel_hash, "mime": req.image.mime}}
+    if req.video is not None:
+        meta["video"] = req.video.record()
     try:
         cache.store(fingerprint, clip.path, meta)
     except OSError as exc:  # a full or read-only cache must not fail a paid, saved clip
         log.warning("Segmind result cache: could not keep %s (%s); the clip itself is saved.", clip.path.name, exc)
+
+
+def _title(model: str) -> str:
+    """What the jobs tab calls a job without a prompt (a Retake may have none)."""
+    from .models import MODELS
+
+    found = MODELS.get(model)
+    return found.title if found is not None else model
 
 
 def _add_hint(exc: BaseException, hint: str) -> None:

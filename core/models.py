@@ -382,7 +382,34 @@ LTX2_FAST = Model(
                  "2k is 2560x1440", "16:9 output at the resolution's size", "25 fps, duration x fps frames"),
 )
 
-MODELS: dict[str, Model] = {m.path: m for m in (LTX2_19B_I2V, LTX2_19B_T2V, LTX2_PRO, LTX2_FAST)}
+# Retake: Segmind's page gives the fields (video_uri "URL or data URI", start_time, duration at
+# least 2 s, prompt optional, mode with its three values) and ~$0.791, ~38.5 s; whether the
+# price is one per clip or grows with the section is not shown: flat, unconfirmed. The clip
+# comes back at the input's size, length and rate (Lightricks' API): nothing to size here.
+RETAKE_MODES = ("replace_audio_and_video", "replace_video", "replace_audio")  # Segmind's own values
+LTX_RETAKE = Model(
+    path="ltx-retake-video",
+    title="LTX-2 Retake",
+    fields=(media("video_uri", "video", tooltip="The clip to edit (at least 73 frames, at most 3840x2160)."),
+            number("start_time", 0.0, 0.0, 3600.0, unit="s",
+                   tooltip="Where the section to make again starts, in seconds from the clip's first frame."),
+            number("duration", 2.0, 2.0, 3600.0, unit="s",
+                   tooltip="Seconds to make again, at least 2 (2 to 20 recommended); a section past the "
+                           "clip's end is cut there."),
+            text("prompt", "", multiline=True, tooltip="What should happen in that section (may be left empty)."),
+            choice("mode", RETAKE_MODES, RETAKE_MODES[0],
+                   tooltip="What is made again: replace_audio_and_video (both), replace_video (the picture, "
+                           "the sound kept) or replace_audio (the sound, the picture kept).")),
+    price=Price(FLAT, usd=0.791, seconds=38.5,
+                note="Segmind's quoted ~$0.791 per retake, taken as one price per clip whatever the section's "
+                     "length."),
+    unconfirmed=("one price per retake ($0.791), whatever the section's length",
+                 "the clip at the input's size, length and rate", "the input clip as an MP4 in a data URI "
+                 "or an uploaded file's URL", "a data URI of at most 20 MB (the pack's limit)",
+                 "at least 73 frames and at most 3840x2160 (Lightricks' API)"),
+)
+
+MODELS: dict[str, Model] = {m.path: m for m in (LTX2_19B_I2V, LTX2_19B_T2V, LTX2_PRO, LTX2_FAST, LTX_RETAKE)}
 DEFAULT_MODEL = LTX2_19B_I2V
 
 

@@ -60,11 +60,12 @@ def decide(fingerprint: str, api_base: str, cache: Any, journal: Any, force_reru
 
 def plan_payments(requests: Sequence[tuple[str, dict, Any]], *, api_base: str, cache: Any, journal: Any,
                   force_rerun: bool = False, damaged_pays: bool = False) -> list[PayDecision]:
-    """`requests`: (model, body, encoded picture or None) per clip, in run order."""
+    """`requests`: (model, body, encoded picture or None[, input clip or None]) per clip, in
+    run order."""
     first: dict[str, int] = {}
     out: list[PayDecision] = []
-    for index, (model, body, image) in enumerate(requests):
-        fingerprint = request_fingerprint(model, body, image, api_base)
+    for index, (model, body, image, *video) in enumerate(requests):
+        fingerprint = request_fingerprint(model, body, image, api_base, video[0] if video else None)
         if fingerprint in first:
             out.append(PayDecision(DUPLICATE, fingerprint, duplicate_of=first[fingerprint]))
             continue

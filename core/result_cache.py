@@ -44,10 +44,13 @@ def cache_directory(user_dir: str | os.PathLike) -> Path:
 
 
 def request_fingerprint(model: str, body: dict[str, Any], image: EncodedImage | None,
-                        service: str) -> str:
+                        service: str, video: Any = None) -> str:
     """sha256 over the service address, the model, every API field except the image URL,
     and the picture's pixel hash plus upload format: the URL differs per upload, the
-    picture does not. The address keeps a stand-in's or a proxy's clips apart from Segmind's."""
+    picture does not. The address keeps a stand-in's or a proxy's clips apart from Segmind's.
+    `video`: an input clip (core/input_clip.py InputClip, Retake's): the sha256 of its bytes
+    joins the recipe, so another clip is another request (absent otherwise: the fingerprints
+    of every request without one stay what they were)."""
     if "image" in body:
         raise ValueError("request_fingerprint takes the body without the uploaded image URL")
     recipe = {
@@ -57,6 +60,10 @@ def request_fingerprint(model: str, body: dict[str, Any], image: EncodedImage | 
         "body": body,
         "image": None if image is None else {"pixels": image.pixel_hash, "mime": image.mime},
     }
+    if video is not None:
+        if any(isinstance(v, str) and v.startswith("data:") for v in body.values()):
+            raise ValueError("request_fingerprint takes the body without the input clip")
+        recipe["video"] = {"sha256": video.sha256, "mime": video.mime}
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

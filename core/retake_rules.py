@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import Action, InvalidInputError
+from .models import RETAKE_MODES as MODES
 
 MIN_FRAMES = 73             # Lightricks: the input clip needs at least 73 frames (about 3 s at 24 fps)
 MAX_LONG_SIDE = 3840        # Lightricks: at most 3840x2160, either orientation
@@ -25,8 +26,8 @@ RECOMMENDED_MAX_SECTION_SECONDS = 20.0  # Segmind's page recommends 2 to 20; lon
 # 720p (a few MB) far inside it. Segmind states no limit: an assumption of the pack.
 INLINE_LIMIT_BYTES = 20 * 1000 * 1000
 
-# Segmind's mode values, and the short words a front end may show for them.
-MODES = ("replace_audio_and_video", "replace_video", "replace_audio")
+# Segmind's mode values (MODES, one list in core/models.py), and the short words a front end
+# may show for them.
 MODE_WORDS = {"both": "replace_audio_and_video", "video": "replace_video", "audio": "replace_audio"}
 
 

@@ -102,6 +102,17 @@ EXAMPLES: dict[str, tuple[str, list[Node]]] = {
         Node(3, "SegmindLTX2JoinClips", 1, 0, {}, {"video_1": (1, 4), "video_2": (2, 4)}),
         Node(4, "SaveVideo", 2, 0, {"filename_prefix": "segmind_ltx2/joined"}, {"video": (3, 4)}),
     ]),
+    # With backend = offline preview on both nodes it runs free (a Fast stand-in clip of 200
+    # frames, its seconds 2-5 tinted, their sound a higher tone).
+    "retake": ("A Fast clip with seconds 2-5 made again by Segmind LTX-2 Retake -> video file", [
+        Node(1, "SegmindLTX2FastTextToVideo", 0, 0,
+             {"prompt": "A paper boat drifts down a rain-filled street gutter; splashing water."}),
+        Node(2, "SegmindLTX2Retake", 1, 0,
+             {"start_time": 2.0, "duration": 3.0, "mode": "replace_audio_and_video",
+              "prompt": "A small frog jumps onto the paper boat and croaks."},
+             {"video": (1, 4)}),
+        Node(3, "SaveVideo", 2, 0, {"filename_prefix": "segmind_ltx2/retake"}, {"video": (2, 4)}),
+    ]),
 }
 
 

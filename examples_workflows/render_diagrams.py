@@ -30,7 +30,8 @@ DISPLAY = {"SegmindLTX2ImageToVideo": "Segmind LTX-2 Image to Video",
            "SegmindLTX2TextToVideo": "Segmind LTX-2 Text to Video",
            "SegmindLTX2ProImageToVideo": "Segmind LTX-2 Pro Image to Video",
            "SegmindLTX2FastTextToVideo": "Segmind LTX-2 Fast Text to Video",
-           "SegmindLTX2JoinClips": "Segmind LTX-2 Join Clips"}
+           "SegmindLTX2JoinClips": "Segmind LTX-2 Join Clips",
+           "SegmindLTX2Retake": "Segmind LTX-2 Retake"}
 
 
 def _box(node: dict) -> tuple[int, int, int, int]:

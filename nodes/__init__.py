@@ -7,6 +7,7 @@ from .fast_text_to_video import SegmindLTX2FastTextToVideo
 from .image_to_video import SegmindLTX2ImageToVideo
 from .join_clips import SegmindLTX2JoinClips
 from .pro_image_to_video import SegmindLTX2ProImageToVideo
+from .retake import SegmindLTX2Retake
 from .text_to_video import SegmindLTX2TextToVideo
 
 NODE_CLASS_MAPPINGS = {
@@ -17,6 +18,7 @@ NODE_CLASS_MAPPINGS = {
     "SegmindLTX2DecodeVideo": SegmindLTX2DecodeVideo,
     "SegmindLTX2CollectJob": SegmindLTX2CollectJob,
     "SegmindLTX2JoinClips": SegmindLTX2JoinClips,
+    "SegmindLTX2Retake": SegmindLTX2Retake,
     "SegmindLTX2Options": SegmindLTX2Options,
 }
 
@@ -28,5 +30,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "SegmindLTX2DecodeVideo": "Decode Video (lean, Segmind LTX-2)",
     "SegmindLTX2CollectJob": "Segmind LTX-2 Collect Job",
     "SegmindLTX2JoinClips": "Segmind LTX-2 Join Clips",
+    "SegmindLTX2Retake": "Segmind LTX-2 Retake",
     "SegmindLTX2Options": "Segmind LTX-2 Options",
 }

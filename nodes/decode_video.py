@@ -91,16 +91,20 @@ class _video_file:
             get_source = getattr(self._video, "get_stream_source", None)
             save_to = getattr(self._video, "save_to", None)
             if not callable(get_source) and callable(save_to):
-                # A VIDEO made in memory (Create Video's components): written out once.
-                fd, self._tmp = tempfile.mkstemp(suffix=".mp4", prefix="segmind_decode_")
-                os.close(fd)
-                save_to(self._tmp)
-                return self._tmp
+                return self._saved(save_to)  # a VIDEO made in memory: written out once
             if not callable(get_source):
                 raise InvalidInputError(
                     "This VIDEO input cannot be read as a file (it has no get_stream_source); "
                     "save it with Save Video and pass the path instead.")
-            source = get_source()
+            try:
+                source = get_source()
+            except (ValueError, OSError) as exc:
+                if not callable(save_to):
+                    raise InvalidInputError(f"This VIDEO input cannot be read ({exc}); save it with Save Video "
+                                            "and pass the path instead.") from None
+                # ComfyUI's default stream source writes into a BytesIO with no file name, from
+                # which PyAV cannot tell the format (Create Video's VIDEO): a .mp4 file it can.
+                return self._saved(save_to)
             if isinstance(source, (str, os.PathLike)):
                 return os.fspath(source)
             if isinstance(source, io.IOBase) or hasattr(source, "read"):
@@ -109,6 +113,12 @@ class _video_file:
         if self._path:
             return resolve_video_path(self._path)
         raise InvalidInputError("Connect a VIDEO input or type a video file path: neither was given.")
+
+    def _saved(self, save_to: Any) -> str:
+        fd, self._tmp = tempfile.mkstemp(suffix=".mp4", prefix="segmind_decode_")
+        os.close(fd)
+        save_to(self._tmp)
+        return self._tmp
 
     def _spill(self, stream: Any) -> str:
         fd, self._tmp = tempfile.mkstemp(suffix=".mp4", prefix="segmind_decode_")

@@ -225,7 +225,47 @@ def main() -> int:
 
 
 def scenario_retake(comfy: Comfy, fake: FakeSegmind, out_dir: Path, tag: str, row: Callable, run_twice: Callable) -> None:
-    raise NotImplementedError  # filled in when the Retake node lands
+    """A 181-frame clip (64x48, 24 fps, with sound) in ComfyUI's input folder, through core Load
+    Video (a VIDEO from a node that is not the pack's) -> Retake (seconds 2-5, both) -> Save
+    Video: one job, the same length and size back; re-queued and re-run for nothing. Then the
+    same clip sent inline: the storage switched to refuse video, another section (one more job)."""
+    from clip_samples import make_clip
+
+    in_dir = out_dir.parent / "input"
+    make_clip(in_dir / f"retake_{tag}.mp4", frames=181, fps=24, width=64, height=48)
+    # Another clip for the inline run: the first one's upload is remembered by its content.
+    make_clip(in_dir / f"retake_{tag}_b.mp4", frames=181, fps=24, width=64, height=48, first_tag=5)
+    source = probe(in_dir / f"retake_{tag}.mp4")
+
+    def graph(start: float, prefix: str, name: str = f"retake_{tag}.mp4") -> dict:
+        return {"1": {"class_type": "LoadVideo", "inputs": {"file": name}},
+                "2": {"class_type": "SegmindLTX2Retake",
+                      "inputs": {"video": ["1", 0], "start_time": start, "duration": 3.0,
+                                 "prompt": f"retake {tag}", "mode": "replace_audio_and_video",
+                                 "force_rerun": False, "backend": "segmind"}},
+                **save("3", "2", prefix)}
+
+    def same_shape(f: dict[str, Any]) -> tuple[bool, str]:
+        ok = f["frames"] == source["frames"] == 181 and f["size"] == source["size"] and f["audio_seconds"] > 7
+        return ok, (f"{f['frames']} frames {f['size'][0]}x{f['size'][1]} back from {source['frames']} frames "
+                    f"{source['size'][0]}x{source['size'][1]}, {f['audio_seconds']:.2f} s sound")
+
+    uploads = fake.counts.get("uploads", 0)
+    run_twice("Retake of a 181-frame clip (storage upload)", graph(2.0, f"family/{tag}_retake"), "3",
+              f"family/{tag}_retake", 1, same_shape)
+    row("Retake: the clip uploaded once", fake.counts.get("uploads", 0) - uploads == 1, "-",
+        f"{fake.counts.get('uploads', 0) - uploads} upload(s)")
+    fake.video_upload = False
+    try:
+        sent = len(fake.requests_log)
+        run_twice("Retake, the clip inline (storage refuses video)",
+                  graph(4.0, f"family/{tag}_retake_inline", f"retake_{tag}_b.mp4"), "3",
+                  f"family/{tag}_retake_inline", 1, same_shape)
+        inline = [r[3].get("video_uri", "")[:22] for r in fake.requests_log[sent:]
+                  if r[0] == "POST" and r[1].endswith("/ltx-retake-video")]
+        row("Retake: the clip sent as a data URI", inline == ["data:video/mp4;base64,"], "-", f"video_uri {inline}")
+    finally:
+        fake.video_upload = True
 
 
 def scenario_extend(comfy: Comfy, fake: FakeSegmind, out_dir: Path, tag: str, row: Callable, run_twice: Callable) -> None:

@@ -120,3 +120,15 @@ test("error line is the user message, one line, key masked, bounded", () => {
   assert.equal(long.length, "Failed: ".length + 50);
   assert.ok(long.endsWith("…"));
 });
+
+test("a retake's estimate: its flat price marked unconfirmed, the input clip's size", async () => {
+  const { MODELS, modelForNode, isSegmindVideoNodeDef } = await import("../../web/js/cost.js");
+  const retake = MODELS["ltx-retake-video"];
+  assert.equal(modelForNode("SegmindLTX2Retake"), retake);
+  assert.ok(isSegmindVideoNodeDef({ name: "SegmindLTX2Retake", input: { required: { video: ["VIDEO"] } } }));
+  const est = estimateCost({ duration: 3, start_time: 2 }, retake);
+  assert.equal(formatEstimate(est), "Est. ≈ $0.791 (unconfirmed) · the input clip's size and length");
+  assert.equal(formatEstimateDetail(est), "~0:39 on Segmind"); // the page's ~38.5 s
+  const pro = estimateCost({ duration: 6, resolution: "1080p" }, MODELS["ltx-2-pro"]);
+  assert.match(formatEstimate(pro), /^Est\. ≈ \$0\.360 \(unconfirmed\) · 1920×1080 · 150 frames @ 25 fps/);
+});

@@ -214,6 +214,11 @@ export function estimateCost(values, model = SEED) {
     renderFrames,
     snapped: renderWidth !== width || renderHeight !== height || renderFrames !== numFrames,
     problems: problemsOf(values, m),
+    // The family's prices are read from another host or a range, or assumed one per clip
+    // (Retake): the badge says "unconfirmed". The seed's volume rule scales Segmind's own quote.
+    priceUnconfirmed: !p.confirmed && p.rule !== "volume",
+    // A model that edits a clip returns it at the input's size and length (Retake).
+    sizeFromInput: m.fields.some((f) => f.media === "video"),
   };
 }
 
@@ -254,10 +259,12 @@ export function readCostWidgets(widgets) {
   return out;
 }
 
-/** True for the pack's nodes: class name starting with SegmindLTX2 and the size inputs. */
+/** True for the pack's generation nodes: a SegmindLTX2 class that makes a model (models_data.js), or
+ * one with the size inputs. */
 export function isSegmindVideoNodeDef(nodeData) {
   const name = nodeData?.name ?? "";
   if (!String(name).startsWith("SegmindLTX2")) return false;
+  if (Object.prototype.hasOwnProperty.call(NODE_MODELS, name)) return true; // a node that makes a model
   const inputs = { ...(nodeData?.input?.required ?? {}), ...(nodeData?.input?.optional ?? {}) };
   return ["width", "height", "num_frames"].every((k) => k in inputs);
 }

@@ -101,6 +101,8 @@ export function formatEstimate(est) {
   if (!est) return "Est. cost: unknown (width, height or num_frames comes from a link)";
   let money = "Est. " + (est.followsPicture ? `≤ ${formatUSD(est.usd)}` : formatUSD(est.usd, { approx: true }));
   if (est.perPicture) money += " per picture";
+  if (est.priceUnconfirmed) money += " (unconfirmed)";
+  if (est.sizeFromInput && est.renderWidth == null) return [money, "the input clip's size and length"].join(SEP);
   const w = est.renderWidth ?? est.width;
   const h = est.renderHeight ?? est.height;
   const n = est.renderFrames ?? est.numFrames;

@@ -415,6 +415,81 @@ export const MODELS = Object.freeze({
       "16:9 output at the resolution's size",
       "25 fps, duration x fps frames"
     ]
+  },
+  "ltx-retake-video": {
+    "path": "ltx-retake-video",
+    "title": "LTX-2 Retake",
+    "fields": [
+      {
+        "name": "video_uri",
+        "kind": "media",
+        "default": null,
+        "min": null,
+        "max": null,
+        "media": "video",
+        "required": true
+      },
+      {
+        "name": "start_time",
+        "kind": "float",
+        "default": 0.0,
+        "min": 0.0,
+        "max": 3600.0
+      },
+      {
+        "name": "duration",
+        "kind": "float",
+        "default": 2.0,
+        "min": 2.0,
+        "max": 3600.0
+      },
+      {
+        "name": "prompt",
+        "kind": "text",
+        "default": "",
+        "min": null,
+        "max": null
+      },
+      {
+        "name": "mode",
+        "kind": "choice",
+        "default": "replace_audio_and_video",
+        "min": null,
+        "max": null,
+        "choices": [
+          "replace_audio_and_video",
+          "replace_video",
+          "replace_audio"
+        ]
+      }
+    ],
+    "grid": null,
+    "price": {
+      "rule": "flat",
+      "usd": 0.791,
+      "seconds": 38.5,
+      "reference": {},
+      "perSecond": {},
+      "by": "",
+      "duration": "",
+      "confirmed": false,
+      "minSeconds": 10.0,
+      "note": "Segmind's quoted ~$0.791 per retake, taken as one price per clip whatever the section's length."
+    },
+    "output": {
+      "mime": "video/mp4",
+      "audio": true,
+      "sizes": {},
+      "sizeBy": "",
+      "fps": null
+    },
+    "unconfirmed": [
+      "one price per retake ($0.791), whatever the section's length",
+      "the clip at the input's size, length and rate",
+      "the input clip as an MP4 in a data URI or an uploaded file's URL",
+      "a data URI of at most 20 MB (the pack's limit)",
+      "at least 73 frames and at most 3840x2160 (Lightricks' API)"
+    ]
   }
 });
 
@@ -423,7 +498,8 @@ export const NODE_MODELS = Object.freeze({
   "SegmindLTX2ImageToVideo": "ltx-2-19b-i2v",
   "SegmindLTX2TextToVideo": "ltx-2-19b-t2v",
   "SegmindLTX2ProImageToVideo": "ltx-2-pro",
-  "SegmindLTX2FastTextToVideo": "ltx-2-fast"
+  "SegmindLTX2FastTextToVideo": "ltx-2-fast",
+  "SegmindLTX2Retake": "ltx-retake-video"
 });
 
 export const DEFAULT_MODEL = "ltx-2-19b-i2v";
