@@ -320,16 +320,16 @@ def team_line(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
 
 def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
     from .core.credits import CREDITS_TTL, known_credits
-    from .core.errors import LimitsFileError, SpendRecordsError
-    from .core.ledger import Ledger
-    from .core.spend_check import reserved_total
+    from .core.errors import LimitsFileError, SegmindError
     from .core.spend_limits import SpendLimits
+    from .core.team_stores import record_stores
 
-    ledger = Ledger(user_dir)
     out: dict[str, Any] = {"credits": known_credits(), "credits_fresh": known_credits(CREDITS_TTL) is not None}
     try:
-        out.update(today=ledger.spent_today(), session=ledger.spent_in_session(), reserved=reserved_total(user_dir))
-    except SpendRecordsError as exc:  # unknown, not $0: paid runs are refused meanwhile
+        stores = record_stores(user_dir)  # with a team: every machine's spend today (Redis)
+        out.update(today=stores.ledger.spent_today(), session=stores.ledger.spent_in_session(),
+                   reserved=stores.reservations.in_flight())
+    except SegmindError as exc:  # unknown, not $0 (records unreadable, the team's Redis down): paid runs are refused meanwhile
         out.update(today=None, session=None, reserved=None, limits_error=node_text(exc))
     try:
         out["limits"] = SpendLimits.load(user_dir).as_dict()
@@ -365,13 +365,24 @@ def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathL
             "prompt": job.prompt, "width": job.width, "height": job.height,
             "num_frames": job.num_frames, "fps": job.fps, "seed": job.seed, "grid": job.grid,
             "cost": job.cost, "estimate": job.estimate, "collectable": job.collectable,
-            "cached": job.cached, "run_id": job.run_id,
+            "cached": job.cached, "run_id": job.run_id, "machine": job.machine,
             "thumb": f"{THUMB_ROUTE}?fingerprint={quote(fp)}" if fp and has_clip else None,
             "clip": _clip_ref(job.clip_path, Path(output_dir)),
             "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job.cached else None,
         })
-    return _json_safe({"live": live_jobs(), "past": past, "spend": spend_payload(user_dir),
+    return _json_safe({"live": live_jobs() + team_live_jobs(user_dir), "past": past, "spend": spend_payload(user_dir),
                        "team": team_line(user_dir)})
+
+
+def team_live_jobs(user_dir: "str | os.PathLike[str]") -> list[dict[str, Any]]:
+    """With a team Redis: the other machines' live jobs, each with its machine; else []."""
+    try:
+        from .core.team_stores import record_stores
+
+        return record_stores(user_dir).live_jobs()
+    except Exception as exc:  # Redis down (said by the spend lines) or a damaged setting
+        log.debug("Segmind: the team's live jobs could not be listed (%s).", exc)
+        return []
 
 
 def _clip_for_fingerprint(user_dir: Path, output_dir: Path, fingerprint: str) -> Path | None:

@@ -62,7 +62,8 @@ def list_jobs(user_dir: Path, output_dir: Path, prog: str, as_json: bool) -> int
         paid = f"${cost:.3f}" if isinstance(cost, (int, float)) else (
             f"~${job['estimate']:.3f} (estimate)" if isinstance(job.get("estimate"), (int, float)) else "cost unknown")
         prompt = " ".join(str(job.get("prompt") or "").split())[:50]
-        print(for_terminal(f"  {job['request_id'] or '(no request id)'}  {_age(now - (job.get('time') or now))} ago  "
+        machine = f"on {job['machine']}  " if job.get("machine") else ""  # a team's jobs name their machine
+        print(for_terminal(f"  {job['request_id'] or '(no request id)'}  {machine}{_age(now - (job.get('time') or now))} ago  "
                            f"{shape}  {paid}  \"{prompt}\"\n"
                            f"      {job['state']}; to collect: {job['collect']}"))
     return 0

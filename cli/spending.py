@@ -54,11 +54,12 @@ def limits(user_dir: Path, per_day: str | None, per_run: str | None, as_json: bo
 
 def spend(user_dir: Path, count: int, as_json: bool) -> int:
     """Today's spend against the daily limit, and the latest paid runs."""
-    from ..core.ledger import Ledger, entry_amount
+    from ..core.ledger import entry_amount
+    from ..core.team_stores import record_stores
     from ..core.spend_limits import SpendLimits
     from .safe_text import for_terminal
 
-    ledger = Ledger(user_dir)
+    ledger = record_stores(user_dir).ledger  # with a team: every machine's spend (Redis)
     today = ledger.spent_today()
     day_limit = SpendLimits.load(user_dir).per_day
     recent = [e.as_dict() if hasattr(e, "as_dict") else dict(e) for e in ledger.entries(limit=count)]

@@ -22,7 +22,7 @@ from .clip_saving import OUTPUT_SUBFOLDER  # the preview is served from there
 from .errors import (Action, CachedClipDamagedError, Cancelled, InvalidInputError, LocalStateError, OutputFolderError,
                      SegmindAPIError, SegmindJobFailed, UnknownJobError, VideoError)
 from .job_journal import RESULT_TTL, JobJournal, JournalEntry, journal_directory
-from .ledger import Ledger, LedgerLine, entry_amount
+from .ledger import LedgerLine, entry_amount
 from .params import (DEFAULT_RUNTIME_SECONDS, I2V_MODEL, estimate_cost, expected_runtime, finite_number,
                      snap_to_grid, whole_number)
 from .result_cache import ResultCache, cache_directory, place_file
@@ -170,6 +170,7 @@ class RecordedJob:
     collectable: bool
     run_id: str | None
     source: list[str]                    # where it was found: "ledger", "cache", "journal"
+    machine: str | None = None           # the team's machine that paid it (None: no team set)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -190,9 +191,11 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
                                      "model": None, "prompt": None, "width": None, "height": None,
                                      "num_frames": None, "fps": None, "seed": None, "cost": None,
                                      "estimate": None, "run_id": None, "cached": False, "clip_path": None,
-                                     "output_url": None, "source": []})
+                                     "output_url": None, "source": [], "machine": None})
 
-    for entry in reversed(Ledger(user_dir).entries(limit=max(limit, 1) * 4)):  # oldest first: newer wins
+    from .team_stores import ledger_for  # with a team: every machine's jobs (Redis), named
+
+    for entry in reversed(ledger_for(user_dir).entries(limit=max(limit, 1) * 4)):  # oldest first: newer wins
         job = slot(_text(entry.request_id), _text(entry.fingerprint))
         job["source"].append("ledger")
         for name in ("model", "prompt", "run_id", "fingerprint"):
@@ -200,6 +203,7 @@ def recorded_jobs(user_dir: str | os.PathLike, output_dir: str | os.PathLike | N
         for name in ("width", "height", "num_frames", "fps", "seed"):
             job[name] = getattr(entry, name) if getattr(entry, name) is not None else job[name]
         job["time"] = entry.time
+        job["machine"] = _text(entry.extra.get("machine")) or job["machine"]
         job["cost"] = entry.cost
         job["estimate"] = entry.estimate
         clip = output_clip(entry.clip, out_dir)
@@ -327,11 +331,13 @@ def find_cached(user_dir: str | os.PathLike, request_id: str) -> tuple[str, Path
 def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: str | os.PathLike,
                  cancel_check: Callable[[], bool] | None = None,
                  on_event: Callable[[str, dict], None] | None = None,
-                 timeout: float = 900.0, client: Any = None) -> CollectedClip:
+                 timeout: float = 900.0, client: Any = None, known: JournalEntry | None = None) -> CollectedClip:
     """The clip of `request_id`, on disk in the output folder and readable, without paying:
     the result cache first, then a clip of that job still in the output folder, then
     Segmind (status/result, or the output URL noted in the journal). A clip fetched from
-    Segmind gets its provenance and goes into the cache, so it is collectable forever."""
+    Segmind gets its provenance and goes into the cache, so it is collectable forever.
+    `known`: what another machine recorded of the job (its model, fingerprint, when it was
+    submitted), used as this machine's journal would be (team_lock.py)."""
     rid = validate_request_id(request_id)
     user_dir, output_dir = Path(user_dir), Path(output_dir)
 
@@ -356,7 +362,9 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
         return CollectedClip(dest, RunInfo(request_id=rid, cost=0.0, seed=whole_number(body.get("seed"))),
                              from_cache=True, source="cache", provenance=_provenance(dest))
 
-    ledger_entry = Ledger(user_dir).find(rid)
+    from .team_stores import ledger_for  # with a team: another machine's job is found too
+
+    ledger_entry = ledger_for(user_dir).find(rid)
     if ledger_entry is not None:
         clip = output_clip(ledger_entry.clip, output_dir)
         if clip is not None and _readable(clip):
@@ -364,7 +372,7 @@ def collect_clip(request_id: str, *, user_dir: str | os.PathLike, output_dir: st
             return CollectedClip(clip, RunInfo(request_id=rid, cost=0.0, seed=ledger_entry.seed),
                                  from_cache=True, source="output", provenance=_provenance(clip))
 
-    return _from_segmind(rid, user_dir, output_dir, ledger_entry, cancel_check, on_event, timeout, client)
+    return _from_segmind(rid, user_dir, output_dir, ledger_entry, cancel_check, on_event, timeout, client, known)
 
 
 def _provenance(path: Path) -> dict | None:
@@ -384,13 +392,15 @@ def _make_client(user_dir: Path, cancel_check: Any, on_event: Callable[[str, dic
 
 def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: LedgerLine | None,
                   cancel_check: Any, on_event: Callable[[str, dict], None] | None, timeout: float,
-                  client: Any) -> CollectedClip:
+                  client: Any, known: JournalEntry | None = None) -> CollectedClip:
     from .provenance import provenance_meta, write_provenance
 
     client = client or _make_client(user_dir, cancel_check, on_event)
     api_base = client.config.api_base
     journal = next((e for e in _journal_entries(user_dir)
                     if e.request_id == rid and e.api_base == api_base), None)
+    if journal is None and known is not None and known.request_id == rid:
+        journal = known
     known_at = journal.submitted_at if journal is not None else (ledger_entry.time if ledger_entry else None)
     model = ((journal.model if journal is not None else None) or _text(ledger_entry and ledger_entry.model)
              or I2V_MODEL)

@@ -106,6 +106,12 @@ class FlightLock:
             return None
         return state.result
 
+    def made_elsewhere(self, output_dir: Path, client: Any, since: float | None = None,
+                       cancel_check: Any = None, on_event: Any = None, timeout: float = 900.0) -> Any:
+        """The clip of this request made by another machine of the team (team_lock.py); on
+        one machine there is none: its cache and journal are looked at by the lifecycle."""
+        return None
+
     def publish(self, result: Any) -> None:
         if self._state is not None:
             self._state.result, self._state.result_at = result, time.monotonic()

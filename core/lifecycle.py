@@ -33,7 +33,7 @@ from .clip_saving import (OUTPUT_SUBFOLDER, check_video, clip_path, ensure_writa
                           save_checked)
 from .errors import (Action, Cancelled, InvalidInputError, SegmindAPIError, SegmindError, SegmindJobFailed,
                      SegmindTimeoutError)
-from .flight_lock import FlightLock, LockWaitExpired, lock_directory
+from .flight_lock import FlightLock, LockWaitExpired
 from .image_encode import EncodedImage
 from .job_journal import JobExpiredError, JobJournal, JournalEntry
 from .params import expected_runtime, snap_to_grid
@@ -372,7 +372,9 @@ class Generation:
             hit = self._cache_hit()
             if hit is not None:
                 return self._finish(self._from_cache(hit))
-            flight = FlightLock(lock_directory(self.session.user_dir), self.fingerprint)
+            from .team_stores import record_stores  # this machine's lock, or the team's too (Redis)
+
+            flight = record_stores(self.session.user_dir).flight_lock(self.fingerprint)
 
             def stop_waiting() -> None:
                 if check():
@@ -384,8 +386,8 @@ class Generation:
             except LockWaitExpired as exc:
                 flight = None
                 raise SegmindTimeoutError(
-                    f"Another run of this same request (in this process or another one using the same user "
-                    f"folder, such as the command line) has been running for the whole {exc.waited:.0f} s of "
+                    f"Another run of this same request (in this process, another one using the same user "
+                    f"folder such as the command line, or another machine of the team) has been running for the whole {exc.waited:.0f} s of "
                     f"{Action.SET_FIELD('timeout_seconds')}, so this run stopped waiting for it. Nothing was sent "
                     "to Segmind for this run and it was not billed. If that other run is suspended (Ctrl-Z), "
                     f"resume or end it; then {Action.RUN_AGAIN}, and its clip is reused if it finished.") from None
@@ -400,6 +402,12 @@ class Generation:
             if hit is not None:
                 flight.release()
                 return self._finish(self._from_cache(hit))
+            # ...or by another machine of the team: collected by its request id, not paid again.
+            made = flight.made_elsewhere(self.output_dir, self.client, since=began_wall if self.force_rerun else None,
+                                         on_event=self._event, timeout=req.timeout)
+            if made is not None:
+                flight.release()
+                return self._finish(ClipResult(path=made.path, info=made.info, from_cache=True))
         except BaseException as exc:
             if flight is not None and flight.held:  # not yet handed to the job's worker
                 flight.release()
@@ -751,12 +759,12 @@ def run_on_segmind(req: GenerationRequest, *, user_dir: Path, output_dir: Path,
     a whole); None checks this one clip against the spend limits and credits here. It is
     settled when the job's ledger line is written, or released if nothing was billed. `config`:
     the client's settings (default: ClientConfig.from_env())."""
-    from .ledger import Ledger
+    from .team_stores import ledger_for  # this machine's ledger, and the team's (Redis) if set
 
     if reserved is None:
         reserved = reserve_spend([req], user_dir=user_dir, run_id=run_id, force_rerun=force_rerun,
                                  cancel_check=cancel_check, output_dir=output_dir, config=config)[0]
-    books = Bookkeeping(Ledger(user_dir), run_id, source, reservation=reserved)
+    books = Bookkeeping(ledger_for(user_dir), run_id, source, reservation=reserved)
     try:
         session = Session.open(user_dir, config)
         generation = Generation(req, session, output_dir, books=books, reserved=reserved, force_rerun=force_rerun,

@@ -8,11 +8,16 @@ import os
 from typing import Any
 
 from .errors import SpendLimitError
-from .ledger import Ledger
-from .reservations import NOTHING_RESERVED, Reservation, check_amounts, reservations_for
+from .reservations import NOTHING_RESERVED, Reservation, check_amounts
 from .spend_limits import SETTINGS_HINT, SpendLimits, limits_path
 
 _EPS = 1e-9                   # float sums of estimates must not refuse a run exactly at the limit
+
+
+def record_stores(user_dir: str | os.PathLike) -> Any:
+    from .team_stores import record_stores as choose
+
+    return choose(user_dir)
 
 
 def money(value: float) -> str:
@@ -34,6 +39,9 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
     # What the user can do comes first: a node's badge shows only the start of a message.
     based = f" The estimate is {basis}." if basis else ""
     limits = SpendLimits.load(user_dir)
+    # This machine's files, or the team's Redis (a per-day limit then holds across machines);
+    # a team Redis that is down and set to refuse stops the run here, before any upload.
+    stores = record_stores(user_dir)
     where = f"change it in {SETTINGS_HINT}"
     saved = f" The limits are saved in {limits_path(user_dir)}."
 
@@ -45,7 +53,7 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
                 f"{spent} the estimate for {clips} is {money(total)}, which would pass it. Nothing was "
                 f"sent to Segmind: make fewer or smaller clips, or raise the limit.{based}{saved}")
         if limits.per_day is not None:
-            spent = Ledger(user_dir).spent_today()  # an unreadable ledger refuses (SpendRecordsError)
+            spent = stores.ledger.spent_today()  # an unreadable ledger refuses (SpendRecordsError)
             if spent + reserved + total > limits.per_day + _EPS:
                 running = f" plus {money(reserved)} for jobs still running" if reserved > _EPS else ""
                 raise SpendLimitError(
@@ -54,7 +62,7 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
                     f"{money(total)}, which would pass it. Nothing was sent to Segmind: wait until "
                     f"tomorrow, or raise the limit.{based}{saved}")
 
-    return reservations_for(user_dir).reserve(run_id, values, admit)
+    return stores.reservations.reserve(run_id, values, admit)
 
 
 def guard_before_paying(user_dir: str | os.PathLike, run_id: str | None, amounts: list[float],
@@ -81,18 +89,26 @@ def release(user_dir: str | os.PathLike, handle: Reservation | None) -> None:
     """A reserved job ended unpaid (refused, failed before acceptance, served from the
     cache): it no longer counts against either limit."""
     if handle is not None and handle.id is not None:
-        reservations_for(user_dir).release(handle)
+        _store_of(user_dir, handle).release(handle)
 
 
 def settle(user_dir: str | os.PathLike, handle: Reservation | None, request_id: str | None) -> None:
     """A reserved job was accepted and its ledger line written: the ledger counts it now."""
     if handle is not None and handle.id is not None:
-        reservations_for(user_dir).settle(handle, request_id)
+        _store_of(user_dir, handle).settle(handle, request_id)
+
+
+def _store_of(user_dir: str | os.PathLike, handle: Reservation) -> Any:
+    """The store that made the reservation (the team's Redis, or this machine's file), even if
+    the team setting or Redis's state changed since: it is ended where it counts."""
+    from .reservations import FileReservations
+
+    return getattr(handle, "store", None) or FileReservations(user_dir)
 
 
 def reserved_total(user_dir: str | os.PathLike) -> float:
     """Estimates reserved by jobs in flight in every process (not yet in the ledger)."""
-    return reservations_for(user_dir).in_flight()
+    return record_stores(user_dir).reservations.in_flight()
 
 
 __all__ = ["NOTHING_RESERVED", "Reservation", "check_spend", "guard_before_paying", "money", "release",

@@ -10,6 +10,7 @@
     <user>/segmind/reservations.lock  the file lock guarding it
     <user>/segmind/budget/            the request budget's window per account, every process's (core/budget_store.py)
     <user>/segmind/team.json          the team setting: a Redis address, what to do when it is down (core/shared_store.py)
+    <user>/segmind/team_outage.json   since when ledger lines were recorded here only, Redis away (core/team_stores.py)
 
 Nothing here touches the disk: these are names only."""
 from __future__ import annotations
@@ -73,3 +74,7 @@ class UserFolder:
     @property
     def team(self) -> Path:
         return self.root / "team.json"
+
+    @property
+    def team_outage(self) -> Path:
+        return self.root / "team_outage.json"

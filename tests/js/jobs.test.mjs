@@ -62,6 +62,8 @@ test("a live job: state, elapsed and ETA tick between refreshes, estimated cost"
   assert.equal(d.status, "Done · 2:00 elapsed"); // a finished job's clock stops, no ETA
   assert.equal(d.title, "(no prompt)");
   assert.equal(d.finished, true);
+  assert.equal(r.machine, "");
+  assert.equal(liveRow(normalizeJobs({ live: [{ ...ANSWER.live[1], machine: "gpu-2" }] }).live[0]).machine, "on gpu-2");
   assert.equal(liveRow({ ...running, state: "waiting_budget", eta: null }).status, "Waiting for the request budget · 0:42 elapsed");
   // once paid, the reported cost replaces the estimate
   assert.equal(liveRow(normalizeJobs({ live: [{ ...ANSWER.live[1], cost: 0.455 }] }).live[0]).cost, "$0.455");
@@ -78,6 +80,9 @@ test("a past job: size, cost or estimate, local time, request id", () => {
   assert.deepEqual([rc.cost, rc.when, rc.collectable], ["cost unknown", "31 Dec 2024 23:59", false]);
   assert.equal(formatWhen(null), "");
   assert.equal(shortId("short"), "short");
+  // A team's job names the machine that paid it; a machine's own records name none.
+  assert.equal(ra.machine, "");
+  assert.equal(pastRow(normalizeJobs({ past: [{ ...ANSWER.past[0], machine: "gpu-2" }] }).past[0], NOW).machine, "on gpu-2");
 });
 
 test("spend lines", () => {

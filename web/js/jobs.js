@@ -54,6 +54,7 @@ function liveJob(j) {
     width: num(j.width),
     height: num(j.height),
     num_frames: num(j.num_frames),
+    machine: str(j.machine), // another machine of the team (one Redis), else null
   };
 }
 
@@ -75,6 +76,8 @@ function pastJob(j) {
     // A cached clip no longer in the output folder, served by the pack (/segmind/clip?...).
     clip_url: sameOriginPath(j.clip_url),
     collectable: Boolean(j.collectable),
+    // With a team (one Redis for many machines): the machine that paid the job.
+    machine: str(j.machine),
   };
 }
 
@@ -154,6 +157,7 @@ export function liveRow(job, sinceFetchS = 0) {
     cost: finite(job.cost) ? formatUSD(job.cost) : finite(job.estimate_usd) ? formatUSD(job.estimate_usd, { approx: true }) : "",
     size: formatSize(job.width, job.height, job.num_frames),
     request_id: job.request_id,
+    machine: job.machine ? `on ${job.machine}` : "",
   };
 }
 
@@ -176,6 +180,7 @@ export function pastRow(job, nowMs = Date.now()) {
     clip_url: job.clip_url ?? null,
     playable: Boolean(job.clip || job.clip_url),
     collectable: job.collectable && Boolean(job.request_id),
+    machine: job.machine ? `on ${job.machine}` : "",
   };
 }
 

@@ -163,7 +163,7 @@ export function createJobsPanel(deps) {
         label ? nodeLink(label, job.node_id) : null,
       ]),
       h("div", { "data-testid": "segmind-live-status", text: r.status, style: { color, fontSize: "12px" } }),
-      h("div", { text: [r.size, r.cost].filter(Boolean).join(" · "), style: MUTED }),
+      h("div", { text: [r.size, r.cost, r.machine].filter(Boolean).join(" · "), style: MUTED }),
     ]);
   }
 
@@ -268,7 +268,7 @@ export function createJobsPanel(deps) {
       }
       prompt.textContent = r.prompt;
       prompt.title = r.prompt;
-      meta.textContent = [r.size, r.cost, r.when].filter(Boolean).join(" · ");
+      meta.textContent = [r.size, r.cost, r.when, r.machine].filter(Boolean).join(" · ");
       idLine.textContent = r.request_id ? r.shortId : "no request id";
       idLine.title = r.request_id ?? "";
       play.disabled = !r.playable;

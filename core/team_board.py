@@ -1,0 +1,90 @@
+"""The live jobs of a team's other machines: each process with a team Redis publishes its job
+board (core/job_board.py) every PUBLISH_EVERY seconds under `<prefix>live:<process>`, kept
+LIVE_TTL seconds, so a process that ends or dies drops off the other machines' jobs tabs by
+itself. The jobs tab shows this process's board plus these, each with its machine."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+PUBLISH_EVERY = 2.0
+LIVE_TTL = 10
+_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+_publishers: dict[tuple[int, str], threading.Thread] = {}
+_publishers_lock = threading.Lock()
+
+
+def publish_board(client: Any, prefix: str, machine: str, jobs: list[dict[str, Any]], key: str | None = None,
+                  process: str = _PROCESS) -> None:
+    """This process's live jobs, for the other machines (nothing when it has none)."""
+    from .credentials import redact
+
+    name = f"{prefix}live:{process}"
+    if not jobs:
+        client.delete(name)
+        return
+    payload = json.dumps({"machine": machine, "jobs": jobs}, default=str, allow_nan=False)
+    client.set(name, redact(payload, key), ex=LIVE_TTL)
+
+
+def team_live_jobs(client: Any, prefix: str, process: str = _PROCESS) -> list[dict[str, Any]]:
+    """Every other process's live jobs, each with its `machine`; [] when Redis cannot be read."""
+    out: list[dict[str, Any]] = []
+    try:
+        names = [n for n in client.scan_iter(match=f"{prefix}live:*", count=500)
+                 if (n.decode() if isinstance(n, bytes) else n) != f"{prefix}live:{process}"]
+        raws = client.mget(names) if names else []
+    except Exception as exc:
+        log.debug("Segmind: the team's live jobs cannot be read (%s).", exc)
+        return []
+    n = 0
+    for raw in raws:
+        try:
+            data = json.loads(raw) if raw is not None else None
+        except (ValueError, TypeError):
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
+            continue
+        machine = data.get("machine") if isinstance(data.get("machine"), str) else None
+        # Another graph's node ids mean nothing here; its job keys are only unique in its process.
+        out += [{**job, "key": f"{n}:{machine}:{job.get('key')}", "node_id": None, "prompt_id": None,
+                 "machine": machine} for job in data["jobs"] if isinstance(job, dict)]
+        n += 1
+    return sorted(out, key=lambda j: j.get("started") or 0, reverse=True)
+
+
+def start_publishing(client: Any, prefix: str, machine: str, snapshot: Callable[[], list[dict[str, Any]]],
+                     key: str | None = None) -> None:
+    """One daemon thread per Redis and account publishing `snapshot()` while the process runs."""
+    slot = (id(client), prefix)
+    with _publishers_lock:
+        thread = _publishers.get(slot)
+        if thread is not None and thread.is_alive():
+            return
+
+        def run() -> None:
+            while True:
+                try:
+                    publish_board(client, prefix, machine, snapshot(), key)
+                except Exception as exc:  # Redis away: the other machines' tabs miss these jobs meanwhile
+                    log.debug("Segmind: could not publish the live jobs (%s).", exc)
+                time.sleep(PUBLISH_EVERY)
+
+        thread = threading.Thread(target=run, daemon=True, name="segmind-team-board")
+        _publishers[slot] = thread
+        thread.start()
+
+
+def board_snapshot() -> list[dict[str, Any]]:
+    from .runtime import current
+
+    return current().board.snapshot()
