@@ -16,10 +16,12 @@ clip; `limits` and `spend` show and set the spend limits and today's spend; `ret
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from .cli.safe_text import for_terminal
 from .cli.words import Parser, cli_words
@@ -157,8 +159,17 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     out.add_argument("--quiet", "-q", action="store_true", help="no progress bars or status lines")
     out.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
 
+    team = p.add_argument_group("team (one Segmind account on many machines; docs/team.md; any command)")
+    team.add_argument("--redis", metavar="URL",
+                      help="the team's Redis for this process (redis://host:6379/0; '' for none): overrides "
+                           "SEGMIND_LTX2_REDIS_URL and the saved team setting")
+    team.add_argument("--when-redis-down", choices=("refuse", "local"),
+                      help="refuse (default): pay nothing while the team's Redis is out of reach; local: "
+                           "use this machine's own records, with a warning")
+
     other = p.add_argument_group("other")
-    other.add_argument("--check-key", action="store_true", help="check the Segmind key and print the credits left")
+    other.add_argument("--check-key", action="store_true",
+                       help="check the Segmind key, print the credits left and where records are shared")
     other.add_argument("--clear-cache", action="store_true",
                        help="delete the cached Segmind clips (asks first in a terminal; --yes skips the question)")
     return p
@@ -235,12 +246,14 @@ def user_directory() -> Path:
 def check_key() -> int:
     from .core import credentials
     from .core.client import ClientConfig, SegmindClient
+    from .core.shared_store import team_status
 
     user = user_directory()
+    print(for_terminal(f"Shared records: {team_status(user).text}"))
     key = credentials.require_api_key(user)  # a missing key: the message names both places
     _, source = credentials.load_api_key(user)
     where = "SEGMIND_API_KEY" if source == "env" else str(credentials.key_file_path(user))
-    data = SegmindClient(key, ClientConfig.from_env()).credits()
+    data = SegmindClient(key, ClientConfig.from_env(), user_dir=user).credits()
     # The service's text: no control characters reach the terminal (client.credits redacts it).
     print(for_terminal(f"Key OK (from {where}). Credits left: {data.get('credits')} "
                        f"(free credits: {data.get('free-credits', 0)})"))
@@ -359,13 +372,57 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 141
 
 
+_TEAM_FLAGS = {"--redis": "SEGMIND_LTX2_REDIS_URL", "--when-redis-down": "SEGMIND_LTX2_WHEN_REDIS_DOWN"}
+
+
+def _take_team_flags(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """--redis URL and --when-redis-down refuse|local, for any command: taken out of argv as the
+    environment variables they stand for (core/shared_store.py reads those)."""
+    rest, found, i = [], {}, 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in _TEAM_FLAGS and (eq or i + 1 < len(argv)):
+            if not eq:
+                i += 1
+                value = argv[i]
+            found[_TEAM_FLAGS[name]] = value
+        elif arg == "--":
+            rest.extend(argv[i:])
+            break
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, found
+
+
+@contextlib.contextmanager
+def _team_environment(values: dict[str, str]) -> Iterator[None]:
+    """The team flags in force for this command only (main() may run in a test's process)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in before.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
 def _run(argv: list[str], prog: str, as_json: bool) -> int:
     from .cli.plan import ManifestError
     from .cli.run import Interrupted, Refused
     from .core.errors import InvalidInputError, MissingAPIKeyError, OutputFolderError, SegmindError
 
+    argv, team = _take_team_flags(argv)
+    if team.get(_TEAM_FLAGS["--when-redis-down"], "refuse") not in ("refuse", "local"):
+        return _error(f"--when-redis-down is {team[_TEAM_FLAGS['--when-redis-down']]!r}: give refuse or local.",
+                      2, as_json)
     try:
-        return _dispatch(argv, prog)
+        with _team_environment(team):
+            return _dispatch(argv, prog)
     except ManifestError as exc:  # already in the manifest's words: columns named as columns
         return _error(cli_words(str(exc), fields=False), 2, as_json)
     except (InvalidInputError, MissingAPIKeyError, OutputFolderError, Refused) as exc:

@@ -82,6 +82,8 @@ THUMB_ROUTE = "/segmind/thumb"
 CLIP_ROUTE = "/segmind/clip"
 LIMITS_ROUTE = "/segmind/limits"
 CREDITS_ROUTE = "/segmind/credits/refresh"
+TEAM_ROUTE = "/segmind_ltx2/team"
+TEAM_STATUS_TTL = 15.0  # seconds the jobs tab's "where records are shared" line is reused (a Redis ping)
 MAX_BODY_BYTES = 4096
 THUMB_MAX_SIDE = 320
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
@@ -289,6 +291,33 @@ def live_jobs() -> list[dict[str, Any]]:
         return []
 
 
+def team_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
+    """The team setting and which store is in use (core/shared_store.team_status); never the
+    Redis address's password. A damaged team.json is reported in "error"."""
+    from .core.shared_store import team_status
+
+    try:
+        return team_status(user_dir).as_dict()
+    except Exception as exc:  # InvalidInputError: a team.json or variable to fix
+        return {"store": None, "text": node_text(exc), "redis_url": "", "when_redis_down": "refuse",
+                "from_env": False, "team_file": None, "error": node_text(exc)}
+
+
+_team_seen: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def team_line(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
+    """team_payload, reused for TEAM_STATUS_TTL: the jobs tab asks every few seconds."""
+    import time
+
+    key = str(user_dir)
+    seen = _team_seen.get(key)
+    if seen is None or time.monotonic() - seen[0] > TEAM_STATUS_TTL:
+        seen = (time.monotonic(), team_payload(user_dir))
+        _team_seen[key] = seen
+    return seen[1]
+
+
 def spend_payload(user_dir: "str | os.PathLike[str]") -> dict[str, Any]:
     from .core.credits import CREDITS_TTL, known_credits
     from .core.errors import LimitsFileError, SegmindError
@@ -341,7 +370,8 @@ def jobs_payload(user_dir: "str | os.PathLike[str]", output_dir: "str | os.PathL
             "clip": _clip_ref(job.clip_path, Path(output_dir)),
             "clip_url": f"{CLIP_ROUTE}?fingerprint={quote(fp)}" if fp and job.cached else None,
         })
-    return _json_safe({"live": live_jobs() + team_live_jobs(user_dir), "past": past, "spend": spend_payload(user_dir)})
+    return _json_safe({"live": live_jobs() + team_live_jobs(user_dir), "past": past, "spend": spend_payload(user_dir),
+                       "team": team_line(user_dir)})
 
 
 def team_live_jobs(user_dir: "str | os.PathLike[str]") -> list[dict[str, Any]]:
@@ -600,7 +630,7 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
             from .core.client import ClientConfig, SegmindClient
             from .core.credentials import require_api_key
 
-            client = SegmindClient(require_api_key(user_dir()), ClientConfig.from_env())
+            client = SegmindClient(require_api_key(user_dir()), ClientConfig.from_env(), user_dir=user_dir())
             return refresh_credits(client, CREDITS_TTL)
 
         async with credits_lock:  # one call for many clicks; each call spends the request budget
@@ -613,8 +643,37 @@ def make_routes(user_dir_getter: UserDirGetter, output_dir_getter: OutputDirGett
                 return respond(_json_safe({"credits": known_credits(), "error": redact(node_text(exc))}))
         return respond(_json_safe({"credits": value, "cached": False}))
 
+    async def get_team(request: "web.Request") -> "web.Response":
+        return respond(_json_safe(await asyncio.to_thread(team_payload, user_dir())))
+
+    async def post_team(request: "web.Request") -> "web.Response":
+        from .core.errors import InvalidInputError
+        from .core.shared_store import forget_clients, saved_redis_url, save_team_settings
+
+        body, error = await json_body(request)
+        if error is not None:
+            return error
+        url, when = (body.get("redis_url"), body.get("when_redis_down")) if isinstance(body, dict) else (0, 0)
+        if (not isinstance(body, dict) or not set(body) <= {"redis_url", "when_redis_down"}
+                or not (url is None or isinstance(url, str)) or not isinstance(when, str)):
+            return respond({"error": 'Send {"redis_url": "redis://host:6379/0", "" (none) or null (keep the saved '
+                                     'one), "when_redis_down": "refuse" or "local"}.'}, 400)
+        try:
+            save_team_settings(user_dir(), saved_redis_url(user_dir()) if url is None else url, when)
+        except InvalidInputError as exc:
+            return respond({"error": node_text(exc)}, 400)
+        except ValueError:  # an address urllib cannot even split (a stray "[")
+            return respond({"error": "That Redis address cannot be read: give one like redis://host:6379/0."}, 400)
+        except OSError as exc:
+            return respond({"error": f"Could not write the team setting: {exc.strerror or exc}."}, 500)
+        forget_clients()  # the next job connects to the address saved now
+        _team_seen.clear()
+        return respond(_json_safe(await asyncio.to_thread(team_payload, user_dir())))
+
     return [
         web.get(KEY_ROUTE, same_origin(get_key), allow_head=False),
+        web.get(TEAM_ROUTE, same_origin(get_team), allow_head=False),
+        web.post(TEAM_ROUTE, same_origin(post_team)),
         web.post(KEY_ROUTE, same_origin(post_key)),
         web.delete(KEY_ROUTE, same_origin(delete_key)),
         web.get(JOBS_ROUTE, same_origin(get_jobs), allow_head=False),

@@ -114,7 +114,8 @@ def _client(settings: Settings, **kw: Any) -> Any:
     from ..core.client import ClientConfig, SegmindClient
     from ..core.credentials import require_api_key
 
-    return SegmindClient(require_api_key(settings.user_dir), ClientConfig.from_env(), **kw)
+    return SegmindClient(require_api_key(settings.user_dir), ClientConfig.from_env(), user_dir=settings.user_dir,
+                         **kw)
 
 
 def max_cost_gate(rows: list[Row], settings: Settings) -> None:

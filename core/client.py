@@ -243,14 +243,15 @@ class SegmindClient:
     """One client per node run. `cancel_check` returning True aborts any wait within
     ~0.2 s; `on_event(kind, data)` reports progress (kinds: uploading, submitted,
     status, downloading, downloaded, retry). `budget`: the request budget to pass through
-    (default: the process's, runtime.current().budget())."""
+    (default: runtime.current().budget_for(user_dir, key): shared by every process on
+    `user_dir`, or by the team's machines; the process's own without a user folder)."""
 
     def __init__(self, api_key: str, config: ClientConfig | None = None, *,
                  cancel_check: Callable[[], bool] | None = None,
                  on_event: EventCallback | None = None,
                  session: Any = None,
                  sleep: Callable[[float], None] | None = None,
-                 budget: Any = None) -> None:
+                 budget: Any = None, user_dir: Any = None) -> None:
         self._key = api_key
         self.config = config or ClientConfig.from_env()
         bases = frozenset({_base_origin("SEGMIND_API_BASE", self.config.api_base),
@@ -259,7 +260,8 @@ class SegmindClient:
         self.transport = Transport(api_key, self.config, key_origins=SEGMIND_ORIGINS | bases,
                                    budget_origins=bases, cancel_check=cancel_check, on_event=on_event,
                                    api_error=self._api_error, describe=lambda resp: error_text(resp, self._key),
-                                   session=session, sleep=sleep, budget=budget)
+                                   session=session, sleep=sleep, budget=budget,
+                                   user_dir=user_dir)
         self._t = self.transport
 
     # -- plumbing -----------------------------------------------------------------------

@@ -386,7 +386,8 @@ def _make_client(user_dir: Path, cancel_check: Any, on_event: Callable[[str, dic
     from .credentials import require_api_key
 
     key = require_api_key(user_dir)
-    return SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event)
+    return SegmindClient(key, ClientConfig.from_env(), cancel_check=cancel_check, on_event=on_event,
+                         user_dir=user_dir)
 
 
 def _from_segmind(rid: str, user_dir: Path, output_dir: Path, ledger_entry: LedgerLine | None,

@@ -218,7 +218,8 @@ class Session:
                    JobJournal(journal_directory(user_dir)), config or ClientConfig.from_env())
 
     def client(self, cancel_check: Any = None, on_event: Any = None) -> SegmindClient:
-        return SegmindClient(self.key, self.config, cancel_check=cancel_check, on_event=on_event)
+        return SegmindClient(self.key, self.config, cancel_check=cancel_check, on_event=on_event,
+                             user_dir=self.user_dir)
 
 
 def reserve_spend(reqs: list[GenerationRequest], *, user_dir: Path, run_id: str | None,

@@ -4,11 +4,16 @@ Segmind allows so many requests a minute per key (API.md: 5 on free, 50 on pro) 
 answers 429 past that. Whether status polls count is unconfirmed, so they do here."""
 from __future__ import annotations
 
+import logging
 import math
 import os
-import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .budget_store import BudgetStore
+
+log = logging.getLogger(__name__)
 
 PLANS = {"free": 5, "pro": 50}
 PLAN_ENV = "SEGMIND_LTX2_PLAN"
@@ -19,6 +24,7 @@ WINDOW_SECONDS = 60.0
 WINDOW_MARGIN = 0.25
 PAUSE_WITHOUT_RESET = 10.0  # a 429 that names no reset time
 _SLICE = 0.2  # the longest wait between two looks at Cancel
+STORE_RETRY_SECONDS = 10.0  # a failing shared store is tried again after this
 
 
 def per_minute_from_env() -> int:
@@ -44,7 +50,9 @@ def per_minute_from_env() -> int:
 
 class RequestBudget:
     """At most `per_minute` requests in any `window` (60 s; which also keeps within any fixed
-    per-minute window the server may count in), shared by every job of the process.
+    per-minute window the server may count in), shared by every job of the process, or, with
+    a shared `store` (core/budget_store.py), by every process on the user folder or every
+    machine of a team.
 
     Two kinds: "call" (upload, submit, result, credits, a v1 run) goes whenever the window
     has room; "poll" (a status check) always leaves room for each waiting job's result
@@ -53,75 +61,106 @@ class RequestBudget:
     waiting for the next minute. A 429 pauses every job until the reset the server gives,
     or for `pause_without_reset` seconds when it gives none.
 
-    `clock` and `sleep` are the time it reads and waits on (a test passes a simulated one)."""
+    `clock` and `sleep` are the time it reads and waits on (a test passes a simulated one);
+    `clock` is the in-process store's: a shared store keeps its own wall time. When a shared
+    store fails (its file locked too long, Redis gone mid-run), the budget carries on with
+    `fallback` (this machine's files for Redis, else this process) and tries the store again
+    after STORE_RETRY_SECONDS: a paid job's polls must never stop for it."""
 
     def __init__(self, per_minute: int, *, window: float = WINDOW_SECONDS,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  active_jobs: Callable[[], int] | None = None,
-                 pause_without_reset: float = PAUSE_WITHOUT_RESET) -> None:
+                 pause_without_reset: float = PAUSE_WITHOUT_RESET,
+                 store: "BudgetStore | None" = None, fallback: "BudgetStore | None" = None) -> None:
+        from .budget_store import MemoryBudgetStore
+
         self.per_minute = per_minute
         self.window = window + WINDOW_MARGIN
         self.pause_without_reset = pause_without_reset
-        self._clock = clock
         self._sleep = sleep
         self._active_jobs = active_jobs or (lambda: 1)
-        # When each request of the window was counted: its send time, moved to when its answer
-        # began to arrive (answered()), the latest it can have reached Segmind.
-        self._sent: list[list[float]] = []
-        self._lock = threading.Lock()
-        self._paused_until = 0.0
+        self.store: BudgetStore = store or MemoryBudgetStore(clock)
+        self._fallback = fallback
+        self._last_resort: BudgetStore = MemoryBudgetStore(clock)  # when the fallback fails too
+        self._store_failed_at: float | None = None  # monotonic time the shared store last failed
+        self._others_waiting = 0  # other processes' waiting jobs, as the store said last
 
     # -- what the transport calls --------------------------------------------------------
-    def acquire(self, kind: str = "call", cancel_check: Callable[[], None] | None = None) -> list[float]:
+    def acquire(self, kind: str = "call", cancel_check: Callable[[], None] | None = None) -> Any:
         """Block until a request of this kind may be sent, and count it as sent. Returns its
         stamp, for answered()."""
         while True:
-            with self._lock:
-                now = self._clock()
-                self._forget_old(now)
-                wait = self._paused_until - now
-                if wait <= 0:
-                    room = self.per_minute - (self._reserve() if kind == "poll" else 0)
-                    if len(self._sent) < max(1, room):
-                        stamp = [now]
-                        self._sent.append(stamp)
-                        return stamp
-                    wait = min(t for t, in self._sent) + self.window - now
+            room = self.per_minute - (self._reserve() if kind == "poll" else 0)
+            got = self._use(lambda s: s.admit(max(1, room), self.window, self._waiting_here()))
+            self._others_waiting = got.others_waiting
+            if got.stamp is not None:
+                return got.stamp
             if cancel_check is not None:
                 cancel_check()
-            self._sleep(min(_SLICE, max(0.005, wait)))
+            self._sleep(min(_SLICE, max(0.005, got.wait)))
 
     def rate_limited(self, wait_seconds: float | None) -> None:
         """A 429 arrived: every job waits until the reset the server gives (another process on
         the same key, or a plan smaller than the budget set: SEGMIND_LTX2_PLAN says which)."""
-        with self._lock:
-            now = self._clock()
-            pause = (self.pause_without_reset if wait_seconds is None or not math.isfinite(wait_seconds)
-                     else wait_seconds)
-            self._paused_until = max(self._paused_until, now + max(0.0, pause))
+        pause = (self.pause_without_reset if wait_seconds is None or not math.isfinite(wait_seconds)
+                 else wait_seconds)
+        self._use(lambda s: s.pause(max(0.0, pause)))
 
-    def answered(self, stamp: list[float] | None) -> None:
+    def answered(self, stamp: Any) -> None:
         """The request's answer began to arrive: it reached Segmind by now, so the window
         counts it from now (a slow upload is not forgotten early)."""
         if stamp:
-            with self._lock:
-                stamp[0] = max(stamp[0], self._clock())
+            try:
+                self._use(lambda s: s.answered(stamp))
+            except Exception as exc:  # moving a stamp is a courtesy: never break a paid answer for it
+                log.debug("Segmind: a request's stamp was not moved (%s)", type(exc).__name__)
+
+    def describe(self) -> str:
+        """Where the budget is kept, for status lines."""
+        return self.store.describe()
 
     # -- for the poll schedule -------------------------------------------------------------
     def active_jobs(self) -> int:
-        return self._active_jobs()
+        """Jobs waiting for a result: this process's, and others' on the same store."""
+        return self._waiting_here() + self._others_waiting
 
     def poll_floor(self) -> float:
         """The shortest gap between two polls of one job that keeps every waiting job's polls,
         together, within the budget (leaving the reserve): 1.2 s for one job on pro, 15 s on free."""
-        jobs = max(1, self._active_jobs())
+        jobs = max(1, self.active_jobs())
         return self.window * jobs / max(1, self.per_minute - self._reserve())
 
     # -- inside ----------------------------------------------------------------------------
-    def _forget_old(self, now: float) -> None:
-        self._sent = [s for s in self._sent if s[0] > now - self.window]
+    def _waiting_here(self) -> int:
+        return max(0, int(self._active_jobs()))
 
     def _reserve(self) -> int:
         """Room polls leave free: one result fetch for each waiting job, at most half the budget."""
-        return min(max(1, self._active_jobs()), self.per_minute // 2)
+        return min(max(1, self.active_jobs()), self.per_minute // 2)
+
+    def _use(self, act: Callable[["BudgetStore"], Any]) -> Any:
+        """`act` on the store, or on the fallback while the store fails."""
+        if self._fallback is None:
+            return act(self.store)
+        failed = self._store_failed_at
+        if failed is None or time.monotonic() - failed >= STORE_RETRY_SECONDS:
+            try:
+                result = act(self.store)
+            except Exception as exc:  # redis-py's errors, a file lock held too long
+                if failed is None:
+                    log.warning("Segmind LTX-2: the shared request budget in %s cannot be used (%s); "
+                                "counting in %s until it answers again.", self.store.describe(),
+                                type(exc).__name__, self._fallback.describe())
+                self._store_failed_at = time.monotonic()
+            else:
+                if failed is not None:
+                    log.warning("Segmind LTX-2: the shared request budget in %s answers again.",
+                                self.store.describe())
+                self._store_failed_at = None
+                return result
+        try:
+            return act(self._fallback)
+        except Exception as exc:  # this machine's file unusable too (a full disk, a lock held)
+            log.debug("Segmind: the fallback request budget failed too (%s)", type(exc).__name__)
+            return act(self._last_resort)

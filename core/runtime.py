@@ -1,18 +1,23 @@
 """What the generations of one process share, as one object: the request budget, the poll
 schedule, the decode turns, the job board and the uploads already made, and the waits the
 client uses. The process has one (`current()`); a host that wants separate state, or a test
-that wants fresh state and short waits, runs with another (`use(Runtime(...))`)."""
+that wants fresh state and short waits, runs with another (`use(Runtime(...))`). The request
+budget of a job with a user folder is shared wider (`budget_for`): with every process on
+that folder (a file), or with the team's machines (Redis)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 from .decode_turns import DecodeTurns
 from .job_board import JobBoard
 from .poll_schedule import PollSchedule
 from .request_budget import PAUSE_WITHOUT_RESET, WINDOW_SECONDS, RequestBudget, per_minute_from_env
+from .user_folder import UserFolder
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class Runtime:
     (a changed setting takes effect on the next job); `budget` replaces it altogether."""
 
     def __init__(self, waits: Waits | None = None, *, requests_per_minute: int | None = None,
-                 budget: RequestBudget | None = None) -> None:
+                 budget: RequestBudget | None = None, shared_budget: bool = True) -> None:
         self.waits = waits or Waits()
         self.requests_per_minute = requests_per_minute
         self.board = JobBoard()
@@ -46,6 +51,10 @@ class Runtime:
         self._budget = budget
         self._fixed_budget = budget is not None
         self._budget_lock = threading.Lock()
+        # False: every job of this runtime counts in the process's budget alone (the
+        # behaviour before issue 22; the bench's "no shared budget" run).
+        self.shared_budget = shared_budget
+        self._shared: dict[tuple[str, str, str], RequestBudget] = {}
 
     def budget(self) -> RequestBudget:
         """The one request budget of this runtime (the one it was given, if any)."""
@@ -58,6 +67,39 @@ class Runtime:
                                              pause_without_reset=self.waits.pause_without_reset)
             self._budget.per_minute = per_minute
             return self._budget
+
+    def budget_for(self, user_dir: "str | os.PathLike[str] | None", api_key: str) -> RequestBudget:
+        """The request budget of a job on `user_dir` with `api_key`: in the team's Redis when one
+        is set and answers; else in the user folder's file, shared by every process using it;
+        without a user folder, the process's own. Raises SharedStoreDown (nothing sent yet)
+        when the team's Redis is down and the setting says to refuse."""
+        if self._fixed_budget or user_dir is None or not self.shared_budget:
+            return self.budget()
+        from .budget_store import FileBudgetStore, MemoryBudgetStore
+        from .shared_store import account_tag, key_prefix, team_redis, team_settings
+
+        per_minute = self.requests_per_minute or per_minute_from_env()
+        client = team_redis(user_dir)  # SharedStoreDown: refused before anything is paid
+        tag = account_tag(api_key)
+        folder = str(Path(user_dir).resolve())
+        where = ("redis", team_settings(user_dir).redis_url, tag) if client is not None else ("file", folder, tag)
+        with self._budget_lock:
+            budget = self._shared.get(where)
+            if budget is None:
+                files = FileBudgetStore(UserFolder(user_dir).budget / f"{tag}.json")
+                if client is not None:
+                    from .budget_redis import RedisBudgetStore
+
+                    store: Any = RedisBudgetStore(client, key_prefix(api_key), where[1])
+                    fallback: Any = files
+                else:
+                    store, fallback = files, MemoryBudgetStore()
+                budget = RequestBudget(per_minute, window=self.waits.window, active_jobs=self.board.waiting,
+                                       pause_without_reset=self.waits.pause_without_reset,
+                                       store=store, fallback=fallback)
+                self._shared[where] = budget
+            budget.per_minute = per_minute
+            return budget
 
 
 _current = Runtime()

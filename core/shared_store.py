@@ -84,7 +84,7 @@ def team_settings(user_dir: "str | os.PathLike[str] | None") -> TeamSettings:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             saved = raw if isinstance(raw, dict) else {}
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no file (or no folder): no team setting saved
             pass
         except (OSError, ValueError) as exc:
             raise InvalidInputError(f"The team setting file {path} cannot be read ({exc.__class__.__name__}): "
@@ -94,6 +94,16 @@ def team_settings(user_dir: "str | os.PathLike[str] | None") -> TeamSettings:
     where = REDIS_URL_ENV if url is not None else "team.json"
     return _checked(url if url is not None else str(saved.get("redis_url") or ""),
                     when if when is not None else str(saved.get("when_redis_down") or "refuse"), where)
+
+
+def saved_redis_url(user_dir: "str | os.PathLike[str]") -> str:
+    """The address saved in team.json (not the environment's): what Settings keeps when only
+    the choice for Redis being down is changed (the page never holds the password)."""
+    try:
+        raw = json.loads(UserFolder(user_dir).team.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(raw.get("redis_url") or "") if isinstance(raw, dict) else ""
 
 
 def save_team_settings(user_dir: "str | os.PathLike[str]", redis_url: str, when_down: str) -> TeamSettings:
@@ -170,6 +180,44 @@ def team_redis(user_dir: "str | os.PathLike[str] | None") -> Any | None:
     return None
 
 
+@dataclass(frozen=True)
+class TeamStatus:
+    """Which store the team's records are in now, for the Settings panel, the jobs tab and
+    the command line's --check-key. Never the address's password (`redis_url` is shown_url)."""
+    store: str             # "files", "redis", "files (redis down)" or "refused (redis down)"
+    text: str              # one neutral sentence saying so
+    redis_url: str         # shown_url of the address in force, "" when none
+    when_down: str
+    from_env: bool         # SEGMIND_LTX2_REDIS_URL is set: it wins over team.json
+    team_file: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"store": self.store, "text": self.text, "redis_url": self.redis_url,
+                "when_redis_down": self.when_down, "from_env": self.from_env, "team_file": self.team_file}
+
+
+def team_status(user_dir: "str | os.PathLike[str]") -> TeamStatus:
+    """Where the request budget (and the team's other records) are kept now: looks at the
+    team's Redis (a ping, at most CONNECT_SECONDS) without logging a warning."""
+    settings = team_settings(user_dir)
+    team_file = str(UserFolder(user_dir).team)
+    from_env = os.environ.get(REDIS_URL_ENV) is not None
+    if not settings.shared:
+        return TeamStatus("files", f"Shared through this machine's user folder ({UserFolder(user_dir).root}): "
+                          "every process using it shares one request budget; no team Redis is set.",
+                          "", settings.when_down, from_env, team_file)
+    shown = shown_url(settings.redis_url)
+    if reachable(redis_client(settings.redis_url)):
+        return TeamStatus("redis", f"Shared through the team's Redis at {shown} (account records, request "
+                          "budget), reachable.", shown, settings.when_down, from_env, team_file)
+    if settings.when_down == "local":
+        return TeamStatus("files (redis down)", f"The team's Redis at {shown} cannot be reached: this machine's "
+                          "own records are used until it answers.", shown, settings.when_down, from_env, team_file)
+    return TeamStatus("refused (redis down)", f"The team's Redis at {shown} cannot be reached: nothing is paid "
+                      "until it answers (or choose to fall back to this machine's records).",
+                      shown, settings.when_down, from_env, team_file)
+
+
 def forget_clients() -> None:
     """Drop the cached clients (tests; a changed address)."""
     with _clients_lock:
@@ -183,4 +231,4 @@ def forget_clients() -> None:
 
 __all__ = ["REDIS_URL_ENV", "WHEN_DOWN_ENV", "MACHINE_ENV", "SharedStoreDown", "TeamSettings", "team_settings",
            "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "redis_client",
-           "reachable", "team_redis", "forget_clients"]
+           "reachable", "team_redis", "forget_clients", "TeamStatus", "team_status", "saved_redis_url"]

@@ -217,7 +217,8 @@ class Transport:
                  describe: Callable[[Any], str] | None = None,
                  session: Any = None,
                  sleep: Callable[[float], None] | None = None,
-                 budget: "RequestBudget | None" = None) -> None:
+                 budget: "RequestBudget | None" = None,
+                 user_dir: "str | os.PathLike[str] | None" = None) -> None:
         self._key = api_key
         self.settings = settings
         self._key_origins = key_origins
@@ -233,7 +234,8 @@ class Transport:
         if budget is None:
             from .runtime import current
 
-            budget = current().budget()
+            # Shared with every process on the user folder, or the team's machines (Redis).
+            budget = current().budget_for(user_dir, api_key)
         self.budget = budget
         self._abort = threading.Event()
 

@@ -8,6 +8,7 @@
     <user>/segmind/limits.json        the spend limits (core/spend_limits.py)
     <user>/segmind/reservations.json  estimates of jobs in flight, every process's (core/reservations.py)
     <user>/segmind/reservations.lock  the file lock guarding it
+    <user>/segmind/budget/            the request budget's window per account, every process's (core/budget_store.py)
     <user>/segmind/team.json          the team setting: a Redis address, what to do when it is down (core/shared_store.py)
     <user>/segmind/team_outage.json   since when ledger lines were recorded here only, Redis away (core/team_stores.py)
 
@@ -65,6 +66,10 @@ class UserFolder:
     @property
     def reservations_lock(self) -> Path:
         return self.root / "reservations.lock"
+
+    @property
+    def budget(self) -> Path:
+        return self.root / "budget"
 
     @property
     def team(self) -> Path:

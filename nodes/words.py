@@ -16,7 +16,7 @@ NODE_WORDS: dict[str, str] = {
     "find_request_id": "pick one in 'recorded_job', or copy it from the Segmind jobs panel or a node's summary",
     "spend_limits": "ComfyUI Settings > Segmind > spend limits",
     "api_key": "ComfyUI Settings > Segmind",
-    "shared_store": "ComfyUI Settings > Segmind > team (Redis address)",
+    "shared_store": "ComfyUI Settings > Segmind > Team (the team's Redis)",
 }
 
 

@@ -135,7 +135,8 @@ def test_routes_are_also_reachable_under_api_prefix_when_comfy_copies_them(tmp_p
     assert methods == sorted([("DELETE", PATH), ("GET", PATH), ("POST", PATH),
                               ("GET", "/segmind/jobs"), ("GET", "/segmind/thumb"), ("GET", "/segmind/clip"),
                               ("GET", "/segmind/limits"), ("POST", "/segmind/limits"),
-                              ("POST", "/segmind/credits/refresh")])
+                              ("POST", "/segmind/credits/refresh"),
+                              ("GET", "/segmind_ltx2/team"), ("POST", "/segmind_ltx2/team")])
     # ComfyUI 0.3.64 server.add_routes copies every RouteDef like this; a route with
     # keyword arguments (e.g. allow_head=False) raised TypeError and ComfyUI did not start.
     api_routes = web.RouteTableDef()

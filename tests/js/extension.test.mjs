@@ -26,7 +26,8 @@ globalThis.navigator ??= {};
 
 // ------------------------------------------------------------------ fake ComfyUI
 const extensions = [];
-const settingValues = { "SegmindLTX2.ApiKey": KEY }; // as if an older version had stored it
+const settingValues = { "SegmindLTX2.ApiKey": KEY, "SegmindLTX2.Team": "redis://:oldpw@h:6379/0" }; // as if stored by hand
+let serverTeam = { redis_url: "", when_redis_down: "refuse" };
 const settingSets = [];
 const listeners = {};
 const fetches = [];
@@ -74,6 +75,16 @@ const api = {
     if (route === "/segmind/limits") {
       if (init.method === "POST") serverLimits = JSON.parse(init.body);
       return { status: 200, json: async () => serverLimits };
+    }
+    if (route === "/segmind_ltx2/team") {
+      if (init.method === "POST") {
+        const body = JSON.parse(init.body);
+        serverTeam = { redis_url: body.redis_url ?? serverTeam.redis_url, when_redis_down: body.when_redis_down };
+      }
+      const shown = serverTeam.redis_url.replace(/\/\/[^@/]*@/, "//***@");
+      return { status: 200, json: async () => ({ store: serverTeam.redis_url ? "redis" : "files",
+        text: serverTeam.redis_url ? `Shared through the team's Redis at ${shown}, reachable.` : "Shared through this machine's user folder.",
+        redis_url: shown, when_redis_down: serverTeam.when_redis_down, from_env: false, team_file: "/u/segmind/team.json" }) };
     }
     if (route === "/segmind/jobs") {
       return { status: 200, json: async () => ({ live: [], past: [], spend: { today: 0.91, session: 0.91, credits: 9, limits: serverLimits } }) };
@@ -159,7 +170,7 @@ test("registers one extension with the key setting, never API_NODE", () => {
 });
 
 test("a key left in the saved settings is wiped at setup", () => {
-  assert.deepEqual(settingSets, [["SegmindLTX2.ApiKey", ""]]);
+  assert.deepEqual(settingSets, [["SegmindLTX2.ApiKey", ""], ["SegmindLTX2.Team", ""]]);
   assert.equal(settingValues["SegmindLTX2.ApiKey"], "");
 });
 
@@ -537,4 +548,28 @@ test("the Extend node's badge counts every segment by the model it picks", async
     widgets: [{ name: "width", value: 720 }, { name: "height", value: 1280 }] });
   n.onDrawForeground();
   assert.match(badge.element.text(), /Est\. ≈ \$\d\.\d{3} for 3 segments \(3 × \$0\.\d{3} at 736×1280\)/);
+});
+
+test("the team setting sends the Redis address to the route, clears the field and never stores or shows its password", async () => {
+  assert.equal(settingValues["SegmindLTX2.Team"], "", "an address stored in the settings is wiped at setup");
+  const entry = ext.settings.find((s) => s.id === "SegmindLTX2.Team");
+  assert.deepEqual(entry.category, ["Segmind", "Team", "Redis"]);
+  const setterCalls = [];
+  const root = entry.type(entry.name, (v) => setterCalls.push(v), "", {});
+  await new Promise((r) => setTimeout(r, 10));
+  const status = root.find((e) => e.getAttribute("data-testid") === "segmind-ltx2-team-status");
+  assert.match(status.textContent, /this machine's user folder/);
+  const input = root.find((e) => e.tagName === "INPUT");
+  assert.equal(input.getAttribute("type"), "password");
+  const choice = root.find((e) => e.tagName === "SELECT");
+  choice.value = "local";
+  input.value = "redis://:s3cret@team-host:6379/0";
+  root.find((e) => e.tagName === "BUTTON" && e.textContent === "Save").dispatch("click");
+  assert.equal(input.value, "", "field emptied at once");
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(serverTeam, { redis_url: "redis://:s3cret@team-host:6379/0", when_redis_down: "local" });
+  assert.match(status.textContent, /team's Redis at redis:\/\/\*\*\*@team-host:6379\/0/);
+  assert.deepEqual(setterCalls, []);
+  assert.ok(!root.text().includes("s3cret"));
+  assert.ok(!settingSets.some(([, v]) => String(v).includes("s3cret")));
 });

@@ -43,7 +43,8 @@ test("the jobs answer keeps only documented fields, same-origin thumbnails and p
   assert.equal(d.past[2].clip, null); // ".." in the subfolder is dropped
   assert.deepEqual(d.spend, { today: 0.91, session: 0.455, credits: 9.05, limits: { per_day: 2, per_run: null }, limits_error: null });
   assert.deepEqual(normalizeJobs(null), { live: [], past: [],
-    spend: { today: null, session: null, credits: null, limits: { per_day: null, per_run: null }, limits_error: null } });
+    spend: { today: null, session: null, credits: null, limits: { per_day: null, per_run: null }, limits_error: null },
+    team: { store: null, text: "", warn: false } });
   const withError = normalizeJobs({ spend: { limits_error: "limits.json is not valid JSON: fix or delete it" } });
   assert.equal(spendLines(withError.spend).limits, "Limits: limits.json is not valid JSON: fix or delete it");
   assert.equal(sameOriginPath("//evil.example/x"), null);
@@ -162,4 +163,11 @@ test("the limits controller reports a missing route and an unreachable server", 
   assert.match((await down.load()).message, /Could not reach the ComfyUI server: Failed to fetch/);
   const refused = createLimitsController({ request: async () => ({ status: 400, data: { error: "per_day must be a number" } }) });
   assert.equal((await refused.load()).message, "per_day must be a number");
+});
+
+test("the team line says where records are shared, warning when the team's Redis is down", () => {
+  const shared = normalizeJobs({ team: { store: "redis", text: "Shared through the team's Redis at redis://***@h:6379/0" } });
+  assert.deepEqual(shared.team, { store: "redis", text: "Shared through the team's Redis at redis://***@h:6379/0", warn: false });
+  assert.equal(normalizeJobs({ team: { store: "files (redis down)", text: "down" } }).team.warn, true);
+  assert.deepEqual(normalizeJobs({ team: { store: 5, text: {} } }).team, { store: null, text: "", warn: false });
 });

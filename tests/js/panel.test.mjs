@@ -271,3 +271,19 @@ test("limit fields load the server's limits, save on Enter, and show errors", as
   await settle();
   assert.deepEqual(posts.at(-1), { per_day: null, per_run: 0.4 });
 });
+
+test("the tab says where the records are shared, in amber when the team's Redis is down", async () => {
+  answer = { status: 200, data: { ...JOBS(), team: { store: "redis", text: "Shared through the team's Redis at redis://***@h:6379/0, reachable." } } };
+  const panel = makePanel();
+  const container = new FakeElement("div");
+  panel.render(container);
+  await settle();
+  const line = container.children[0].byTestId("segmind-team");
+  assert.match(line.textContent, /team's Redis at redis:\/\/\*\*\*@h:6379\/0/);
+  assert.equal(line.style.color, "");
+  answer = { status: 200, data: { ...JOBS(), team: { store: "files (redis down)", text: "The team's Redis cannot be reached." } } };
+  await panel.refresh();
+  assert.match(line.textContent, /cannot be reached/);
+  assert.match(line.style.color, /amber/);
+  panel.destroy();
+});

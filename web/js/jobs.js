@@ -96,7 +96,16 @@ export function normalizeJobs(data) {
       limits: { per_day: num(limits.per_day), per_run: num(limits.per_run) },
       limits_error: str(spend.limits_error),
     },
+    team: teamLine(d.team),
   };
+}
+
+/** Where the records (request budget, ...) are shared: {store, text}; text "" when unknown. */
+export function teamLine(team) {
+  const t = team && typeof team === "object" ? team : {};
+  const store = typeof t.store === "string" ? t.store : null;
+  const text = typeof t.text === "string" ? t.text : "";
+  return { store, text, warn: store !== null && store !== "files" && store !== "redis" };
 }
 
 /** "736×1280 · 185 frames"; "" when unknown. */

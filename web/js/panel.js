@@ -72,6 +72,8 @@ export function createJobsPanel(deps) {
     const session = h("span", { "data-testid": "segmind-spend-session", style: { fontWeight: "600", textAlign: "right" } });
     const credits = h("span", { "data-testid": "segmind-credits", style: { fontWeight: "600", textAlign: "right" } });
     const limits = h("div", { "data-testid": "segmind-limits", style: { ...MUTED, whiteSpace: "normal", flex: "1" } });
+    // Where the request budget and the records are shared: this machine's files or the team's Redis.
+    const team = h("div", { "data-testid": "segmind-team", style: { ...MUTED, whiteSpace: "normal", marginTop: "4px" } });
     const error = h("div", { "data-testid": "segmind-panel-error", style: { color: "var(--p-red-400, #e66)", display: "none", whiteSpace: "normal", fontSize: "12px", marginTop: "6px" } });
     const liveTitle = h("div", { className: "segmind-panel-h", style: { fontWeight: "600", margin: "10px 0 4px" } });
     const live = h("div", { "data-testid": "segmind-live" });
@@ -98,13 +100,14 @@ export function createJobsPanel(deps) {
         cell("Credits left"), credits, refreshCredits,
       ]),
       h("div", { style: { display: "flex", alignItems: "center", gap: "4px", marginTop: "4px" } }, [limits, settingsLink]),
+      team,
     ]);
     const el = h("div", {
       className: "segmind-jobs-panel",
       "data-testid": "segmind-jobs-panel",
       style: { padding: "8px", height: "100%", overflowY: "auto", boxSizing: "border-box", font: "13px/1.35 system-ui, sans-serif", color: "var(--fg-color, #ddd)" },
     }, [header, box, error, liveTitle, live, pastTitle, past]);
-    return { el, today, session, credits, limits, error, liveTitle, live, pastTitle, past };
+    return { el, today, session, credits, limits, team, error, liveTitle, live, pastTitle, past };
   }
 
   function showError(text) {
@@ -119,6 +122,9 @@ export function createJobsPanel(deps) {
     parts.session.textContent = s.session;
     parts.credits.textContent = s.creditsLeft;
     parts.limits.textContent = s.limits;
+    parts.team.textContent = data.team?.text ?? "";
+    parts.team.style.display = data.team?.text ? "block" : "none";
+    parts.team.style.color = data.team?.warn ? "var(--p-amber-400, #db4)" : "";
   }
 
   function renderLive() {

@@ -15,6 +15,8 @@
 //    pack's route and never stores it in the browser's settings (see key_settings.js);
 //  * the spend limits (per day, per queued run) in the settings dialog, kept by the pack's
 //    route, not by the browser (jobs.js, panel.js);
+//  * the team setting (Segmind > Team): the team's Redis address and what to do when it is
+//    down, sent to the pack's route, its password never kept or shown here (team_settings.js);
 //  * a "Segmind" sidebar tab: live jobs, past jobs and spend (panel.js), through the front
 //    end's extensionManager.registerSidebarTab (front end 1.3.9 and later; skipped, with a
 //    console note, on a front end without it);
@@ -22,8 +24,8 @@
 //  * old workflows: the values of the pack's former, wider node face are moved onto the
 //    lean face's widgets when a workflow loads (migrate.js).
 //
-// The logic lives in small pure modules (cost.js, format.js, key_settings.js, jobs.js,
-// migrate.js) and a DOM module (panel.js) that the tests in tests/js/ import; this file
+// The logic lives in small pure modules (cost.js, format.js, key_settings.js, team_settings.js,
+// jobs.js, migrate.js) and a DOM module (panel.js) that the tests in tests/js/ import; this file
 // only wires them to ComfyUI.
 
 import { app } from "../../../scripts/app.js";
@@ -41,6 +43,7 @@ import {
   createKeyController,
   sanitizeStoredValue,
 } from "./key_settings.js";
+import { TEAM_SETTING_ID, TEAM_PLACEHOLDER, TEAM_ROUTE, WHEN_DOWN_CHOICES, createTeamController } from "./team_settings.js";
 
 const EXT_NAME = "Segmind.LTX2";
 const PROP = "segmind_ltx2_last"; // node.properties key: last clip's file info and result
@@ -691,6 +694,73 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
   return root;
 }
 
+// The team setting: the team's Redis address and what to do when it is down, kept by the
+// pack's route in user/segmind/team.json. Like the key, it never reaches the settings store
+// (its value stays the placeholder), and the page never holds the address's password.
+function renderTeamSetting(_name, _setValueUnused, _value, _attrs) {
+  const status = el("div", {
+    "data-testid": "segmind-ltx2-team-status",
+    style: { fontSize: "0.9em", marginBottom: "6px", whiteSpace: "normal", maxWidth: "34em" },
+    text: "Checking…",
+  });
+  const input = el("input", {
+    type: "password",
+    autocomplete: "off",
+    spellcheck: "false",
+    name: "segmind-ltx2-redis-entry",
+    "data-lpignore": "true",
+    "data-1p-ignore": "true",
+    placeholder: "redis://host:6379/0 (empty: keep the saved address)",
+    "aria-label": "The team's Redis address",
+    style: { flex: "1", minWidth: "14em", padding: "4px 6px" },
+  });
+  const choice = el("select", { "aria-label": "When the team's Redis is down", style: { padding: "4px 6px" } });
+  for (const [value, label] of WHEN_DOWN_CHOICES) choice.append(el("option", { value, text: `When Redis is down: ${label}` }));
+  const save = el("button", { type: "button", text: "Save", className: "p-button p-component p-button-sm" });
+  const clear = el("button", { type: "button", text: "Use no Redis", className: "p-button p-component p-button-sm p-button-secondary" });
+  const row = el("div", { style: { display: "flex", gap: "6px", alignItems: "center", flexWrap: "wrap" } }, [input, save, clear]);
+  const note = el("div", {
+    style: { fontSize: "0.8em", opacity: "0.75", marginTop: "6px", whiteSpace: "normal", maxWidth: "34em" },
+    text:
+      "One Redis for every machine on this Segmind key: the request budget, 429 pauses and the team's records are shared " +
+      "there. Without it, the processes of this machine share them through its user folder. Saved on this ComfyUI server " +
+      "(user/segmind/team.json); the address's password is never sent back to this page.",
+  });
+  const root = el("div", { "data-testid": "segmind-ltx2-team" }, [status, row, el("div", { style: { marginTop: "6px" } }, [choice]), note]);
+  const colors = { ok: "var(--p-green-400, #6c6)", warn: "var(--p-amber-400, #db4)", error: "var(--p-red-400, #e66)" };
+  const controller = createTeamController({
+    request: (method, body) => jsonRequest(method, TEAM_ROUTE, body),
+    onChange: (s) => {
+      const busy = s.phase === "loading" || s.phase === "saving";
+      save.disabled = busy;
+      clear.disabled = busy || !s.status?.redis_url;
+      status.textContent = busy ? (s.phase === "saving" ? "Saving…" : "Checking…") : s.message;
+      status.style.color = busy ? "" : colors[s.level] ?? "";
+      if (s.status) {
+        choice.value = s.status.when_redis_down;
+        input.placeholder = s.status.redis_url ? `${s.status.redis_url} (empty: keep it)` : "redis://host:6379/0";
+      }
+    },
+  });
+  const doSave = () => {
+    const text = input.value;
+    input.value = ""; // the address (and any password in it) leaves the page once sent
+    void controller.save(text, choice.value);
+  };
+  save.addEventListener("click", doSave);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      doSave();
+    }
+  });
+  clear.addEventListener("click", () => {
+    if (confirm("Stop using the team's Redis on this ComfyUI server (this machine's records only)?")) void controller.clear(choice.value);
+  });
+  void controller.refresh();
+  return root;
+}
+
 // Spend limits: one controller for both fields, talking to the pack's route; the settings
 // store only ever holds the placeholder (the server's limits.json is the one truth, and
 // the Python side enforces it).
@@ -889,6 +959,16 @@ if (!alreadyRegistered) app.registerExtension({
       defaultValue: SETTING_PLACEHOLDER,
     },
     ...LIMIT_SETTINGS,
+    {
+      id: TEAM_SETTING_ID,
+      category: ["Segmind", "Team", "Redis"],
+      name: "The team's Redis (many machines, one account)",
+      tooltip:
+        "Where machines sharing this Segmind key share the request budget and records. Stored on the ComfyUI server " +
+        "(user/segmind/team.json); SEGMIND_LTX2_REDIS_URL, when set, wins. See docs/team.md.",
+      type: renderTeamSetting,
+      defaultValue: TEAM_PLACEHOLDER,
+    },
   ],
 
   async setup() {
@@ -897,6 +977,9 @@ if (!alreadyRegistered) app.registerExtension({
       const settings = app.extensionManager?.setting;
       const fix = sanitizeStoredValue(settings?.get?.(SETTING_ID));
       if (fix !== null) await settings.set(SETTING_ID, fix);
+      // Nor an address with its password (the team setting is kept by the server, not here).
+      const team = settings?.get?.(TEAM_SETTING_ID);
+      if (team !== undefined && team !== null && team !== TEAM_PLACEHOLDER) await settings.set(TEAM_SETTING_ID, TEAM_PLACEHOLDER);
     } catch (err) {
       console.warn(`[${EXT_NAME}] could not check the key setting:`, err);
     }
