@@ -16,9 +16,11 @@ _SLICE = 0.2  # the longest sleep between two looks at Cancel and at other jobs'
 
 class PollSchedule:
     """What the jobs of one process share about polling: the learned run-time factor, how
-    many jobs completed (a completion wakes the others near their end), each job's phase."""
+    many jobs completed (a completion wakes the others near their end), each job's phase.
+    `clock` places the jobs' turns (a test passes a simulated one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._factor: float | None = None
         self._completions = 0
@@ -61,7 +63,7 @@ class PollSchedule:
             return gap
         jobs = max(1, budget.active_jobs())
         offset = (self._phase() % jobs) * floor / jobs
-        now = time.monotonic()
+        now = self._clock()
         turn = math.ceil((now + gap - offset) / floor) * floor + offset
         return max(gap, turn - now)
 
