@@ -14,14 +14,14 @@ from typing import Any
 from .budget_store import Admission, participant_name
 from .shared_store import machine_name, shown_url
 
-# KEYS: sent, paused, waiting. ARGV: room, window, stamp id, participant, jobs waiting here.
-_ADMIT = """
+# Both scripts below begin so: KEYS[3] waiting, ARGV[2] window, ARGV[4] participant, ARGV[5] its
+# jobs waiting; notes this participant's count, forgets counts not renewed within the window,
+# and leaves `others` (the other participants' jobs), `now` and `keep_ms`.
+_WAITING = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local room = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local keep_ms = math.ceil(window * 1000) + 1000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local others = 0
 local all = redis.call('HGETALL', KEYS[3])
 for i = 1, #all, 2 do
@@ -40,6 +40,12 @@ else
   redis.call('HDEL', KEYS[3], ARGV[4])
 end
 redis.call('PEXPIRE', KEYS[3], keep_ms)
+"""
+
+# KEYS: sent, paused, waiting. ARGV: room, window, stamp id, participant, jobs waiting here.
+_ADMIT = _WAITING + """
+local room = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if paused > now then
   return {0, string.format('%.6f', paused - now), others}
@@ -51,6 +57,11 @@ if redis.call('ZCARD', KEYS[1]) < room then
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, string.format('%.6f', tonumber(oldest[2]) + window - now), others}
+"""
+
+# KEYS: sent, paused, waiting. ARGV: (unused), window, (unused), participant, jobs waiting here.
+_REPORT = _WAITING + """
+return others
 """
 
 # KEYS: sent. ARGV: stamp id.
@@ -88,6 +99,7 @@ class RedisBudgetStore:
         self.url = url
         self.me = f"{machine_name()}:{participant_name()}"
         self._admit = client.register_script(_ADMIT)
+        self._report = client.register_script(_REPORT)
         self._answered = client.register_script(_ANSWERED)
         self._pause = client.register_script(_PAUSE)
 
@@ -100,6 +112,10 @@ class RedisBudgetStore:
         if int(ok):
             return Admission(stamp, 0.0, int(others))
         return Admission(None, float(wait), int(others))
+
+    def report(self, waiting_here: int, window: float) -> int:
+        return int(self._report(keys=self.keys, args=[0, repr(float(window)), "", self.me,
+                                                      max(0, int(waiting_here))]))
 
     def answered(self, stamp: Any) -> None:
         if stamp:

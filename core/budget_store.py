@@ -42,6 +42,11 @@ class BudgetStore(Protocol):
         when fewer than `room` stamps remain, add one stamped now. Also note that this
         participant has `waiting_here` jobs waiting for a result."""
 
+    def report(self, waiting_here: int, window: float) -> int:
+        """Note this participant's `waiting_here` without sending anything (its jobs ended or
+        began: others must not keep room for jobs it no longer has), and return the jobs
+        other participants wait for, as admit() would."""
+
     def answered(self, stamp: Any) -> None:
         """The request's answer began to arrive: its stamp moves to now (never back)."""
 
@@ -78,6 +83,9 @@ class MemoryBudgetStore:
                 self._sent.append(stamp)
                 return Admission(stamp, 0.0)
             return Admission(None, min(s[0] for s in self._sent) + window - now)
+
+    def report(self, waiting_here: int, window: float) -> int:
+        return 0  # one process: its own count is read where it is kept
 
     def answered(self, stamp: Any) -> None:
         if isinstance(stamp, list) and stamp:  # another store's stamp (before a fallback) is not ours
@@ -117,11 +125,7 @@ class FileBudgetStore:
             now = self.clock()
             sent: dict[str, float] = {k: t for k, t in state["sent"].items() if t > now - window}
             state["sent"] = sent
-            waiting = {k: v for k, v in state["waiting"].items() if k != self.me and v[1] > now - window}
-            others = sum(v[0] for v in waiting.values())
-            if waiting_here:
-                waiting[self.me] = [waiting_here, now]
-            state["waiting"] = waiting
+            others = self._note_waiting(state, waiting_here, window, now)
             wait = state["paused_until"] - now
             if wait > 0:
                 return Admission(None, wait, others)
@@ -130,6 +134,20 @@ class FileBudgetStore:
                 sent[stamp] = now
                 return Admission(stamp, 0.0, others)
             return Admission(None, min(sent.values()) + window - now, others)
+
+    def report(self, waiting_here: int, window: float) -> int:
+        with self._locked() as state:
+            return self._note_waiting(state, waiting_here, window, self.clock())
+
+    def _note_waiting(self, state: dict[str, Any], waiting_here: int, window: float, now: float) -> int:
+        """Write this participant's waiting jobs into `state`; return the others' (a count
+        not renewed within the window is a process gone without saying)."""
+        waiting = {k: v for k, v in state["waiting"].items() if k != self.me and v[1] > now - window}
+        others = sum(v[0] for v in waiting.values())
+        if waiting_here:
+            waiting[self.me] = [waiting_here, now]
+        state["waiting"] = waiting
+        return others
 
     def answered(self, stamp: Any) -> None:
         if not stamp:

@@ -6,9 +6,10 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 ENDED_STATES = ("done", "failed", "cancelled")
+WAITING_STATES = ("queued", "processing")  # a result fetch still to come
 KEEP_ENDED_SECONDS = 600.0
 
 
@@ -44,6 +45,13 @@ class JobBoard:
         self._jobs: dict[str, JobRecord] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, on_waiting_change: Callable[[], None]) -> None:
+        """Call `on_waiting_change()` whenever the count of waiting() jobs changes (the request
+        budget tells the other processes on its store)."""
+        with self._lock:
+            self._watchers.append(on_waiting_change)
 
     def add(self, **fields: Any) -> JobRecord:
         job = JobRecord(key=f"job-{next(self._ids)}", **fields)
@@ -54,15 +62,19 @@ class JobBoard:
 
     def update(self, job: JobRecord, **fields: Any) -> None:
         with self._lock:
+            was_waiting = job.state in WAITING_STATES
             for name, value in fields.items():
                 setattr(job, name, value)
             if job.state in ENDED_STATES and job.ended is None:
                 job.ended = time.time()
+            watchers = list(self._watchers) if was_waiting != (job.state in WAITING_STATES) else []
+        for watcher in watchers:  # outside the lock: a watcher may write to a shared store
+            watcher()
 
     def waiting(self) -> int:
         """Jobs that will still need a result fetch: for the budget's reserve."""
         with self._lock:
-            return sum(1 for j in self._jobs.values() if j.state in ("queued", "processing"))
+            return sum(1 for j in self._jobs.values() if j.state in WAITING_STATES)
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:

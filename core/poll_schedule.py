@@ -26,6 +26,7 @@ class PollSchedule:
         self._completions = 0
         self._phases: dict[int, int] = {}
         self._phase_count = itertools.count()
+        self._turn = threading.local()  # this thread's last gap: its own part, and the budget that set its floor
 
     def expected_with_learning(self, expected: float) -> float:
         """The expected run time, corrected by how long this process's finished jobs really took
@@ -59,8 +60,10 @@ class PollSchedule:
         # share/jobs seconds; the first to see its clip done wakes the others (sleep()).
         share = getattr(budget, "poll_floor", None)  # a budget that spaces no polls has none
         floor = share() if callable(share) else 0.0
+        self._turn.own, self._turn.budget = gap, None
         if floor <= gap:
             return gap
+        self._turn.budget = budget
         jobs = max(1, budget.active_jobs())
         offset = (self._phase() % jobs) * floor / jobs
         now = self._clock()
@@ -69,11 +72,15 @@ class PollSchedule:
 
     def sleep(self, seconds: float, *, elapsed: float, expected: float,
               sleep: Callable[[float], None]) -> bool:
-        """Sleep until the next poll, waking early (True) when another job completed while this
-        one is near its own end. `sleep(s)` sleeps s seconds and raises on Cancel."""
+        """Sleep until the next poll (the last gap() of this thread), waking early (True) when
+        another job completed while this one is near its own end, or when the budget's floor
+        that set the gap fell: jobs ended (here or in another process) and left their share
+        of the polls to the ones still waiting. `sleep(s)` sleeps s seconds and raises on Cancel."""
         with self._lock:
             seen = self._completions
         near_end = 0.6 * self.expected_with_learning(expected)
+        own = getattr(self._turn, "own", seconds)
+        budget = getattr(self._turn, "budget", None)
         slept = 0.0  # counted by slices, so a test's instant `sleep` ends it at once
         while slept < seconds:
             step = min(_SLICE, seconds - slept)
@@ -83,7 +90,18 @@ class PollSchedule:
                 with self._lock:
                     if self._completions != seen:
                         return True
+            if budget is not None and slept >= own and self._floor_fell(budget, slept):
+                return True
         return False
+
+    @staticmethod
+    def _floor_fell(budget: Any, slept: float) -> bool:
+        """This job has waited out the floor the budget sets now (read again from its store at
+        most once a second): its turn among fewer jobs has come."""
+        look = getattr(budget, "look_again", None)
+        if callable(look):
+            look()
+        return slept >= budget.poll_floor()
 
     def _phase(self) -> int:
         """This job's turn among the jobs polling at once (each job waits on a thread of its own)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -25,6 +26,7 @@ WINDOW_MARGIN = 0.25
 PAUSE_WITHOUT_RESET = 10.0  # a 429 that names no reset time
 _SLICE = 0.2  # the longest wait between two looks at Cancel
 STORE_RETRY_SECONDS = 10.0  # a failing shared store is tried again after this
+LOOK_AGAIN_SECONDS = 1.0  # a sleeping job reads the others' waiting jobs at most this often
 
 
 def per_minute_from_env() -> int:
@@ -58,7 +60,10 @@ class RequestBudget:
     has room; "poll" (a status check) always leaves room for each waiting job's result
     fetch, and each job spaces its polls by poll_floor(), so that many jobs together poll
     within the budget instead of filling the window early and leaving finished clips
-    waiting for the next minute. A 429 pauses every job until the reset the server gives,
+    waiting for the next minute. Each process says when its count of waiting jobs changes
+    (note_waiting, from the job board), and a sleeping job reads the others' count again
+    (look_again): the reserve and the floor follow the jobs really waiting, so the room of
+    jobs that ended elsewhere goes to the ones still waiting. A 429 pauses every job until the reset the server gives,
     or for `pause_without_reset` seconds when it gives none.
 
     `clock` and `sleep` are the time it reads and waits on (a test passes a simulated one);
@@ -85,6 +90,9 @@ class RequestBudget:
         self._last_resort: BudgetStore = MemoryBudgetStore(clock)  # when the fallback fails too
         self._store_failed_at: float | None = None  # monotonic time the shared store last failed
         self._others_waiting = 0  # other processes' waiting jobs, as the store said last
+        self._clock = clock
+        self._looked_at: float | None = None  # `clock` time the store was last read
+        self._look_lock = threading.Lock()
 
     # -- what the transport calls --------------------------------------------------------
     def acquire(self, kind: str = "call", cancel_check: Callable[[], None] | None = None) -> Any:
@@ -94,6 +102,7 @@ class RequestBudget:
             room = self.per_minute - (self._reserve() if kind == "poll" else 0)
             got = self._use(lambda s: s.admit(max(1, room), self.window, self._waiting_here()))
             self._others_waiting = got.others_waiting
+            self._looked_at = self._clock()
             if got.stamp is not None:
                 return got.stamp
             if cancel_check is not None:
@@ -125,6 +134,17 @@ class RequestBudget:
         """Jobs waiting for a result: this process's, and others' on the same store."""
         return self._waiting_here() + self._others_waiting
 
+    def note_waiting(self) -> None:
+        """This process's count of waiting jobs changed (the job board calls this): the other
+        processes must stop keeping room for jobs that ended here, even if this process sends
+        nothing more."""
+        self._look(lambda: True)
+
+    def look_again(self, max_age: float = LOOK_AGAIN_SECONDS) -> None:
+        """Read the other processes' waiting jobs again if the store was last read more than
+        `max_age` ago (a job sleeping until its turn, while others' jobs may have ended)."""
+        self._look(lambda: self._looked_at is None or self._clock() - self._looked_at >= max_age)
+
     def poll_floor(self) -> float:
         """The shortest gap between two polls of one job that keeps every waiting job's polls,
         together, within the budget (leaving the reserve): 1.2 s for one job on pro, 15 s on free."""
@@ -132,6 +152,16 @@ class RequestBudget:
         return self.window * jobs / max(1, self.per_minute - self._reserve())
 
     # -- inside ----------------------------------------------------------------------------
+    def _look(self, due: Callable[[], bool]) -> None:
+        with self._look_lock:
+            if not due():
+                return
+            self._looked_at = self._clock()
+        try:
+            self._others_waiting = int(self._use(lambda s: s.report(self._waiting_here(), self.window)))
+        except Exception as exc:  # a courtesy to other jobs: never break a job or its board for it
+            log.debug("Segmind: the waiting jobs were not read from the request budget (%s)", type(exc).__name__)
+
     def _waiting_here(self) -> int:
         return max(0, int(self._active_jobs()))
 

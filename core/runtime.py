@@ -50,6 +50,8 @@ class Runtime:
         self.uploads_lock = threading.Lock()
         self._budget = budget
         self._fixed_budget = budget is not None
+        if budget is not None:
+            self.board.watch(budget.note_waiting)
         self._budget_lock = threading.Lock()
         # False: every job of this runtime counts in the process's budget alone (the
         # behaviour before issue 22; the bench's "no shared budget" run).
@@ -65,6 +67,7 @@ class Runtime:
             if self._budget is None:
                 self._budget = RequestBudget(per_minute, window=self.waits.window, active_jobs=self.board.waiting,
                                              pause_without_reset=self.waits.pause_without_reset)
+                self.board.watch(self._budget.note_waiting)
             self._budget.per_minute = per_minute
             return self._budget
 
@@ -98,6 +101,7 @@ class Runtime:
                                        pause_without_reset=self.waits.pause_without_reset,
                                        store=store, fallback=fallback)
                 self._shared[where] = budget
+                self.board.watch(budget.note_waiting)  # other processes learn when its jobs end
             budget.per_minute = per_minute
             return budget
 
