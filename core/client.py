@@ -442,8 +442,10 @@ class SegmindClient:
         info = RunInfo(request_id=job.request_id)
         if time.time() - job.submitted_at < 1.0:
             # Just accepted (the answer said QUEUED): the first look can wait for the schedule.
-            self._t.sleep(polls.gap(elapsed=0.0, expected=expected_seconds, first=self.config.poll_interval,
-                                    longest=self.config.poll_interval_max, budget=self._t.budget))
+            # Slept as every later gap, so a floor that falls meanwhile (jobs ended) wakes it.
+            polls.sleep(polls.gap(elapsed=0.0, expected=expected_seconds, first=self.config.poll_interval,
+                                  longest=self.config.poll_interval_max, budget=self._t.budget),
+                        elapsed=0.0, expected=expected_seconds, sleep=self._t.sleep)
         while True:
             resp = self._t.request("GET", f"{api}/v2/requests/{rid}/status", stage="status check",
                                    billed=False, request_id=job.request_id, kind="poll")
