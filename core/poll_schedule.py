@@ -60,7 +60,7 @@ class PollSchedule:
         # share/jobs seconds; the first to see its clip done wakes the others (sleep()).
         share = getattr(budget, "poll_floor", None)  # a budget that spaces no polls has none
         floor = share() if callable(share) else 0.0
-        self._turn.own, self._turn.budget = gap, None
+        self._turn.own, self._turn.budget, self._turn.floor = gap, None, floor
         if floor <= gap:
             return gap
         self._turn.budget = budget
@@ -81,6 +81,7 @@ class PollSchedule:
         near_end = 0.6 * self.expected_with_learning(expected)
         own = getattr(self._turn, "own", seconds)
         budget = getattr(self._turn, "budget", None)
+        floor = getattr(self._turn, "floor", 0.0)
         slept = 0.0  # counted by slices, so a test's instant `sleep` ends it at once
         while slept < seconds:
             step = min(_SLICE, seconds - slept)
@@ -90,18 +91,20 @@ class PollSchedule:
                 with self._lock:
                     if self._completions != seen:
                         return True
-            if budget is not None and slept >= own and self._floor_fell(budget, slept):
+            if budget is not None and slept >= own and self._floor_fell(budget, floor, slept):
                 return True
         return False
 
     @staticmethod
-    def _floor_fell(budget: Any, slept: float) -> bool:
-        """This job has waited out the floor the budget sets now (read again from its store at
-        most once a second): its turn among fewer jobs has come."""
+    def _floor_fell(budget: Any, floor: float, slept: float) -> bool:
+        """The budget's floor (its store read again at most once a second) fell below the one
+        that set this gap, and this job has waited the new one out: its turn among fewer jobs
+        has come. While the floor stands, the job keeps its turn (the jobs stay spread)."""
         look = getattr(budget, "look_again", None)
         if callable(look):
             look()
-        return slept >= budget.poll_floor()
+        now = budget.poll_floor()
+        return now < floor and slept >= now
 
     def _phase(self) -> int:
         """This job's turn among the jobs polling at once (each job waits on a thread of its own)."""
