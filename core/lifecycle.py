@@ -278,6 +278,7 @@ class Generation:
         self._stop = threading.Event()        # the caller asked the job to stop (Cancel)
         self._caller_cancel: Callable[[], bool] = lambda: False
         self._detached = threading.Event()    # the caller stopped waiting: no more events to it
+        self._flight: FlightLock | None = None  # the request's lock, held by the job's worker
         self._committed = False               # a billed request is unanswered, or a billed v1 clip landing
         self._v1_billed = False               # a v1 answer has begun: its clip runs to its end
         self._done = threading.Event()
@@ -470,6 +471,7 @@ class Generation:
 
     # -- the job's side (its worker) ----------------------------------------------------------
     def _work(self, flight: FlightLock) -> None:
+        self._flight = flight
         try:
             clip = self._generate()
             flight.publish(clip)
@@ -548,6 +550,8 @@ class Generation:
             name = next(f.name for f in descriptor(self.req.model).media_fields if f.media == "video")
             body[name] = clip_reference(self.client, self.req.video)
         self.client.check_cancel()
+        if self._flight is not None:  # a team's lease that ran out meanwhile: stop before paying
+            self._flight.still_ours()
         return body
 
     def _run_sync(self) -> ClipResult:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import Action, SegmindError
 from .flight_lock import FlightLock
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ def lease_seconds() -> float:
     except ValueError:
         value = DEFAULT_LEASE
     return min(max(value, 0.5), 3600.0)
+
+
+class TeamLockLost(SegmindError):
+    """The team's lock on a request ran out before this machine paid for it: stopped unpaid."""
+    billed = False
 
 
 class TeamFlightLock(FlightLock):
@@ -89,6 +95,33 @@ class TeamFlightLock(FlightLock):
                                 "lease of %.0f s ran out); another machine may make it too.", self.lease)
                     return
                 log.debug("Segmind: could not renew the team's lock (%s).", exc)
+
+    def still_ours(self) -> None:
+        """Just before a billed request is sent: the team's lock is still this machine's, its
+        lease renewed now. A lease that ran out (Redis out of reach from here for longer than
+        it, this process suspended) may have let another machine take the request and pay for
+        it: this one stops unpaid (TeamLockLost) rather than pay a second time."""
+        from redis.exceptions import LockNotOwnedError, RedisError
+
+        lock = self._remote
+        if lock is None:
+            return  # held on this machine only (Redis down, "local")
+        try:
+            lock.reacquire()
+        except LockNotOwnedError:
+            raise TeamLockLost(
+                f"This machine's hold on the team's lock for this request ran out before it was paid for (the "
+                f"team's Redis was out of reach from here for longer than the lease of {self.lease:.0f} s, or "
+                f"this process was paused), so another machine may be making it: this run stopped before "
+                f"paying, and nothing was billed for it. {Action.RUN_AGAIN}: it collects the other "
+                f"machine's clip, or makes it.") from None
+        except RedisError as exc:
+            if self.refuse_when_down:
+                from .shared_store import SharedStoreDown, down_message, team_settings
+
+                raise SharedStoreDown(down_message(team_settings(self.user_dir))) from None
+            log.warning("Segmind: the team's Redis cannot be reached (%s); this request is paid for holding "
+                        "this machine's lock only.", type(exc).__name__)
 
     def release(self) -> None:
         if not self.held:
