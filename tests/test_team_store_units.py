@@ -112,6 +112,17 @@ def test_write_back_is_idempotent(client, tmp_path):
     assert team_ledger.TeamLedger(tmp_path / "b", client, PREFIX, "b").spent_today() == pytest.approx(0.5)
 
 
+def test_a_written_back_older_job_never_replaces_the_requests_newer_flight_record(client, tmp_path):
+    """The same request paid twice over time: job r-old (this machine, recorded here only while
+    Redis was away) and, later, job r-new (another machine). Writing r-old back must leave the
+    request's flight record on r-new, the job a waiter collects (r-old may be past Segmind's hour)."""
+    now = time.time()
+    team_ledger.mirror_line(client, PREFIX, line("r-new", now - 10, 0.5))
+    team_ledger.mirror_line(client, PREFIX, line("r-old", now - 4000, 0.5))  # the write-back
+    assert team_ledger.flight_record(client, PREFIX, "f" * 64).request_id == "r-new"
+    assert client.hlen(f"{PREFIX}ledger") == 2  # both jobs are in the team's ledger
+
+
 def test_the_key_is_redacted_from_what_goes_to_redis(client, tmp_path):
     key = "not-shaped-like-a-key-42"
     led = team_ledger.TeamLedger(tmp_path, client, PREFIX, "m", key)
