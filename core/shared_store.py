@@ -18,8 +18,10 @@ import os
 import socket
 import sys
 import threading
+import time
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import Action, InvalidInputError, SegmindError
@@ -155,6 +157,47 @@ def account_tag(api_key: str) -> str:
 def key_prefix(api_key: str) -> str:
     """Every Redis key of this account starts with this."""
     return f"{KEY_ROOT}:{account_tag(api_key)}:"
+
+
+def _pid_space() -> str:
+    """This host name plus, on Linux, its pid namespace: where a pid names the same process
+    (two containers on host networking share a host name, not their processes)."""
+    host = socket.gethostname()
+    try:
+        return f"{host}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:  # not Linux: the host name alone
+        return host
+
+
+PID_SPACE = _pid_space()
+# This process among every process of the team (reservations' owner, the live jobs' publisher).
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def keep_doing(slot: tuple[Any, ...], name: str, every: float, act: Callable[[], None]) -> None:
+    """`act()` now and then every `every` seconds, on one daemon thread per `slot` for the life
+    of the process (a lease kept alive, the live jobs published). A failure (Redis away) is
+    logged and tried again next time."""
+    with _keepers_lock:
+        thread = _keepers.get(slot)
+        if thread is not None and thread.is_alive():
+            return
+
+        def run() -> None:
+            while True:
+                try:
+                    act()
+                except Exception as exc:
+                    log.debug("Segmind: %s failed this time (%s).", name, exc)
+                time.sleep(every)
+
+        thread = threading.Thread(target=run, daemon=True, name=f"segmind-{name}")
+        _keepers[slot] = thread
+        thread.start()
+
+
+_keepers: dict[tuple[Any, ...], threading.Thread] = {}
+_keepers_lock = threading.Lock()
 
 
 def machine_name() -> str:
@@ -319,5 +362,5 @@ def forget_clients() -> None:
 
 
 __all__ = ["REDIS_URL_ENV", "WHEN_DOWN_ENV", "MACHINE_ENV", "SharedStoreDown", "SharedStoreSetupError", "look", "TeamSettings", "team_settings",
-           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "redis_client",
+           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "PROCESS", "PID_SPACE", "keep_doing", "redis_client",
            "team_redis", "forget_clients", "TeamStatus", "team_status", "saved_redis_url"]

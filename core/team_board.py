@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
-import time
-import uuid
 from typing import Any, Callable
+
+from .shared_store import PROCESS, keep_doing
 
 log = logging.getLogger(__name__)
 
 PUBLISH_EVERY = 2.0
 LIVE_TTL = 10
-_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-_publishers: dict[tuple[int, str], threading.Thread] = {}
-_publishers_lock = threading.Lock()
 
 
 def publish_board(client: Any, prefix: str, machine: str, jobs: list[dict[str, Any]], key: str | None = None,
-                  process: str = _PROCESS) -> None:
+                  process: str = PROCESS) -> None:
     """This process's live jobs, for the other machines (nothing when it has none)."""
     from .credentials import redact
 
@@ -36,7 +29,7 @@ def publish_board(client: Any, prefix: str, machine: str, jobs: list[dict[str, A
     client.set(name, redact(payload, key), ex=LIVE_TTL)
 
 
-def team_live_jobs(client: Any, prefix: str, process: str = _PROCESS) -> list[dict[str, Any]]:
+def team_live_jobs(client: Any, prefix: str, process: str = PROCESS) -> list[dict[str, Any]]:
     """Every other process's live jobs, each with its `machine`; [] when Redis cannot be read."""
     out: list[dict[str, Any]] = []
     try:
@@ -64,24 +57,10 @@ def team_live_jobs(client: Any, prefix: str, process: str = _PROCESS) -> list[di
 
 def start_publishing(client: Any, prefix: str, machine: str, snapshot: Callable[[], list[dict[str, Any]]],
                      key: str | None = None) -> None:
-    """One daemon thread per Redis and account publishing `snapshot()` while the process runs."""
-    slot = (id(client), prefix)
-    with _publishers_lock:
-        thread = _publishers.get(slot)
-        if thread is not None and thread.is_alive():
-            return
-
-        def run() -> None:
-            while True:
-                try:
-                    publish_board(client, prefix, machine, snapshot(), key)
-                except Exception as exc:  # Redis away: the other machines' tabs miss these jobs meanwhile
-                    log.debug("Segmind: could not publish the live jobs (%s).", exc)
-                time.sleep(PUBLISH_EVERY)
-
-        thread = threading.Thread(target=run, daemon=True, name="segmind-team-board")
-        _publishers[slot] = thread
-        thread.start()
+    """One daemon thread per Redis and account publishing `snapshot()` while the process runs
+    (Redis away: the other machines' tabs miss these jobs meanwhile)."""
+    keep_doing((id(client), prefix, "board"), "team-board", PUBLISH_EVERY,
+               lambda: publish_board(client, prefix, machine, snapshot(), key))
 
 
 def board_snapshot() -> list[dict[str, Any]]:

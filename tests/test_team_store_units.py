@@ -82,6 +82,23 @@ def test_a_dead_owners_reservations_end_with_its_lease(client):
     assert client.hlen(f"{PREFIX}reservations") == 2 and not client.hexists(f"{PREFIX}reservations", "gone")
 
 
+def test_a_live_process_with_this_host_name_elsewhere_keeps_its_reservations(client):
+    """Two containers on host networking share a host name but not their processes: a pid
+    this one cannot see is not a dead process of this machine. While its owner's lease is
+    renewed, its reservation counts (a per-day limit holds across them)."""
+    import json
+    import socket
+
+    owner = f"{socket.gethostname()}:7:elsewhere"
+    client.set(f"{PREFIX}alive:{owner}", "1", ex=60)  # its owner is alive: renewing its lease
+    client.hset(f"{PREFIX}reservations", "theirs", json.dumps(
+        {"id": "theirs", "run_id": "run", "amount": 0.5, "machine": "gpu-2", "host": socket.gethostname(),
+         "pid": 2 ** 22 + 7, "owner": owner, "time": time.time(), "settled": False, "request_id": None}))
+    store = team_reservations.RedisReservations(client, PREFIX, "gpu-1")
+    store.reserve("run", [0.2])
+    assert store.in_flight() == pytest.approx(0.7)
+
+
 def line(rid: str, t: float, cost: float | None, **kw) -> object:
     return ledger_mod.LedgerLine.from_entry({"time": t, "request_id": rid, "fingerprint": "f" * 64, "cost": cost,
                                              "estimate": 0.1, "model": "ltx-2-19b-i2v", "width": 256,
