@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import Action, InvalidInputError, SegmindError
 from .user_folder import UserFolder
@@ -61,21 +61,19 @@ class TeamSettings:
 
 
 def shown_url(url: str) -> str:
-    """The address with any password replaced, fit for messages, logs and the panel."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an address that cannot be read)"
-    if parts.password is None and not parts.username:
-        return url
-    host = parts.hostname or ""
-    try:
-        port = parts.port
-    except ValueError:  # a port that is not a number: said by _checked; never the password
-        port = None
-    if port:
-        host = f"{host}:{port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    """The address with anything that may be a password masked, fit for messages, logs and the
+    panel: all before the last "@" after the scheme (a password may hold #, / or ?, which a
+    URL parser would read as the rest of the address), and the query's values
+    (redis-py reads ?password=)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "(an address that cannot be read)" if "@" in url or "?" in url else url
+    if "@" in rest:
+        rest = "***@" + rest[rest.rindex("@") + 1:]
+    where, query, params = rest.partition("?")
+    if query:
+        where += "?" + "&".join(f"{p.partition('=')[0]}=***" for p in params.split("&"))
+    return f"{scheme}://{where}"
 
 
 def _address_problem(url: str) -> str | None:
@@ -239,7 +237,7 @@ def _setup_message(url: str, exc: "BaseException | str") -> str | None:
     where = f"The team's Redis at {shown_url(url)}"
     fix = Action.CHANGE_SETTING("shared_store")
     if isinstance(exc, e.AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text:
-        return (f"{where} refused the password {'in' if urlsplit(url).password else 'missing from'} its address: "
+        return (f"{where} refused the password {'in' if '@' in url or 'password=' in url else 'missing from'} its address: "
                 f"give the right one, as redis://:password@host:6379/0 (or redis://user:password@... for an "
                 f"ACL user); {fix}. Nothing was sent and nothing was paid.")
     if isinstance(exc, e.ReadOnlyError):

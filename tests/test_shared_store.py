@@ -67,3 +67,15 @@ def test_real_redis_is_used(tmp_path, monkeypatch, redis_url):
     monkeypatch.setenv(store.REDIS_URL_ENV, redis_url)
     client = store.team_redis(tmp_path)
     assert client is not None and client.ping()
+
+
+@pytest.mark.parametrize("url,secret", [("redis://:p#ss/w?rd@db:6379/0", ["ss/w", "w?rd", "p#"]),
+                                        ("redis://db:6379/0?password=s3cret", ["s3cret"]),
+                                        ("redis://user:pa@ss@db:6379/0", ["pa@", "pa"]),
+                                        ("unix://:s3cret@/run/redis.sock?db=0", ["s3cret"])])
+def test_a_password_never_shown_however_it_is_written(url, secret):
+    """A password with characters a URL reserves (#, /, ?, @: redis-py would not read it
+    either, but the message must not show its rest) or given as ?password=: never shown."""
+    shown = store.shown_url(url)
+    assert not any(s in shown for s in secret), shown
+    assert "db" in shown or "redis.sock" in shown
