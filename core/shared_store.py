@@ -301,12 +301,18 @@ def team_redis(user_dir: "str | os.PathLike[str] | None") -> Any | None:
         return None
     client = redis_client(settings.redis_url)  # SharedStoreSetupError: redis-py missing
     if look(client, settings.redis_url):  # SharedStoreSetupError: answers, but not usable as set
+        _warned_down.clear()  # the next outage is warned again
         return client
     if settings.when_down == "refuse":
         raise SharedStoreDown(down_message(settings))
-    log.warning("Segmind LTX-2: the team's Redis at %s cannot be reached; using this machine's own "
-                "records until it returns.", shown_url(settings.redis_url))
+    if settings.redis_url not in _warned_down:  # once per outage, not per look (the jobs tab looks often)
+        _warned_down.add(settings.redis_url)
+        log.warning("Segmind LTX-2: the team's Redis at %s cannot be reached; using this machine's own "
+                    "records until it returns.", shown_url(settings.redis_url))
     return None
+
+
+_warned_down: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -350,6 +356,7 @@ def team_status(user_dir: "str | os.PathLike[str]") -> TeamStatus:
 
 def forget_clients() -> None:
     """Drop the cached clients (tests; a changed address)."""
+    _warned_down.clear()
     with _clients_lock:
         for client in _clients.values():
             try:

@@ -79,3 +79,27 @@ def test_a_password_never_shown_however_it_is_written(url, secret):
     shown = store.shown_url(url)
     assert not any(s in shown for s in secret), shown
     assert "db" in shown or "redis.sock" in shown
+
+
+def test_redis_down_with_local_is_warned_once_per_outage(tmp_path, monkeypatch, caplog, redis_url):
+    """The jobs tab looks at the stores every few seconds: Redis down is one warning for the
+    outage, not one per look; it is warned again after Redis answered in between."""
+    import logging
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    monkeypatch.setenv(store.WHEN_DOWN_ENV, "local")
+    monkeypatch.setenv(store.REDIS_URL_ENV, dead)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert store.team_redis(tmp_path) is None
+    assert caplog.text.count("cannot be reached") == 1
+    caplog.clear()
+    monkeypatch.setenv(store.REDIS_URL_ENV, redis_url)
+    assert store.team_redis(tmp_path) is not None
+    monkeypatch.setenv(store.REDIS_URL_ENV, dead)
+    with caplog.at_level(logging.WARNING):
+        store.team_redis(tmp_path)
+    assert caplog.text.count("cannot be reached") == 1
