@@ -137,13 +137,11 @@ def saved_redis_url(user_dir: "str | os.PathLike[str]") -> str:
 
 def save_team_settings(user_dir: "str | os.PathLike[str]", redis_url: str, when_down: str) -> TeamSettings:
     """Write team.json (checked first); the Settings panel's route calls this."""
+    from .credentials import write_private  # the address may hold a password: owner-only, as the key
+
     settings = _checked(redis_url, when_down, "the team setting")
-    path = UserFolder(user_dir).team
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"redis_url": settings.redis_url, "when_redis_down": settings.when_down}),
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(UserFolder(user_dir).team, json.dumps(
+        {"redis_url": settings.redis_url, "when_redis_down": settings.when_down}).encode("utf-8"))
     return settings
 
 

@@ -103,3 +103,22 @@ def test_redis_down_with_local_is_warned_once_per_outage(tmp_path, monkeypatch, 
     with caplog.at_level(logging.WARNING):
         store.team_redis(tmp_path)
     assert caplog.text.count("cannot be reached") == 1
+
+
+def test_the_saved_address_with_its_password_is_readable_by_its_owner_only(tmp_path):
+    """team.json may hold the Redis password: written owner-only (0600), as the key file is,
+    never through a link planted at its temporary name."""
+    import os
+    import stat
+
+    if os.name == "nt":
+        pytest.skip("POSIX file modes")
+    folder = tmp_path / "segmind"
+    folder.mkdir()
+    os.chmod(folder, 0o755)  # a user folder made readable by others (the key from the environment)
+    planted = tmp_path / "elsewhere.txt"
+    (folder / "team.tmp").symlink_to(planted)
+    store.save_team_settings(tmp_path, "redis://:s3cret@db:6379/0", "refuse")
+    assert stat.S_IMODE(os.stat(folder / "team.json").st_mode) & 0o077 == 0
+    assert not planted.exists()
+    assert store.team_settings(tmp_path).redis_url == "redis://:s3cret@db:6379/0"
