@@ -266,16 +266,15 @@ def look(client: Any, url: str) -> bool:
         pipe.ping()
         pipe.info("cluster")
         pipe.set(PROBE_KEY, "1", px=10000)
-        answers = pipe.execute(raise_on_error=False)
-    except (RedisError, OSError) as exc:
-        answers = [exc]
-    for answer in answers:
-        if isinstance(answer, dict) and str(answer.get("cluster_enabled", "0")) == "1":
-            raise SharedStoreSetupError(_setup_message(url, "CLUSTERDOWN cluster_enabled:1"))
-    for answer in answers:
+        ping, cluster, wrote = pipe.execute(raise_on_error=False)
+    except (RedisError, OSError) as exc:  # not reached at all, or the password refused on connecting
+        ping = cluster = wrote = exc
+    if isinstance(cluster, dict) and str(cluster.get("cluster_enabled", "0")) == "1":
+        raise SharedStoreSetupError(_setup_message(url, "CLUSTERDOWN cluster_enabled:1"))
+    # INFO's own refusal (renamed away or not allowed by a managed Redis) says nothing: a
+    # Cluster shows in the write too (MOVED, CLUSTERDOWN).
+    for answer in (ping, wrote):
         if isinstance(answer, BaseException):
-            if isinstance(answer, RedisError) and "unknown command" in str(answer).lower():
-                continue  # INFO renamed away by a managed Redis: the other looks say enough
             message = _setup_message(url, answer)
             if message is not None:
                 raise SharedStoreSetupError(message)

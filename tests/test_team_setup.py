@@ -131,3 +131,14 @@ def test_a_read_only_replica_says_to_give_the_primary(pack_env, monkeypatch, odd
 def test_a_redis_cluster_says_to_give_one_server(pack_env, monkeypatch, odd_servers):
     monkeypatch.setenv(shared_store.REDIS_URL_ENV, odd_servers["cluster"].url)
     refused_before_paying(pack_env, "Redis Cluster")
+
+
+def test_a_managed_redis_refusing_info_is_used(pack_env, monkeypatch, redis_url):
+    """INFO is only looked at to tell a Redis Cluster; a managed Redis that refuses it to this
+    user (or renamed it away) is used all the same."""
+    import redis
+
+    redis.Redis.from_url(redis_url).acl_setuser("team", enabled=True, passwords=["+pw"], keys=["*"],
+                                                commands=["+@all", "-info"])
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, redis_url.replace("redis://", "redis://team:pw@"))
+    assert shared_store.team_redis(pack_env.home) is not None
