@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import Action, SegmindError
+from .errors import Action, InvalidInputError, SegmindError
 from .flight_lock import FlightLock
 
 log = logging.getLogger(__name__)
@@ -27,11 +27,21 @@ _SLICE = 0.2
 
 
 def lease_seconds() -> float:
+    """SEGMIND_LTX2_LOCK_LEASE_SECONDS (default 30), checked: a value that cannot be used is
+    said before anything is paid, not replaced silently."""
+    import math
+
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE
     try:
-        value = float(os.environ.get(LEASE_ENV, "") or DEFAULT_LEASE)
+        value = float(raw)
     except ValueError:
-        value = DEFAULT_LEASE
-    return min(max(value, 0.5), 3600.0)
+        value = math.nan
+    if not 1.0 <= value <= 3600.0:  # NaN fails too
+        raise InvalidInputError(f"{LEASE_ENV} is {raw!r}: set it to the seconds a crashed machine keeps the team's "
+                                f"lock on a request, from 1 to 3600 (30 by default), or unset it.")
+    return value
 
 
 class TeamLockLost(SegmindError):

@@ -345,3 +345,11 @@ def test_a_lease_lost_while_uploading_stops_before_paying(team, monkeypatch):
     assert info.value.billed is False and "before paying" in str(info.value)
     assert team.jobs_submitted == 0
     assert team_stores.record_stores(team.machines["a"][0]).reservations.in_flight() == 0  # released
+
+
+@pytest.mark.parametrize("value", ["abc", "0.1", "nan"])
+def test_a_lease_setting_that_cannot_be_used_says_what_to_set(team, monkeypatch, value):
+    monkeypatch.setenv(team_lock.LEASE_ENV, value)
+    with pytest.raises(errors.InvalidInputError) as info:
+        run_as(team, "a", monkeypatch, request())
+    assert team_lock.LEASE_ENV in str(info.value) and team.jobs_submitted == 0 and team.counts["uploads"] == 0
