@@ -248,6 +248,12 @@ def _setup_message(url: str, exc: "BaseException | str") -> str | None:
         return (f"{where} is a Redis Cluster, which the pack does not use (one admission touches several "
                 f"keys): give the address of one Redis server, or a primary with replicas; {fix}. Nothing "
                 f"was sent and nothing was paid.")
+    if text.startswith("OOM") or isinstance(exc, e.OutOfMemoryError):
+        return (f"{where} is full (maxmemory) and refuses writes: give it more memory or free some; {fix}. "
+                f"Nothing was sent and nothing was paid.")
+    if text.startswith("MISCONF"):
+        return (f"{where} refuses writes because it cannot save to its disk (MISCONF): fix its disk or its "
+                f"save setting; {fix}. Nothing was sent and nothing was paid.")
     if isinstance(exc, e.ResponseError):
         return (f"{where} answers, but refused what the pack needs ({type(exc).__name__}): it needs Redis 5 "
                 f"or later, one server (not Redis Cluster), taking writes; {fix}. Nothing was sent and "

@@ -142,3 +142,22 @@ def test_a_managed_redis_refusing_info_is_used(pack_env, monkeypatch, redis_url)
                                                 commands=["+@all", "-info"])
     monkeypatch.setenv(shared_store.REDIS_URL_ENV, redis_url.replace("redis://", "redis://team:pw@"))
     assert shared_store.team_redis(pack_env.home) is not None
+
+
+@pytest.mark.parametrize("answer,said", [("OOM command not allowed when used memory > 'maxmemory'.", "maxmemory"),
+                                         ("MISCONF Redis is configured to save RDB snapshots", "disk")])
+def test_a_redis_that_refuses_writes_says_why(pack_env, monkeypatch, redis_url, answer, said):
+    """Full (maxmemory), or unable to save to its disk: said as such, not as "not reachable"."""
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, redis_url)
+    client = shared_store.redis_client(redis_url)
+    real = client.pipeline
+
+    def refusing(*args, **kwargs):
+        pipe = real(*args, **kwargs)
+        pipe.set = lambda *a, **k: pipe.execute_command("EVAL", f"return redis.error_reply({answer!r})", 0)
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", refusing)
+    with pytest.raises(shared_store.SharedStoreSetupError) as info:
+        shared_store.team_redis(pack_env.home)
+    assert said in str(info.value) and info.value.billed is False
