@@ -1,7 +1,7 @@
 """The live jobs of a team's other machines: each process with a team Redis publishes its job
 board (core/job_board.py) every PUBLISH_EVERY seconds under `<prefix>live:<process>`, kept
-LIVE_TTL seconds, so a process that ends or dies drops off the other machines' jobs tabs by
-itself. The jobs tab shows this process's board plus these, each with its machine."""
+LIVE_TTL seconds, and names itself in the set `<prefix>live`, so a process that ends or dies
+drops off the other machines' jobs tabs by itself. The jobs tab shows this process's board plus these, each with its machine."""
 from __future__ import annotations
 
 import json
@@ -23,19 +23,25 @@ def publish_board(client: Any, prefix: str, machine: str, jobs: list[dict[str, A
 
     name = f"{prefix}live:{process}"
     if not jobs:
-        client.delete(name)
+        client.pipeline(transaction=False).delete(name).srem(f"{prefix}live", process).execute()
         return
     payload = json.dumps({"machine": machine, "jobs": jobs}, default=str, allow_nan=False)
-    client.set(name, redact(payload, key), ex=LIVE_TTL)
+    client.pipeline(transaction=False).set(name, redact(payload, key), ex=LIVE_TTL) \
+        .sadd(f"{prefix}live", process).expire(f"{prefix}live", 7 * 24 * 3600).execute()
 
 
 def team_live_jobs(client: Any, prefix: str, process: str = PROCESS) -> list[dict[str, Any]]:
-    """Every other process's live jobs, each with its `machine`; [] when Redis cannot be read."""
+    """Every other process's live jobs, each with its `machine`; [] when Redis cannot be read.
+    Read from the team's index (`<prefix>live`), never by a SCAN of a Redis that may hold other
+    applications' keys; a process whose jobs' key ran out (it ended or died) leaves the index."""
     out: list[dict[str, Any]] = []
     try:
-        names = [n for n in client.scan_iter(match=f"{prefix}live:*", count=500)
-                 if (n.decode() if isinstance(n, bytes) else n) != f"{prefix}live:{process}"]
-        raws = client.mget(names) if names else []
+        processes = sorted(p.decode() if isinstance(p, bytes) else str(p) for p in client.smembers(f"{prefix}live"))
+        processes = [p for p in processes if p != process]
+        raws = client.mget([f"{prefix}live:{p}" for p in processes]) if processes else []
+        gone = [p for p, raw in zip(processes, raws) if raw is None]
+        if gone:
+            client.srem(f"{prefix}live", *gone)
     except Exception as exc:
         log.debug("Segmind: the team's live jobs cannot be read (%s).", exc)
         return []

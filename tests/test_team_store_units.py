@@ -175,6 +175,27 @@ def test_other_machines_live_jobs_are_listed_with_their_machine(client):
     assert team_board.team_live_jobs(client, PREFIX, process="p2") == []
 
 
+def test_live_jobs_are_listed_from_the_teams_index_not_a_scan_of_the_whole_redis(client, monkeypatch):
+    """A Redis shared with other applications may hold millions of keys: the jobs tab, asking
+    every few seconds, reads the team's own index of publishing processes, never SCANs them
+    all; a process that ended drops out of the index."""
+    team_board = pack_module("core.team_board")
+    job = {"key": "job-1", "label": "a cat", "state": "processing", "started": 1.0}
+    team_board.publish_board(client, PREFIX, "gpu-1", [job], process="p1")
+    team_board.publish_board(client, PREFIX, "gpu-2", [job], process="p2")
+    team_board.publish_board(client, PREFIX, "gpu-2", [], process="p2")  # its jobs ended
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("SCAN of the whole Redis")
+
+    monkeypatch.setattr(client, "scan_iter", no_scan)
+    monkeypatch.setattr(client, "scan", no_scan)
+    assert [j["machine"] for j in team_board.team_live_jobs(client, PREFIX, process="me")] == ["gpu-1"]
+    client.delete(f"{PREFIX}live:p1")  # its lease ran out (the process died)
+    assert team_board.team_live_jobs(client, PREFIX, process="me") == []
+    assert client.scard(f"{PREFIX}live") == 0
+
+
 def test_a_reservation_ends_in_the_store_that_made_it(client, tmp_path):
     """Made in Redis, released after the team setting changed (or Redis fell back to files):
     it still leaves Redis, instead of counting against the team's day until it goes stale."""
