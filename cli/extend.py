@@ -140,14 +140,21 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 
 
 def _destination(args: argparse.Namespace, output_dir: Path, word: str) -> Path:
-    from ..core.clip_saving import OUTPUT_SUBFOLDER
+    """Where the clip is written, proven writable before anything is made or paid for."""
+    from ..core.clip_saving import OUTPUT_SUBFOLDER, ensure_writable
+    from ..core.errors import OutputFolderError
 
     if args.output is not None:
         if args.output.suffix.lower() != ".mp4":
             raise InvalidInputError(f"-o {args.output}: the clip is written as MP4; name it "
                                     f"{args.output.with_suffix('.mp4').name}.")
-        args.output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            ensure_writable(args.output.parent)
+        except OutputFolderError:
+            raise InvalidInputError(f"-o {args.output}: its folder {args.output.parent} cannot be written. "
+                                    "Nothing was sent. Give -o a file in a writable folder.") from None
         return args.output
+    ensure_writable(output_dir / OUTPUT_SUBFOLDER)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return output_dir / OUTPUT_SUBFOLDER / f"{word}_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
 

@@ -67,10 +67,10 @@ class SourceClip:
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "SourceClip":
-        from .clip_frames import clip_rate, probe_video
+        from .clip_frames import probe_clip
 
-        info = probe_video(path)
-        return cls(Path(path), int(info.width), int(info.height), clip_rate(path), int(info.frame_count))
+        info, rate = probe_clip(path, "The clip to continue")
+        return cls(Path(path), int(info.width), int(info.height), rate, int(info.frame_count))
 
 
 def clip_fields(model: str | Model, source: SourceClip) -> dict[str, Any]:

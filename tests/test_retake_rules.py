@@ -44,13 +44,13 @@ def test_a_clip_larger_than_3840x2160(rr: Any, invalid: type, size: tuple[int, i
 
 def test_sections(rr: Any, invalid: type) -> None:
     clip = 181 / 24  # 7.54 s
-    with pytest.raises(invalid, match=r"duration is 1.5 s.*at least 2 s. Set duration to 2 or more"):
+    with pytest.raises(invalid, match=r"duration is 1.5 s.*at least 2 s. Set 'duration' to 2 or more"):
         rr.check_section(0.0, 1.5, clip)
-    with pytest.raises(invalid, match="Set start_time to 0 or more"):
+    with pytest.raises(invalid, match="Set 'start_time' to 0 or more"):
         rr.check_section(-0.5, 2.0, clip)
-    with pytest.raises(invalid, match=r"past the clip's end \(7.54 s long\). Set start_time to at most 5.54 s"):
+    with pytest.raises(invalid, match=r"past the clip's end \(7.54 s long\). Set 'start_time' to at most 5.54 s"):
         rr.check_section(8.0, 2.0, clip)
-    with pytest.raises(invalid, match=r"leaving 1.04 s.*Set start_time to at most 5.54 s"):
+    with pytest.raises(invalid, match=r"leaving 1.04 s.*Set 'start_time' to at most 5.54 s"):
         rr.check_section(6.5, 3.0, clip)
     clamped = rr.check_section(5.0, 10.0, clip)  # runs past the end: cut there, as the service does
     assert clamped.clamped and clamped.end == pytest.approx(clip) and clamped.duration == pytest.approx(clip - 5)

@@ -1,0 +1,89 @@
+"""Defects found reviewing the LTX-2 family (Retake, Extend, Join) with fresh eyes: each
+bad input from the terminal ends in a message saying what to change (no traceback), an
+output that cannot be written is found before anything is paid, and the offline Retake
+takes a clip of any size."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from cli_helpers import run
+from clip_samples import make_clip
+from pack_loader import pack_module
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return make_clip(tmp_path / "scene.mp4", frames=96, fps=24, width=64, height=48)
+
+
+@pytest.fixture
+def not_a_video(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.mp4"
+    path.write_text("not a clip", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("argv", [
+    ["extend", "{bad}", "--prompt", "a"],
+    ["join", "{good}", "{bad}"],
+    ["retake", "{bad}", "--start", "0"],
+])
+def test_a_file_that_is_not_a_clip_is_refused_saying_what_to_give(capsys, pack_env, clip, not_a_video, argv):
+    argv = [a.format(bad=not_a_video, good=clip) for a in argv] + ["--out", str(pack_env.output)]
+    code, out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert "notes.mp4" in err and "Give" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["join", "extend"])
+def test_an_output_file_that_cannot_be_written_is_refused_before_anything(capsys, pack_env, clip, tmp_path,
+                                                                          command):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x", encoding="utf-8")
+    dest = blocker / "joined.mp4"  # its folder is a file
+    argv = (["join", str(clip), str(clip)] if command == "join" else
+            ["extend", str(clip), "--prompt", "a", "--num-frames", "9", "--backend", "segmind"])
+    code, out, err = run(capsys, *argv, "-o", str(dest))
+    assert code == 2, err
+    assert str(blocker) in err and "-o" in err and "Traceback" not in err
+    assert pack_env.jobs_submitted == 0 and pack_env.requests_log == []
+
+
+def test_a_section_refusal_names_the_flag_on_the_command_line(capsys, pack_env, clip):
+    code, out, err = run(capsys, "retake", str(clip), "--start", "-1", "--out", str(pack_env.output))
+    assert code == 2 and "--start-time" in err, err
+    code, out, err = run(capsys, "retake", str(clip), "--start", "0", "--seconds", "1", "--out", str(pack_env.output))
+    assert code == 2 and "--duration" in err, err
+
+
+def test_a_section_refusal_names_the_input_on_the_node(tmp_path, clip):
+    retake_job = pack_module("core.retake_job")
+    words = pack_module("nodes.words")
+    errors = pack_module("core.errors")
+    with pytest.raises(errors.InvalidInputError) as raised:
+        retake_job.plan_retake(clip, start_time=-1, duration=2)
+    assert "'start_time'" in str(words.in_node_words(raised.value))
+
+
+def _odd_clip(path: Path, frames: int = 80) -> Path:
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 255, 143, "yuv444p"
+        for i in range(frames):
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(np.full((143, 255, 3), 3 * i, np.uint8), format="rgb24")))
+        out.mux(vs.encode(None))
+    return path
+
+
+def test_the_offline_retake_of_an_odd_sized_clip_is_made(capsys, pack_env, tmp_path):
+    odd = _odd_clip(tmp_path / "odd.mp4")
+    code, out, err = run(capsys, "retake", str(odd), "--start", "0", "--seconds", "2", "--json",
+                         "--out", str(pack_env.output))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["frame_count"] == 80 and (summary["width"], summary["height"]) == (254, 142)
