@@ -141,7 +141,7 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 
 def _destination(args: argparse.Namespace, output_dir: Path, word: str) -> Path:
     """Where the clip is written, proven writable before anything is made or paid for."""
-    from ..core.clip_saving import OUTPUT_SUBFOLDER, ensure_writable
+    from ..core.clip_saving import OUTPUT_SUBFOLDER, ensure_writable, made_clip_path
     from ..core.errors import OutputFolderError
 
     if args.output is not None:
@@ -155,8 +155,7 @@ def _destination(args: argparse.Namespace, output_dir: Path, word: str) -> Path:
                                     "Nothing was sent. Give -o a file in a writable folder.") from None
         return args.output
     ensure_writable(output_dir / OUTPUT_SUBFOLDER)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return output_dir / OUTPUT_SUBFOLDER / f"{word}_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
+    return made_clip_path(output_dir, word)
 
 
 def _confirm(total: float, yes: bool) -> None:

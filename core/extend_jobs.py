@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
-import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -242,13 +240,6 @@ class ExtendResult:
     @property
     def from_cache(self) -> bool:
         return all(s.from_cache for s in self.segments)
-
-
-def extended_path(output_dir: str | os.PathLike) -> Path:
-    from .clip_saving import OUTPUT_SUBFOLDER
-
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(output_dir) / OUTPUT_SUBFOLDER / f"extended_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
 
 
 def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[dict[str, Any]],

@@ -9,8 +9,6 @@ runs past the end are Lightricks' own API's rules for the same operation, assume
 Segmind states no size limit for a data URI: the pack sets INLINE_LIMIT_BYTES itself."""
 from __future__ import annotations
 
-import base64
-import os
 from dataclasses import dataclass
 
 from .errors import Action, InvalidInputError
@@ -123,9 +121,3 @@ def check_inline_size(file_bytes: int) -> int:
 
 _PREFIX = "data:video/mp4;base64,"
 
-
-def video_data_uri(path: str | os.PathLike) -> str:
-    """The MP4 at `path` as a `video_uri` data URI, after the size check (read only if it fits)."""
-    check_inline_size(os.path.getsize(path))
-    with open(path, "rb") as f:
-        return _PREFIX + base64.b64encode(f.read()).decode("ascii")

@@ -487,31 +487,9 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     from reusing such outputs once a consumer is wired in."""
     from .. import comfy_host
     from ..core.clip_saving import OUTPUT_SUBFOLDER
-    from ..core.runtime import current
-    from ..core.video_decode import decode_audio, decode_video, probe_video
 
-    check = cancel_check or comfy_host.is_interrupted
     want_frames = consumed is None or FRAMES_SLOT in consumed
-    want_audio = consumed is None or AUDIO_SLOT in consumed
-
-    def raise_if_cancelled() -> None:
-        if check():
-            from ..core.errors import Cancelled
-
-            raise Cancelled("Cancelled by the user.")
-
-    progress = getattr(reporter, "decode_progress", None)
-    if want_frames:
-        with current().decodes.turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
-            _say(reporter, "Decoding...")
-            decoded = decode_video(clip.path, cancel_check=check, progress=progress, **_decode_options(options))
-        frames, audio = decoded.frames, decoded.audio
-        width, height, count, fps = decoded.width, decoded.height, decoded.frame_count, decoded.fps
-    else:
-        info = probe_video(clip.path)
-        width, height, count, fps = info.width, info.height, info.frame_count, info.fps
-        frames = _placeholder_frames()
-        audio = decode_audio(clip.path) if want_audio else _placeholder_audio()
+    frames, audio, width, height, count, fps = decode_consumed(clip.path, consumed, options, reporter, cancel_check)
     info = clip.info
     from_cache = bool(getattr(clip, "from_cache", False))
     summary = {
@@ -537,6 +515,49 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
         "ui": {"images": [preview], "animated": [True], "segmind": [summary]},
         "result": (frames, audio, float(fps), int(count), comfy_host.video_from_file(clip.path)),
     }
+
+
+def decode_consumed(path: Any, consumed: frozenset[int] | None, options: dict, reporter: Any,
+                    cancel_check: Callable[[], bool] | None = None) -> tuple[Any, Any, int, int, int, float]:
+    """A clip on disk as the node's outputs hold it, decoding only what some node takes (frames
+    in the process's decode turn; audio alone; or placeholders): (frames, audio, width, height,
+    frame_count, fps)."""
+    from .. import comfy_host
+    from ..core.runtime import current
+    from ..core.video_decode import decode_audio, decode_video, probe_video
+
+    check = cancel_check or comfy_host.is_interrupted
+
+    def raise_if_cancelled() -> None:
+        if check():
+            from ..core.errors import Cancelled
+
+            raise Cancelled("Cancelled by the user.")
+
+    if consumed is None or FRAMES_SLOT in consumed:
+        with current().decodes.turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
+            _say(reporter, "Decoding...")
+            decoded = decode_video(path, cancel_check=check, progress=getattr(reporter, "decode_progress", None),
+                                   **_decode_options(options))
+        return decoded.frames, decoded.audio, decoded.width, decoded.height, decoded.frame_count, decoded.fps
+    info = probe_video(path)
+    audio = decode_audio(path) if AUDIO_SLOT in consumed else _placeholder_audio()
+    return _placeholder_frames(), audio, info.width, info.height, info.frame_count, info.fps
+
+
+def consumed_key(unique_id: Any) -> Any:
+    """IS_CHANGED of every node that decodes only what is consumed: which outputs the queued
+    graph takes. ComfyUI folds this into the node's cache key, so wiring a consumer to frames
+    or audio later re-runs the node instead of handing on a placeholder. `unique_id` may come
+    as a one-entry list (INPUT_IS_LIST)."""
+    from ..comfy_host import consumed_outputs, running_prompt
+
+    if isinstance(unique_id, list):
+        unique_id = unique_id[0] if unique_id else None
+    consumed = consumed_outputs(running_prompt(), unique_id)
+    if consumed is None:
+        return float("nan")  # unknown: never reuse (NaN equals nothing)
+    return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
 
 
 def _say(reporter: Any, line: str, frac: float | None = None) -> None:
@@ -607,15 +628,7 @@ class SegmindVideoNode:
 
     @classmethod
     def IS_CHANGED(cls, unique_id: str | None = None, **_: Any) -> Any:
-        """Which outputs the queued graph consumes: ComfyUI folds this into the node's cache
-        key, so wiring a consumer to frames or audio later re-runs the node (free, from the
-        result cache) instead of handing on the placeholder of a run that skipped decoding."""
-        from ..comfy_host import consumed_outputs, running_prompt
-
-        consumed = consumed_outputs(running_prompt(), unique_id)
-        if consumed is None:
-            return float("nan")  # unknown: never reuse (NaN equals nothing)
-        return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
+        return consumed_key(unique_id)
 
     @speaks_node_words
     async def generate(self, image: Any = None, unique_id: str | None = None, prompt_graph: Any = None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.extend_jobs import EXTEND_MODELS, extend_fields
 from ..core.models import LTX2_19B_I2V
-from .common import CATEGORY, NOT_SENT, RETURN_NAMES, RETURN_TYPES, field_widget, optional_widgets
+from .common import CATEGORY, NOT_SENT, RETURN_NAMES, RETURN_TYPES, consumed_key, field_widget, optional_widgets
 from .words import in_node_words, speaks_node_words
 
 MODEL_CHOICES = tuple(m.path for m in EXTEND_MODELS)
@@ -106,13 +106,7 @@ class SegmindLTX2Extend:
 
     @classmethod
     def IS_CHANGED(cls, unique_id: str | None = None, **_: Any) -> Any:
-        """Which outputs the queued graph consumes (as the generation nodes do)."""
-        from ..comfy_host import consumed_outputs, running_prompt
-
-        consumed = consumed_outputs(running_prompt(), unique_id)
-        if consumed is None:
-            return float("nan")
-        return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
+        return consumed_key(unique_id)
 
     @speaks_node_words
     async def extend(self, video: Any, prompts: str, model: str, unique_id: str | None = None,
@@ -173,12 +167,13 @@ class _Run:
     def prepare(self) -> None:
         from .. import comfy_host
         from ..core.extend_chain import segment_prompts
-        from ..core.extend_jobs import SourceClip, extended_path, segment_bodies
+        from ..core.clip_saving import made_clip_path
+        from ..core.extend_jobs import SourceClip, segment_bodies
 
         self.prompts = segment_prompts(self.text)
         self.source = SourceClip.read(self.source_path)
         self.bodies = segment_bodies(self.model, self.fields, self.prompts, self.source)
-        self.dest = extended_path(comfy_host.output_directory())
+        self.dest = made_clip_path(comfy_host.output_directory(), "extended")
         self.run_id = comfy_host.current_prompt_id()
         self.status = _SegmentStatus(self.node_id, len(self.bodies))
 
