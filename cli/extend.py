@@ -183,7 +183,7 @@ def _plan_rows(plan: Any, prompts: list[str]) -> list[dict[str, Any]]:
 
 def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int:
     from ..core.clip_files import clip_summary, summary_path, write_summary, write_wav
-    from ..core.extend_jobs import SourceClip, offline_frames, segment_bodies
+    from ..core.extend_jobs import SourceClip, segment_bodies
     from ..core.spend_check import money
 
     if not args.clip.is_file():
@@ -208,13 +208,11 @@ def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int
         if args.dry_run:
             return _dry_run(args, [{"segment": i + 1, "prompt": p, "state": "offline", "estimate_usd": 0.0}
                                    for i, p in enumerate(prompts)], "Estimated cost: $0 (offline preview).")
-        from ..core.clip_saving import OUTPUT_SUBFOLDER
-        from ..core.offline_edits import extend_offline
+        from ..core.extend_jobs import run_extend_offline
 
         _say(f"Offline preview: {n} segment{'s' if n != 1 else ''} rendered locally (free, nothing is sent)...",
              args.quiet)
-        joined, _ = extend_offline(args.clip, prompts, dest, output_dir / OUTPUT_SUBFOLDER,
-                                   num_frames=offline_frames(model, bodies[0], source))
+        joined = run_extend_offline(source, model, bodies, dest, output_dir=output_dir)
         cost, paid, request_ids = 0.0, 0, []
     else:
         joined, cost, paid, request_ids, plan = _paid(args, model, bodies, dest, user_dir, output_dir)

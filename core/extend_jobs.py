@@ -309,13 +309,39 @@ def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[d
 def _tag(result: ExtendResult, model: Model, bodies: Sequence[dict[str, Any]], source: str | os.PathLike) -> None:
     """The joined clip's provenance: what continued which clip, and each segment's job (never
     raises: the clip is what was paid for)."""
-    from .provenance import provenance_meta, write_provenance
-
     segments = [{"request_id": s.info.request_id, "cost": s.info.cost, "from_cache": s.from_cache,
                  "fields": dict(b), "clip": s.path.name} for s, b in zip(result.segments, bodies)]
-    write_provenance(result.joined.path, provenance_meta(
+    _write_tag(result.joined, model, bodies, source, result.cost, segments)
+
+
+def _write_tag(joined: JoinedClip, model: Model, bodies: Sequence[dict[str, Any]], source: str | os.PathLike,
+               cost: float | None, segments: list[dict[str, Any]], **extra: Any) -> None:
+    from .provenance import provenance_meta, write_provenance
+
+    write_provenance(joined.path, provenance_meta(
         "extend", {"model": model.path, "prompts": [b.get("prompt") for b in bodies]}, request_id=None,
-        cost=result.cost, source=Path(source).name, segments=segments, seams=list(result.joined.seams)))
+        cost=cost, source=Path(source).name, segments=segments, seams=list(joined.seams), **extra))
+
+
+def run_extend_offline(source: SourceClip, model: str | Model, bodies: Sequence[dict[str, Any]],
+                       dest: str | os.PathLike, *, output_dir: str | os.PathLike,
+                       cancel_check: Callable[[], bool] | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> JoinedClip:
+    """The free offline Extend (core/offline_edits.py: stand-in segments of the model's length,
+    chained and joined as the paid ones are), its segments beside the paid clips, the joined
+    clip tagged with its provenance like a paid Extend's, marked free."""
+    from .clip_saving import OUTPUT_SUBFOLDER
+    from .offline_edits import extend_offline
+
+    m = extend_model(model)
+    joined, paths = extend_offline(source.path, [str(b["prompt"]) for b in bodies], dest,
+                                   Path(output_dir) / OUTPUT_SUBFOLDER,
+                                   num_frames=offline_frames(m, bodies[0], source),
+                                   cancel_check=cancel_check, progress=progress)
+    segments = [{"request_id": None, "cost": 0.0, "from_cache": False, "fields": dict(b), "clip": p.name}
+                for p, b in zip(paths, bodies)]
+    _write_tag(joined, m, bodies, source.path, 0.0, segments, api_mode="offline preview")
+    return joined
 
 
 def offline_frames(model: str | Model, body: dict[str, Any], source: SourceClip) -> int:

@@ -179,16 +179,14 @@ class _Run:
 
     def offline(self) -> None:
         from .. import comfy_host
-        from ..core.clip_saving import OUTPUT_SUBFOLDER
-        from ..core.extend_jobs import offline_frames
-        from ..core.offline_edits import extend_offline
+        from ..core.extend_jobs import run_extend_offline
 
         self.status.say(f"Rendering {len(self.bodies)} offline segments (free, nothing is sent)...")
-        joined, segments = extend_offline(
-            self.source_path, self.prompts, self.dest, comfy_host.output_directory() / OUTPUT_SUBFOLDER,
-            num_frames=offline_frames(self.model, self.bodies[0], self.source), cancel_check=self.cancelled,
+        self.joined = run_extend_offline(
+            self.source, self.model, self.bodies, self.dest, output_dir=comfy_host.output_directory(),
+            cancel_check=self.cancelled,
             progress=lambda done, total: self.status.say(f"Joining {done}/{total} frames", _BAR_JOIN * done / total))
-        self.joined, self.cost, self.from_cache, self.request_ids = joined, 0.0, False, []
+        self.cost, self.from_cache, self.request_ids = 0.0, False, []
 
     def reserve(self) -> list[Any]:
         from .. import comfy_host

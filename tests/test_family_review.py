@@ -87,3 +87,17 @@ def test_the_offline_retake_of_an_odd_sized_clip_is_made(capsys, pack_env, tmp_p
     assert code == 0, err
     summary = json.loads(out)
     assert summary["frame_count"] == 80 and (summary["width"], summary["height"]) == (254, 142)
+
+
+def test_an_offline_extend_carries_its_provenance_in_the_mp4_and_json(capsys, pack_env, clip):
+    """As the paid Extend and every offline clip do: what continued which clip, marked free."""
+    provenance = pack_module("core.provenance")
+    code, out, err = run(capsys, "extend", str(clip), "--prompt", "a", "--prompt", "b", "--num-frames", "9",
+                         "--json", "--out", str(pack_env.output))
+    assert code == 0, err
+    video = Path(json.loads(out)["video"])
+    meta = provenance.read_provenance(video)
+    assert meta is not None and meta["model"] == "extend" and meta["cost"] == 0.0
+    assert meta["api_mode"] == "offline preview" and meta["fields"]["prompts"] == ["a", "b"]
+    assert meta["source"] == clip.name and len(meta["segments"]) == 2
+    assert json.loads(provenance.provenance_json_path(video).read_text(encoding="utf-8"))["model"] == "extend"
