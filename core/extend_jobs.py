@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .clip_join import JoinedClip
-from .errors import Action, InvalidInputError, SegmindError
+from .errors import Action, Cancelled, InvalidInputError, SegmindError
 from .models import LTX2_19B_I2V, LTX2_PRO, Field, Model, model as descriptor
 from .picture_fit import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE
 
@@ -294,7 +294,12 @@ def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[d
         for index, handle in enumerate(handles):  # segments never started: nothing was sent for them
             handles[index] = NOTHING_RESERVED
             release(user_dir, handle)
-        if isinstance(exc, SegmindError) and made and len(made) < len(bodies):
+        if isinstance(exc, SegmindError) and not isinstance(exc, Cancelled) and len(made) == len(bodies):
+            both = "both segments are" if len(made) == 2 else f"all {len(made)} segments are" if len(made) > 1 \
+                else "the segment is"
+            _add_hint(exc, f"(The join failed after every segment was made: {both} saved and cached, so the same "
+                           f"Extend run again joins them without paying again: {Action.RUN_AGAIN}.)")
+        elif isinstance(exc, SegmindError) and made and len(made) < len(bodies):
             done = len(made)
             _add_hint(exc, f"(Extend stopped at segment {done + 1} of {len(bodies)}: segment"
                            f"{'s 1-' if done > 1 else ' '}{done} {'are' if done > 1 else 'is'} saved and "

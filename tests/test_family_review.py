@@ -101,3 +101,24 @@ def test_an_offline_extend_carries_its_provenance_in_the_mp4_and_json(capsys, pa
     assert meta["api_mode"] == "offline preview" and meta["fields"]["prompts"] == ["a", "b"]
     assert meta["source"] == clip.name and len(meta["segments"]) == 2
     assert json.loads(provenance.provenance_json_path(video).read_text(encoding="utf-8"))["model"] == "extend"
+
+
+def test_a_join_failing_after_every_segment_was_paid_says_they_are_kept_and_a_rerun_pays_nothing(
+        capsys, pack_env, clip, monkeypatch):
+    chain = pack_module("core.extend_chain")
+    errors = pack_module("core.errors")
+    argv = ["extend", str(clip), "--prompt", "a", "--prompt", "b", "--num-frames", "9", "--backend", "segmind",
+            "--out", str(pack_env.output)]
+
+    def broken_join(*_, **__):
+        raise errors.VideoError("The disk went away while joining.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(chain, "join_clips", broken_join)
+        code, out, err = run(capsys, *argv)
+    assert code == 1 and "went away" in err
+    assert "both segments are saved and cached" in err and "run the same command again" in err, err
+    assert pack_env.jobs_submitted == 2
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    assert pack_env.jobs_submitted == 2 and json.loads(out)["paid_segments"] == 0
