@@ -122,3 +122,25 @@ def test_a_join_failing_after_every_segment_was_paid_says_they_are_kept_and_a_re
     code, out, err = run(capsys, *argv, "--json")
     assert code == 0, err
     assert pack_env.jobs_submitted == 2 and json.loads(out)["paid_segments"] == 0
+
+
+def test_a_pro_job_is_collected_by_its_request_id_never_paying_again(pack_env):
+    """The issue: Collect Job takes a Pro job by its request id, as it does a Retake's."""
+    import asyncio
+
+    import torch
+
+    from node_calls import call_node
+
+    nodes = pack_module("nodes.pro_image_to_video")
+    out = call_node(nodes.SegmindLTX2ProImageToVideo(), image=torch.rand(1, 90, 160, 3), prompt="waves",
+                    duration=6, resolution="1080p", generate_audio=True, fps="not sent", unique_id="3")
+    rid = out["ui"]["segmind"][0]["request_id"]
+    (Path(pack_env.output) / out["ui"]["images"][0]["subfolder"] / out["ui"]["images"][0]["filename"]).unlink()
+    for cached in (Path(pack_env.home) / "segmind" / "cache").glob("*.mp4"):
+        cached.unlink()  # neither on disk nor cached: fetched from Segmind again, unbilled
+    collect = pack_module("nodes.collect_job").SegmindLTX2CollectJob()
+    got = asyncio.run(collect.collect(request_id=rid, unique_id="9"))
+    assert got["result"][3] == 150 and pack_env.jobs_submitted == 1
+    provenance = pack_module("core.provenance").read_provenance(got["result"][4].get_stream_source())
+    assert provenance["model"] == "ltx-2-pro" and provenance["request_id"] == rid
