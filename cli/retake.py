@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Cancelled
+from ..core.models import LTX_RETAKE
 from .safe_text import for_terminal
 
 MODE_CHOICES = ("both", "video", "audio", "replace_audio_and_video", "replace_video", "replace_audio")
@@ -25,6 +26,7 @@ MODE_CHOICES = ("both", "video", "audio", "replace_audio_and_video", "replace_vi
 class _Job:
     """The one clip as cli.run's cost gates read it."""
     estimate: float
+    model: str = LTX_RETAKE.path
     learned: Any = None
     reservation: Any = None
 

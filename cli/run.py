@@ -126,8 +126,23 @@ def max_cost_gate(rows: list[Row], settings: Settings) -> None:
         basis = bases_of([r.learned for r in rows if r.learned is not None and r.estimate])
         based = f" ({basis})" if basis else ""
         raise Refused(f"Refused: this run is estimated at {money(total)}{based}, above --max-cost "
-                      f"{money(settings.max_cost)}. Nothing was sent. Raise --max-cost, or make fewer "
-                      "or smaller clips (--num-frames, --width, --height).")
+                      f"{money(settings.max_cost)}. Nothing was sent. "
+                      f"{_cheaper({r.model for r in rows if r.estimate})}.")
+
+
+def _cheaper(models: set[str]) -> str:
+    """What to change to pass --max-cost, by the price rules of the run's models (core/models.py)."""
+    from ..core.models import FLAT, MODELS, PER_SECOND
+
+    rules = {MODELS[m].price.rule for m in models if m in MODELS}
+    if rules == {FLAT}:
+        return "Raise --max-cost: a retake has one price, whatever its section"
+    ways = []
+    if rules - {FLAT, PER_SECOND}:
+        ways.append("smaller clips (--num-frames, --width, --height)")
+    if PER_SECOND in rules:
+        ways.append("shorter or lower ones (--duration, --resolution)")
+    return f"Raise --max-cost, or make fewer clips{', or ' if ways else ''}{', or '.join(ways)}"
 
 
 def pay_gate(rows: list[Row], settings: Settings) -> None:

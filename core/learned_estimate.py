@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .errors import SpendRecordsError
+from .models import PER_SECOND
 from .params import estimate_cost, snap_to_grid, whole_number
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Estimate:
     charged_clips: int           # clips of this model whose real charge the ledger holds
     comparable_clips: int = 0    # of those, the ones no larger than this clip
     per_clip: bool = False       # one price per clip (a flat rule, Retake's): every charge is comparable
+    per_second: bool = False     # a rate per second by resolution (Pro, Fast): no volume to compare by
 
     @property
     def learned(self) -> bool:
@@ -61,6 +63,8 @@ class Estimate:
                         f"quoted price is {usd(self.quoted)})")
             return "Segmind's quoted price per clip" + (f"; {clips} cost no more" if self.comparable_clips
                                                           else " (unconfirmed)")
+        if self.per_second and not self.learned:
+            return "a price per second by resolution (unconfirmed)"
         if self.learned:
             return (f"learned from {clips}: Segmind charged {usd(self.charged_floor or 0.0)} for a clip this "
                     f"size or smaller (the quoted rule says {usd(self.quoted)})")
@@ -107,15 +111,23 @@ class ChargeHistory:
                       if per_clip or (v is not None and volume is not None and v <= volume)]
         floor = max(comparable) if comparable else None
         return Estimate(amount=max(quoted, floor or 0.0), quoted=quoted, charged_floor=floor,
-                        charged_clips=len(charged), comparable_clips=len(comparable), per_clip=per_clip)
+                        charged_clips=len(charged), comparable_clips=len(comparable), per_clip=per_clip,
+                        per_second=_rule(model) == PER_SECOND)
+
+
+def _rule(model: str | None) -> str | None:
+    """The model's price rule (core/models.py VOLUME, PER_SECOND, FLAT), None for an unknown model."""
+    from .models import MODELS
+
+    found = MODELS.get(model or "")
+    return found.price.rule if found is not None else None
 
 
 def _flat(model: str | None) -> bool:
     """The model is priced one price per clip, whatever its fields (core/models.py FLAT)."""
-    from .models import FLAT, MODELS
+    from .models import FLAT
 
-    found = MODELS.get(model or "")
-    return found is not None and found.price.rule == FLAT
+    return _rule(model) == FLAT
 
 
 def bases_of(estimates: "list[Estimate]") -> str | None:

@@ -144,3 +144,27 @@ def test_a_pro_job_is_collected_by_its_request_id_never_paying_again(pack_env):
     assert got["result"][3] == 150 and pack_env.jobs_submitted == 1
     provenance = pack_module("core.provenance").read_provenance(got["result"][4].get_stream_source())
     assert provenance["model"] == "ltx-2-pro" and provenance["request_id"] == rid
+
+
+@pytest.mark.parametrize("argv, flags, wrong", [
+    (["retake", "{clip}", "--start", "0", "--backend", "segmind", "--dry-run", "--max-cost", "0.1"],
+     "a retake has one price, whatever its section", "--num-frames"),
+    (["--model", "pro", "--image", "{picture}", "--prompt", "x", "--backend", "segmind", "--dry-run",
+      "--max-cost", "0.01"], "--duration, --resolution", "--num-frames"),
+])
+def test_max_cost_says_what_makes_this_model_cheaper(capsys, pack_env, clip, tmp_path, argv, flags, wrong):
+    from cli_helpers import picture
+
+    pic = picture(tmp_path / "p.png")
+    argv = [a.format(clip=clip, picture=pic) for a in argv] + ["--out", str(pack_env.output)]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and "above --max-cost" in err, err
+    assert flags in err and wrong not in err, err
+
+
+def test_a_per_second_estimate_says_so_not_scaled_by_size():
+    history = pack_module("core.learned_estimate").ChargeHistory()
+    basis = history.estimate("ltx-2-pro", {"duration": 6, "resolution": "1080p", "prompt": "x"}).basis()
+    assert basis == "a price per second by resolution (unconfirmed)"
+    assert "scaled by size" in history.estimate("ltx-2-19b-i2v", {"width": 720, "height": 1280,
+                                                                   "num_frames": 181}).basis()
