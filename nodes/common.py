@@ -347,6 +347,28 @@ def _offline_clip(model: str, body: dict, rgb8: Any, reporter: _Reporter,
                                  cancel_check=cancel_check, progress=rendered)
 
 
+def chosen_backend(options: dict) -> str:
+    """The node's backend (core/offline_preview.py BACKENDS: segmind, offline preview), or
+    InvalidInputError naming the choices."""
+    from ..core.offline_preview import BACKENDS
+
+    backend = options.get("backend", BACKENDS[0])
+    if backend not in BACKENDS:
+        from ..core.errors import InvalidInputError
+
+        raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
+    return backend
+
+
+def cancel_signal() -> tuple[threading.Event, Callable[[], bool]]:
+    """A node run's Cancel: the event off_loop sets when ComfyUI stops awaiting the run, and
+    the check every step makes (that event, or ComfyUI's own interruption)."""
+    from .. import comfy_host
+
+    cancel = threading.Event()
+    return cancel, lambda: cancel.is_set() or comfy_host.is_interrupted()
+
+
 async def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id: str | None,
                          prompt_graph: Any = None) -> dict:
     """The whole node run: every clip in flight at once, then decoded in turns. Returns
@@ -357,18 +379,10 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
     from ..core.errors import Cancelled
     from ..core.offline_preview import BACKENDS
 
-    backend = options.get("backend", BACKENDS[0])
-    if backend not in BACKENDS:
-        from ..core.errors import InvalidInputError
-
-        raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
-    offline = backend == BACKENDS[1]
+    offline = chosen_backend(options) == BACKENDS[1]
     consumed = comfy_host.consumed_outputs(prompt_graph, node_id)
     run_id = comfy_host.current_prompt_id()
-    cancel = threading.Event()
-
-    def cancelled() -> bool:
-        return cancel.is_set() or comfy_host.is_interrupted()
+    cancel, cancelled = cancel_signal()
 
     try:
         jobs = await off_loop(lambda: _prepare(model, body, image, options), cancel)

@@ -112,21 +112,15 @@ class SegmindLTX2Extend:
     async def extend(self, video: Any, prompts: str, model: str, unique_id: str | None = None,
                      prompt_graph: Any = None, **values: Any) -> dict:
         from .. import comfy_host
-        from ..core.errors import Cancelled, InvalidInputError
+        from ..core.errors import Cancelled
         from ..core.offline_preview import BACKENDS
-        from .common import off_loop
+        from .common import cancel_signal, chosen_backend, off_loop
+        from .decode_video import _video_file
 
         options = {**(values.pop("options", None) or {}), **values}
-        backend = options.get("backend", BACKENDS[0])
-        if backend not in BACKENDS:
-            raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
+        backend = chosen_backend(options)
         fields = {k: v for k, v in values.items() if v != NOT_SENT}
-        cancel = threading.Event()
-
-        def cancelled() -> bool:
-            return cancel.is_set() or comfy_host.is_interrupted()
-
-        from .decode_video import _video_file
+        cancel, cancelled = cancel_signal()
 
         try:
             with _video_file(video, "") as source:
