@@ -294,17 +294,19 @@ def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[d
         for index, handle in enumerate(handles):  # segments never started: nothing was sent for them
             handles[index] = NOTHING_RESERVED
             release(user_dir, handle)
+        # force_rerun pays for every segment again: the free resume needs it off.
+        again = f"{Action.RUN_AGAIN} without {Action.SET_FIELD('force_rerun')}" if force_rerun else f"{Action.RUN_AGAIN}"
         if isinstance(exc, SegmindError) and not isinstance(exc, Cancelled) and len(made) == len(bodies):
             both = "both segments are" if len(made) == 2 else f"all {len(made)} segments are" if len(made) > 1 \
                 else "the segment is"
             _add_hint(exc, f"(The join failed after every segment was made: {both} saved and cached, so the same "
-                           f"Extend run again joins them without paying again: {Action.RUN_AGAIN}.)")
+                           f"Extend run again joins them without paying again: {again}.)")
         elif isinstance(exc, SegmindError) and made and len(made) < len(bodies):
             done = len(made)
             _add_hint(exc, f"(Extend stopped at segment {done + 1} of {len(bodies)}: segment"
                            f"{'s 1-' if done > 1 else ' '}{done} {'are' if done > 1 else 'is'} saved and "
                            f"cached, so the same Extend run again resumes at segment {done + 1} without paying "
-                           f"for {'them' if done > 1 else 'it'} again: {Action.RUN_AGAIN}.)")
+                           f"for {'them' if done > 1 else 'it'} again: {again}.)")
         raise
     result = ExtendResult(joined, made)
     _tag(result, m, bodies, source)
