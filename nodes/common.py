@@ -520,7 +520,8 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     elif info.cost is not None:
         done += f", cost ${info.cost:.3f}"
         if estimate is not None:
-            done += f" (estimated ${estimate.amount:.3f}: {estimate.basis()})"
+            # The basis is on the badge; the status line has room for about two lines.
+            done += f" (estimated ${estimate.amount:.3f})"
     if not want_frames:
         done += " (frames not decoded: nothing takes them)"
     _say(reporter, done, 1000)
