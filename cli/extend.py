@@ -134,7 +134,8 @@ def _prompts(args: argparse.Namespace) -> list[str]:
             text = args.prompts.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"--prompts {args.prompts}: cannot read it as text "
-                                    f"({getattr(exc, 'strerror', None) or type(exc).__name__}).") from None
+                                    f"({getattr(exc, 'strerror', None) or type(exc).__name__}). Give a UTF-8 text "
+                                    "file with one prompt a line.") from None
         return segment_prompts(text)
     return segment_prompts("\n".join(p.replace("\n", " ") for p in args.prompt))
 
