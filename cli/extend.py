@@ -159,24 +159,6 @@ def _destination(args: argparse.Namespace, output_dir: Path, word: str) -> Path:
     return made_clip_path(output_dir, word)
 
 
-def _confirm(total: float, yes: bool) -> None:
-    from .run import CONFIRM_ABOVE_USD, Refused
-    from ..core.spend_check import money
-
-    if total <= CONFIRM_ABOVE_USD or yes:
-        return
-    if not (sys.stdin is not None and sys.stdin.isatty()):
-        raise Refused(f"Not started: this Extend is estimated at {money(total)} and there is no terminal to ask "
-                      "whether to pay it. Nothing was sent. Add --yes to run it unattended.")
-    print(f"This Extend is estimated at {money(total)}. Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        raise Refused("Not started: nothing was sent. (--yes skips this question.)")
-
-
 def _plan_rows(plan: Any, prompts: list[str]) -> list[dict[str, Any]]:
     return [{"segment": s.index + 1, "prompt": prompts[s.index], "state": s.kind,
              "estimate_usd": round(s.amount, 4), "request_id": s.request_id} for s in plan.segments]
@@ -253,7 +235,7 @@ def _paid(args: argparse.Namespace, model: Any, bodies: list[dict], dest: Path, 
     from ..core.extend_jobs import plan_extend, reserve_extend, run_extend
     from ..core.lifecycle import API_MODES
     from ..core.spend_check import money
-    from .run import Refused
+    from .run import Refused, ask_to_pay
 
     config = ClientConfig.from_env()
     plan = plan_extend(args.clip, model, bodies, user_dir=user_dir, api_base=config.api_base,
@@ -278,7 +260,7 @@ def _paid(args: argparse.Namespace, model: Any, bodies: list[dict], dest: Path, 
     if plan.paying:
         _journal_writable(user_dir)
         client = SegmindClient(require_api_key(user_dir), config)  # a missing key fails before the question
-        _confirm(plan.total, args.yes)
+        ask_to_pay(plan.total, args.yes, "this Extend")
     try:
         handles = reserve_extend(plan, user_dir=user_dir, run_id=run_id, client=client, output_dir=output_dir)
     except (SpendLimitError, InsufficientCreditsError) as exc:
