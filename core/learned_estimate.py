@@ -6,7 +6,8 @@ ledger knows what was really charged (lines with a `cost`), so the estimate a sp
 uses is never below it for a comparable clip:
 
     comparable = the same model, a rendered volume (width x height x frames on LTX-2's
-                 grid) no larger than this clip's
+                 grid; for Pro and Fast what the resolution and duration render) no larger
+                 than this clip's
     estimate   = max(quoted rule, the largest real charge among comparable clips)
 
 A bigger clip is assumed never cheaper than a smaller one of the same model; if Segmind
@@ -35,6 +36,20 @@ def rendered_volume(fields: Mapping[str, Any] | Any) -> int | None:
         return None
     w, h, n = snap_to_grid(*size)  # type: ignore[arg-type]
     return w * h * n
+
+
+def rendered_fields(model: str | None, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The body's width, height and num_frames, or, for a model whose resolution and duration
+    pick them (Pro, Fast), what those render: so its charges compare by size too."""
+    if all(body.get(name) is not None for name in ("width", "height", "num_frames")):
+        return body
+    from .models import MODELS
+
+    found = MODELS.get(model or "")
+    rendered = found.rendered(body) if found is not None else None
+    if rendered is None or rendered[2] is None:
+        return body
+    return {**body, "width": rendered[0], "height": rendered[1], "num_frames": rendered[2]}
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,7 @@ class ChargeHistory:
     def estimate(self, model: str | None, body: Mapping[str, Any]) -> Estimate:
         quoted = estimate_cost(body, model)  # the model's quoted rule (core/params.py)
         charged = self._charges.get(model or "", [])
-        volume = rendered_volume(body)
+        volume = rendered_volume(rendered_fields(model, body))
         per_clip = _flat(model)
         comparable = [cost for v, cost in charged
                       if per_clip or (v is not None and volume is not None and v <= volume)]

@@ -189,3 +189,28 @@ def test_a_failure_with_force_rerun_on_does_not_promise_a_free_resume(capsys, pa
         code, out, err = run(capsys, *argv)
     assert code == 1 and "stopped at segment 2 of 2" in err, err
     assert "without --force-rerun" in err, err
+
+
+def test_a_pro_estimate_learns_what_segmind_really_charged(pack_env):
+    """LTX2_FAMILY.md: 'the estimate should learn from what was really charged'. A Pro body has
+    no width, height nor num_frames: the ledger line and the comparison use the size and length
+    its resolution and duration render, so a Pro clip charged above its rate raises the next
+    comparable one's estimate (as for 19B and Retake)."""
+    import torch
+
+    from node_calls import call_node
+
+    learned = pack_module("core.learned_estimate")
+    body = {"prompt": "x", "duration": 6, "resolution": "1080p", "generate_audio": True}
+    assert learned.ChargeHistory.load(pack_env.home).estimate("ltx-2-pro", body).amount == pytest.approx(0.36)
+    pack_env.prices["ltx-2-pro"] = 0.5
+    nodes = pack_module("nodes.pro_image_to_video")
+    call_node(nodes.SegmindLTX2ProImageToVideo(), image=torch.rand(1, 90, 160, 3), prompt="waves", duration=6,
+              resolution="1080p", generate_audio=True, fps="not sent", unique_id="3")
+    history = learned.ChargeHistory.load(pack_env.home)
+    again = history.estimate("ltx-2-pro", {**body, "prompt": "y"})
+    assert again.amount == pytest.approx(0.5) and "Segmind charged $0.500" in again.basis()
+    bigger = history.estimate("ltx-2-pro", {**body, "resolution": "2160p"})  # larger: never below it
+    assert bigger.amount == pytest.approx(1.44)
+    smaller_than_charged = history.estimate("ltx-2-pro", {**body, "duration": 8, "resolution": "1080p"})
+    assert smaller_than_charged.amount == pytest.approx(0.5)  # 8 s at 1080p: $0.48 by rate, $0.50 learned
