@@ -157,15 +157,18 @@ class Bookkeeping:
             return
         from .params import estimate_cost
 
+        from .learned_estimate import rendered_fields
+
         body = req.body
+        size = rendered_fields(req.model, body)  # Pro, Fast: what the resolution and duration render
         if self.estimate is None:  # what the spend check reserved (never below a real charge), else the quoted rule
             self.estimate = ((self.reservation.amount if self.reservation is not None else 0.0)
                              or estimate_cost(body, req.model))
         try:
             written = self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
                                 "estimate": self.estimate, "fingerprint": fingerprint,
-                                "prompt": body.get("prompt"), "width": body.get("width"),
-                                "height": body.get("height"), "num_frames": body.get("num_frames"),
+                                "prompt": body.get("prompt"), "width": size.get("width"),
+                                "height": size.get("height"), "num_frames": size.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),
                                 "clip": None if clip is None else str(clip), "run_id": self.run_id,
                                 "source": self.source})  # LEDGER CALL SITE
