@@ -216,7 +216,7 @@ def _retake_parser(prog: str) -> argparse.ArgumentParser:
                            "free (the section tinted, its tone swapped); --backend segmind is the real, paid "
                            "retake (about $0.791, unconfirmed). Every check of the clip and the section runs "
                            "before anything is sent.")
-    add_arguments(p)
+    add_arguments(p, _money, _positive_seconds)
     return p
 
 

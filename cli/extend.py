@@ -134,40 +134,29 @@ def _prompts(args: argparse.Namespace) -> list[str]:
             text = args.prompts.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"--prompts {args.prompts}: cannot read it as text "
-                                    f"({getattr(exc, 'strerror', None) or type(exc).__name__}).") from None
+                                    f"({getattr(exc, 'strerror', None) or type(exc).__name__}). Give a UTF-8 text "
+                                    "file with one prompt a line.") from None
         return segment_prompts(text)
     return segment_prompts("\n".join(p.replace("\n", " ") for p in args.prompt))
 
 
 def _destination(args: argparse.Namespace, output_dir: Path, word: str) -> Path:
-    from ..core.clip_saving import OUTPUT_SUBFOLDER
+    """Where the clip is written, proven writable before anything is made or paid for."""
+    from ..core.clip_saving import OUTPUT_SUBFOLDER, ensure_writable, made_clip_path
+    from ..core.errors import OutputFolderError
 
     if args.output is not None:
         if args.output.suffix.lower() != ".mp4":
             raise InvalidInputError(f"-o {args.output}: the clip is written as MP4; name it "
                                     f"{args.output.with_suffix('.mp4').name}.")
-        args.output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            ensure_writable(args.output.parent)
+        except OutputFolderError:
+            raise InvalidInputError(f"-o {args.output}: its folder {args.output.parent} cannot be written. "
+                                    "Nothing was sent. Give -o a file in a writable folder.") from None
         return args.output
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return output_dir / OUTPUT_SUBFOLDER / f"{word}_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
-
-
-def _confirm(total: float, yes: bool) -> None:
-    from .run import CONFIRM_ABOVE_USD, Refused
-    from ..core.spend_check import money
-
-    if total <= CONFIRM_ABOVE_USD or yes:
-        return
-    if not (sys.stdin is not None and sys.stdin.isatty()):
-        raise Refused(f"Not started: this Extend is estimated at {money(total)} and there is no terminal to ask "
-                      "whether to pay it. Nothing was sent. Add --yes to run it unattended.")
-    print(f"This Extend is estimated at {money(total)}. Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        raise Refused("Not started: nothing was sent. (--yes skips this question.)")
+    ensure_writable(output_dir / OUTPUT_SUBFOLDER)
+    return made_clip_path(output_dir, word)
 
 
 def _plan_rows(plan: Any, prompts: list[str]) -> list[dict[str, Any]]:
@@ -177,7 +166,7 @@ def _plan_rows(plan: Any, prompts: list[str]) -> list[dict[str, Any]]:
 
 def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int:
     from ..core.clip_files import clip_summary, summary_path, write_summary, write_wav
-    from ..core.extend_jobs import SourceClip, offline_frames, segment_bodies
+    from ..core.extend_jobs import SourceClip, segment_bodies
     from ..core.spend_check import money
 
     if not args.clip.is_file():
@@ -202,13 +191,11 @@ def extend(args: argparse.Namespace, *, user_dir: Path, output_dir: Path) -> int
         if args.dry_run:
             return _dry_run(args, [{"segment": i + 1, "prompt": p, "state": "offline", "estimate_usd": 0.0}
                                    for i, p in enumerate(prompts)], "Estimated cost: $0 (offline preview).")
-        from ..core.clip_saving import OUTPUT_SUBFOLDER
-        from ..core.offline_edits import extend_offline
+        from ..core.extend_jobs import run_extend_offline
 
         _say(f"Offline preview: {n} segment{'s' if n != 1 else ''} rendered locally (free, nothing is sent)...",
              args.quiet)
-        joined, _ = extend_offline(args.clip, prompts, dest, output_dir / OUTPUT_SUBFOLDER,
-                                   num_frames=offline_frames(model, bodies[0], source))
+        joined = run_extend_offline(source, model, bodies, dest, output_dir=output_dir)
         cost, paid, request_ids = 0.0, 0, []
     else:
         joined, cost, paid, request_ids, plan = _paid(args, model, bodies, dest, user_dir, output_dir)
@@ -248,7 +235,7 @@ def _paid(args: argparse.Namespace, model: Any, bodies: list[dict], dest: Path, 
     from ..core.extend_jobs import plan_extend, reserve_extend, run_extend
     from ..core.lifecycle import API_MODES
     from ..core.spend_check import money
-    from .run import Refused
+    from .run import Refused, ask_to_pay
 
     config = ClientConfig.from_env()
     plan = plan_extend(args.clip, model, bodies, user_dir=user_dir, api_base=config.api_base,
@@ -273,7 +260,7 @@ def _paid(args: argparse.Namespace, model: Any, bodies: list[dict], dest: Path, 
     if plan.paying:
         _journal_writable(user_dir)
         client = SegmindClient(require_api_key(user_dir), config)  # a missing key fails before the question
-        _confirm(plan.total, args.yes)
+        ask_to_pay(plan.total, args.yes, "this Extend")
     try:
         handles = reserve_extend(plan, user_dir=user_dir, run_id=run_id, client=client, output_dir=output_dir)
     except (SpendLimitError, InsufficientCreditsError) as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Cancelled
+from ..core.models import LTX_RETAKE
 from .safe_text import for_terminal
 
 MODE_CHOICES = ("both", "video", "audio", "replace_audio_and_video", "replace_video", "replace_audio")
@@ -25,11 +26,14 @@ MODE_CHOICES = ("both", "video", "audio", "replace_audio_and_video", "replace_vi
 class _Job:
     """The one clip as cli.run's cost gates read it."""
     estimate: float
+    model: str = LTX_RETAKE.path
     learned: Any = None
     reservation: Any = None
 
 
-def add_arguments(p: Any) -> None:
+def add_arguments(p: Any, money: Any, seconds: Any) -> None:
+    """The subcommand's flags; `money` and `seconds`: the command line's own argument types
+    (__main__.py), as every subcommand checks --max-cost and --timeout."""
     from ..core.retake_rules import MIN_SECTION_SECONDS
 
     p.add_argument("clip", type=Path, help="the clip to edit: an MP4 of at least 73 frames")
@@ -46,12 +50,12 @@ def add_arguments(p: Any) -> None:
                    help="offline: a free local stand-in, the section tinted and its tone swapped (default). "
                         "segmind: the real, paid retake")
     p.add_argument("--dry-run", action="store_true", help="print the request and the estimate; send nothing")
-    p.add_argument("--max-cost", type=_money, metavar="USD", help="refuse a retake estimated above this")
+    p.add_argument("--max-cost", type=money, metavar="USD", help="refuse a retake estimated above this")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before a run estimated above $1")
     p.add_argument("--force-rerun", action="store_true", help="pay for a new retake even when it is cached")
     p.add_argument("--api-mode", choices=("async", "sync"), default="async",
                    help="segmind only: async = v2 submit and poll (default), sync = one long v1 request")
-    p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=seconds, default=900.0, metavar="SECONDS",
                    help="how long to wait for the job (default 900); a job still running then is recorded "
                         "and collected by the same command run again")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (as for a run)")
@@ -59,25 +63,11 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
-def _money(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text.strip().lstrip("$"))
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in US dollars, e.g. 2 or 0.50")
-    return value
-
-
 def run(args: Any, prog: str, user_dir: Path, output_dir: Path) -> int:
     """The subcommand; its exit code (errors are raised for __main__ to word)."""
     from ..core.errors import InvalidInputError
     from ..core.retake_job import MODEL, plan_retake
 
-    if not 0 < args.timeout <= 24 * 3600:
-        raise InvalidInputError(f"--timeout {args.timeout:g}: give a number of seconds between 1 and 86400.")
     if not args.clip.is_file():
         raise InvalidInputError(f"{args.clip}: no such file. Give the clip to retake (an MP4).")
     plan = plan_retake(args.clip, start_time=args.start, duration=args.seconds, prompt=args.prompt,

@@ -126,8 +126,41 @@ def max_cost_gate(rows: list[Row], settings: Settings) -> None:
         basis = bases_of([r.learned for r in rows if r.learned is not None and r.estimate])
         based = f" ({basis})" if basis else ""
         raise Refused(f"Refused: this run is estimated at {money(total)}{based}, above --max-cost "
-                      f"{money(settings.max_cost)}. Nothing was sent. Raise --max-cost, or make fewer "
-                      "or smaller clips (--num-frames, --width, --height).")
+                      f"{money(settings.max_cost)}. Nothing was sent. "
+                      f"{_cheaper({r.model for r in rows if r.estimate})}.")
+
+
+def _cheaper(models: set[str]) -> str:
+    """What to change to pass --max-cost, by the price rules of the run's models (core/models.py)."""
+    from ..core.models import FLAT, MODELS, PER_SECOND
+
+    rules = {MODELS[m].price.rule for m in models if m in MODELS}
+    if rules == {FLAT}:
+        return "Raise --max-cost: a retake has one price, whatever its section"
+    ways = []
+    if rules - {FLAT, PER_SECOND}:
+        ways.append("smaller clips (--num-frames, --width, --height)")
+    if PER_SECOND in rules:
+        ways.append("shorter or lower ones (--duration, --resolution)")
+    return f"Raise --max-cost, or make fewer clips{', or ' if ways else ''}{', or '.join(ways)}"
+
+
+def ask_to_pay(total: float, yes: bool, what: str = "this run") -> None:
+    """Above CONFIRM_ABOVE_USD, a terminal asks before paying (--yes skips it); with no terminal
+    to ask in (a script, a pipe), paying above it must be said with --yes. Refused otherwise."""
+    if total <= CONFIRM_ABOVE_USD or yes:
+        return
+    if not (sys.stdin is not None and sys.stdin.isatty()):
+        raise Refused(f"Not started: {what} is estimated at {money(total)} and there is no terminal to ask "
+                      "whether to pay it. Nothing was sent. Add --yes to run it unattended.")
+    print(f"{what[0].upper()}{what[1:]} is estimated at {money(total)}. Proceed? [y/N] ", end="", file=sys.stderr,
+          flush=True)
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise Refused("Not started: nothing was sent. (--yes skips this question.)")
 
 
 def pay_gate(rows: list[Row], settings: Settings) -> None:
@@ -137,19 +170,7 @@ def pay_gate(rows: list[Row], settings: Settings) -> None:
     if total <= 0:
         return
     client = _client(settings)  # a missing key fails here, before the question and the upload
-    asking = sys.stdin is not None and sys.stdin.isatty()
-    if total > CONFIRM_ABOVE_USD and not settings.yes and not asking:
-        # No one to ask (a script, a pipe): above the small sum, paying must be said with --yes.
-        raise Refused(f"Not started: this run is estimated at {money(total)} and there is no terminal to ask "
-                      "whether to pay it. Nothing was sent. Add --yes to run it unattended.")
-    if total > CONFIRM_ABOVE_USD and not settings.yes:
-        print(f"This run is estimated at {money(total)}. Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
-        try:
-            answer = input()
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            raise Refused("Not started: nothing was sent. (--yes skips this question.)")
+    ask_to_pay(total, settings.yes)
     # The spend limits (as in ComfyUI's settings) and the credits left, for the whole run at
     # once: a batch that would pass a limit is refused whole. The amounts stay reserved for
     # the rows, which pass them on to run_on_segmind.

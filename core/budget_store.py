@@ -105,7 +105,10 @@ class FileBudgetStore:
     (`filelock`), so every process on this machine using that folder counts in it. Stamps are
     wall-clock times; a crashed process's stamps stay until they age out (they were sent).
 
-        {"sent": {stamp id: time}, "paused_until": time, "waiting": {participant: [jobs, time]}}
+        {"sent": {stamp id: time}, "paused_until": time, "paused_from": time,
+         "waiting": {participant: [jobs, time]}}
+
+    A time later than now (the wall clock stepped back) counts from now.
 
     A damaged file is read as empty (it only ever holds the last minute)."""
 
@@ -123,8 +126,13 @@ class FileBudgetStore:
     def admit(self, room: int, window: float, waiting_here: int) -> Admission:
         with self._locked() as state:
             now = self.clock()
-            sent: dict[str, float] = {k: t for k, t in state["sent"].items() if t > now - window}
+            # A time later than now is a wall clock stepped back since: counted from now, so the
+            # step never holds every request of the machine for as long as it (a window at most).
+            sent: dict[str, float] = {k: min(t, now) for k, t in state["sent"].items() if t > now - window}
             state["sent"] = sent
+            if state["paused_from"] > now:  # the pause keeps its length, from now
+                state["paused_until"] -= state["paused_from"] - now
+                state["paused_from"] = now
             others = self._note_waiting(state, waiting_here, window, now)
             wait = state["paused_until"] - now
             if wait > 0:
@@ -142,7 +150,8 @@ class FileBudgetStore:
     def _note_waiting(self, state: dict[str, Any], waiting_here: int, window: float, now: float) -> int:
         """Write this participant's waiting jobs into `state`; return the others' (a count
         not renewed within the window is a process gone without saying)."""
-        waiting = {k: v for k, v in state["waiting"].items() if k != self.me and v[1] > now - window}
+        waiting = {k: [v[0], min(v[1], now)] for k, v in state["waiting"].items()
+                   if k != self.me and v[1] > now - window}
         others = sum(v[0] for v in waiting.values())
         if waiting_here:
             waiting[self.me] = [waiting_here, now]
@@ -158,14 +167,16 @@ class FileBudgetStore:
 
     def pause(self, seconds: float) -> None:
         with self._locked() as state:
-            state["paused_until"] = max(state["paused_until"], self.clock() + max(0.0, seconds))
+            now = self.clock()
+            if now + max(0.0, seconds) > state["paused_until"]:
+                state["paused_until"], state["paused_from"] = now + max(0.0, seconds), now
 
     def describe(self) -> str:
         return f"this machine's user folder ({self.path})"
 
     # -- the file ---------------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
-        empty: dict[str, Any] = {"sent": {}, "paused_until": 0.0, "waiting": {}}
+        empty: dict[str, Any] = {"sent": {}, "paused_until": 0.0, "paused_from": 0.0, "waiting": {}}
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -177,6 +188,7 @@ class FileBudgetStore:
         try:
             return {"sent": {str(k): float(v) for k, v in dict(raw.get("sent") or {}).items()},
                     "paused_until": float(raw.get("paused_until") or 0.0),
+                    "paused_from": float(raw.get("paused_from") or 0.0),
                     "waiting": {str(k): [int(v[0]), float(v[1])] for k, v in dict(raw.get("waiting") or {}).items()}}
         except (AttributeError, TypeError, ValueError, IndexError, KeyError):
             return empty

@@ -11,10 +11,10 @@ import os
 from fractions import Fraction
 from typing import Any, Callable, Iterator
 
-from .errors import Cancelled, VideoError
+from .errors import Cancelled, InvalidInputError, VideoError
 from .video_decode import VideoInfo, probe_video
 
-__all__ = ["VideoInfo", "probe_video", "clip_rate", "iter_frames", "last_frame", "read_audio"]
+__all__ = ["VideoInfo", "probe_video", "probe_clip", "clip_rate", "iter_frames", "last_frame", "read_audio"]
 
 
 def _open(path: str | os.PathLike) -> Any:
@@ -43,6 +43,22 @@ def clip_rate(path: str | os.PathLike) -> Fraction:
     if not rate or rate <= 0:
         return Fraction(probe_video(path).fps).limit_denominator(1001)
     return Fraction(rate)
+
+
+def probe_clip(path: str | os.PathLike, what: str = "The clip") -> tuple[VideoInfo, Fraction]:
+    """A clip the user gave (to retake, continue or join), probed: (its facts, its exact
+    rate), or InvalidInputError saying what to give instead. `what` names it in the message
+    ("The clip to retake", "Clip 2")."""
+    import av
+
+    p = os.fspath(path)
+    try:
+        return probe_video(p), clip_rate(p)
+    except VideoError as exc:
+        raise InvalidInputError(f"{what} cannot be read ({exc}). Give a video file (an MP4 with a video "
+                                "stream).") from None
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise InvalidInputError(f"{what} cannot be read ({exc}). Give a video file (an MP4).") from None
 
 
 def iter_frames(path: str | os.PathLike, cancel_check: Callable[[], bool] | None = None) -> Iterator[Any]:

@@ -96,15 +96,14 @@ def plan_join(paths: Sequence[str | os.PathLike], *, conform: bool = False,
               drop_first_frame_of_next: bool = False) -> list[_Part]:
     """Probe every clip and check they can be joined (before any work is done); what each
     contributes. Raises InvalidInputError / ClipMismatchError saying what to change."""
-    from .clip_frames import clip_rate, probe_video
+    from .clip_frames import probe_clip
 
     if len(paths) < 2:
-        raise InvalidInputError(f"Joining needs two clips or more; {len(paths)} given. Connect another clip.")
+        raise InvalidInputError(f"Joining needs two clips or more; {len(paths)} given. Give another clip.")
     parts: list[_Part] = []
     for i, path in enumerate(paths):
         p = os.fspath(path)
-        info = probe_video(p)
-        fps = clip_rate(p)
+        info, fps = probe_clip(p, f"Clip {i + 1}")
         dropped = 1 if (i > 0 and drop_first_frame_of_next) else 0
         if info.frame_count - dropped < 1:
             raise InvalidInputError(f"Clip {i + 1} has a single frame, which is the one dropped as the "

@@ -35,6 +35,13 @@ def clip_path(output_dir: Path, model: str, request_id: str | None) -> Path:
     return Path(output_dir) / OUTPUT_SUBFOLDER / f"{short}_{stamp}_{tag}.mp4"
 
 
+def made_clip_path(output_dir: Path, word: str) -> Path:
+    """Where a clip made here from other clips lands (`joined`, `extended`): beside the paid
+    clips, named by the time and a random tag, never by anything a server said."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(output_dir) / OUTPUT_SUBFOLDER / f"{word}_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
+
+
 def expected_clip_bytes(body: dict[str, Any]) -> int:
     """A generous bound on the MP4 a request produces, for the free-space check before paying:
     H.264 at LTX-2's quality stays far below a quarter byte per pixel per frame, plus audio."""

@@ -11,6 +11,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .errors import Action, OutputFolderError
+
 CRF = "18"           # visually lossless for re-encoded generated video; re-encoding is unavoidable at a seam
 PRESET = "veryfast"  # 2-core machines: the join must not take longer than the clips took to download
 
@@ -36,8 +38,12 @@ class ClipWriter:
     def __enter__(self) -> "ClipWriter":
         import av
 
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(self._part), "w", format="mp4")
+        try:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self._part), "w", format="mp4")
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputFolderError(f"Cannot write {self.dest} ({getattr(exc, 'strerror', None) or exc}): "
+                                    f"{Action.OUTPUT_FOLDER}.") from None
         try:
             video = self._container.add_stream("libx264", rate=self.fps)
             video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
@@ -57,12 +63,15 @@ class ClipWriter:
 
         if isinstance(frame, np.ndarray):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame, dtype=np.uint8), format="rgb24")
-        elif frame.format.name == "yuv420p" and (frame.width, frame.height) == (self.width, self.height):
-            # A fresh frame over the same planes: no colour conversion, and none of the decoded
-            # frame's own timing or picture type (which the encoder would follow).
-            frame = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+            if (frame.width, frame.height) != (self.width, self.height):  # an odd side (even_size)
+                frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
         else:
-            frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+            if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
+                frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+            # A fresh frame over the same planes: none of the decoded frame's own timing, time
+            # base or picture type (which the encoder would follow, and the muxer refuse when
+            # it mixes with frames made here).
+            frame = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
         if (frame.width, frame.height) != (self.width, self.height):
             raise ValueError(f"Frame {frame.width}x{frame.height} does not fit a {self.width}x{self.height} clip.")
         frame.pts = self.frames

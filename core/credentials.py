@@ -110,12 +110,19 @@ def _header_safe(key: str) -> bool:
 
 
 def save_api_key(user_dir: str | os.PathLike, key: str) -> Path:
-    """Write the key to its file with owner-only rights (0600, folder 0700), never through
-    a symlink planted at the temporary or the final name: the temporary file has a random
-    name and is created exclusively (O_EXCL, which never follows a link; O_NOFOLLOW where the
-    system has it), then renamed over the final name (which replaces a link, not its target)."""
+    """Write the key to its file with owner-only rights (write_private)."""
     key = validate_key_text(key)
     path = key_file_path(user_dir)
+    write_private(path, key.encode("utf-8"))
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret (the key, an address with its password) with owner-only rights (0600,
+    folder 0700), never through a symlink planted at the temporary or the final name: the
+    temporary file has a random name and is created exclusively (O_EXCL, which never follows a
+    link; O_NOFOLLOW where the system has it), then renamed over the final name (which
+    replaces a link, not its target)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.chmod(path.parent, 0o700)
@@ -125,7 +132,7 @@ def save_api_key(user_dir: str | os.PathLike, key: str) -> Path:
     for attempt in range(3):
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         try:
-            # Created with 0600 from the start so the key is never world-readable, even briefly.
+            # Created with 0600 from the start so the secret is never world-readable, even briefly.
             fd = os.open(tmp, flags, 0o600)
             break
         except FileExistsError:  # something already has that name (a link, say): take another
@@ -133,7 +140,6 @@ def save_api_key(user_dir: str | os.PathLike, key: str) -> Path:
                 raise
     try:
         try:
-            data = key.encode("utf-8")
             while data:
                 data = data[os.write(fd, data):]
         finally:
@@ -146,7 +152,6 @@ def save_api_key(user_dir: str | os.PathLike, key: str) -> Path:
         except OSError:
             pass
         raise
-    return path
 
 
 def delete_api_key(user_dir: str | os.PathLike) -> bool:

@@ -23,7 +23,8 @@ def segment_prompts(text: str) -> list[str]:
     """One prompt per non-empty line, in order."""
     prompts = [line.strip() for line in str(text or "").splitlines() if line.strip()]
     if not prompts:
-        raise InvalidInputError("Extend needs one prompt per segment, one a line: none was given.")
+        raise InvalidInputError("Extend needs one prompt per segment, one a line: none was given. Write what "
+                                "happens next, one line per segment.", field="prompts")
     if len(prompts) > MAX_SEGMENTS:
         raise InvalidInputError(f"{len(prompts)} segments asked for (one per line of the prompts); Extend "
                                 f"makes at most {MAX_SEGMENTS} in one run. Split the list over several runs.")

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import math
 import os
-import time
-import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .clip_join import JoinedClip
-from .errors import Action, InvalidInputError, SegmindError
+from .errors import Action, Cancelled, InvalidInputError, SegmindError
 from .models import LTX2_19B_I2V, LTX2_PRO, Field, Model, model as descriptor
 from .picture_fit import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE
 
@@ -67,10 +65,10 @@ class SourceClip:
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "SourceClip":
-        from .clip_frames import clip_rate, probe_video
+        from .clip_frames import probe_clip
 
-        info = probe_video(path)
-        return cls(Path(path), int(info.width), int(info.height), clip_rate(path), int(info.frame_count))
+        info, rate = probe_clip(path, "The clip to continue")
+        return cls(Path(path), int(info.width), int(info.height), rate, int(info.frame_count))
 
 
 def clip_fields(model: str | Model, source: SourceClip) -> dict[str, Any]:
@@ -244,13 +242,6 @@ class ExtendResult:
         return all(s.from_cache for s in self.segments)
 
 
-def extended_path(output_dir: str | os.PathLike) -> Path:
-    from .clip_saving import OUTPUT_SUBFOLDER
-
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(output_dir) / OUTPUT_SUBFOLDER / f"extended_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
-
-
 def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[dict[str, Any]],
                dest: str | os.PathLike, *, user_dir: str | os.PathLike, output_dir: str | os.PathLike,
                reserved: Sequence[Any] | None = None, run_id: str | None = None, api_mode: str | None = None,
@@ -303,12 +294,19 @@ def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[d
         for index, handle in enumerate(handles):  # segments never started: nothing was sent for them
             handles[index] = NOTHING_RESERVED
             release(user_dir, handle)
-        if isinstance(exc, SegmindError) and made and len(made) < len(bodies):
+        # force_rerun pays for every segment again: the free resume needs it off.
+        again = f"{Action.RUN_AGAIN} without {Action.SET_FIELD('force_rerun')}" if force_rerun else f"{Action.RUN_AGAIN}"
+        if isinstance(exc, SegmindError) and not isinstance(exc, Cancelled) and len(made) == len(bodies):
+            both = "both segments are" if len(made) == 2 else f"all {len(made)} segments are" if len(made) > 1 \
+                else "the segment is"
+            _add_hint(exc, f"(The join failed after every segment was made: {both} saved and cached, so the same "
+                           f"Extend run again joins them without paying again: {again}.)")
+        elif isinstance(exc, SegmindError) and made and len(made) < len(bodies):
             done = len(made)
             _add_hint(exc, f"(Extend stopped at segment {done + 1} of {len(bodies)}: segment"
                            f"{'s 1-' if done > 1 else ' '}{done} {'are' if done > 1 else 'is'} saved and "
                            f"cached, so the same Extend run again resumes at segment {done + 1} without paying "
-                           f"for {'them' if done > 1 else 'it'} again: {Action.RUN_AGAIN}.)")
+                           f"for {'them' if done > 1 else 'it'} again: {again}.)")
         raise
     result = ExtendResult(joined, made)
     _tag(result, m, bodies, source)
@@ -318,13 +316,39 @@ def run_extend(source: str | os.PathLike, model: str | Model, bodies: Sequence[d
 def _tag(result: ExtendResult, model: Model, bodies: Sequence[dict[str, Any]], source: str | os.PathLike) -> None:
     """The joined clip's provenance: what continued which clip, and each segment's job (never
     raises: the clip is what was paid for)."""
-    from .provenance import provenance_meta, write_provenance
-
     segments = [{"request_id": s.info.request_id, "cost": s.info.cost, "from_cache": s.from_cache,
                  "fields": dict(b), "clip": s.path.name} for s, b in zip(result.segments, bodies)]
-    write_provenance(result.joined.path, provenance_meta(
+    _write_tag(result.joined, model, bodies, source, result.cost, segments)
+
+
+def _write_tag(joined: JoinedClip, model: Model, bodies: Sequence[dict[str, Any]], source: str | os.PathLike,
+               cost: float | None, segments: list[dict[str, Any]], **extra: Any) -> None:
+    from .provenance import provenance_meta, write_provenance
+
+    write_provenance(joined.path, provenance_meta(
         "extend", {"model": model.path, "prompts": [b.get("prompt") for b in bodies]}, request_id=None,
-        cost=result.cost, source=Path(source).name, segments=segments, seams=list(result.joined.seams)))
+        cost=cost, source=Path(source).name, segments=segments, seams=list(joined.seams), **extra))
+
+
+def run_extend_offline(source: SourceClip, model: str | Model, bodies: Sequence[dict[str, Any]],
+                       dest: str | os.PathLike, *, output_dir: str | os.PathLike,
+                       cancel_check: Callable[[], bool] | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> JoinedClip:
+    """The free offline Extend (core/offline_edits.py: stand-in segments of the model's length,
+    chained and joined as the paid ones are), its segments beside the paid clips, the joined
+    clip tagged with its provenance like a paid Extend's, marked free."""
+    from .clip_saving import OUTPUT_SUBFOLDER
+    from .offline_edits import extend_offline
+
+    m = extend_model(model)
+    joined, paths = extend_offline(source.path, [str(b["prompt"]) for b in bodies], dest,
+                                   Path(output_dir) / OUTPUT_SUBFOLDER,
+                                   num_frames=offline_frames(m, bodies[0], source),
+                                   cancel_check=cancel_check, progress=progress)
+    segments = [{"request_id": None, "cost": 0.0, "from_cache": False, "fields": dict(b), "clip": p.name}
+                for p, b in zip(paths, bodies)]
+    _write_tag(joined, m, bodies, source.path, 0.0, segments, api_mode="offline preview")
+    return joined
 
 
 def offline_frames(model: str | Model, body: dict[str, Any], source: SourceClip) -> int:

@@ -112,6 +112,11 @@ class FlightLock:
         one machine there is none: its cache and journal are looked at by the lifecycle."""
         return None
 
+    def still_ours(self) -> None:
+        """Just before a billed request is sent: raises if the lock was lost meanwhile. A lock
+        of this machine cannot be (the OS holds it while the process lives); a team's lease
+        can (team_lock.py)."""
+
     def publish(self, result: Any) -> None:
         if self._state is not None:
             self._state.result, self._state.result_at = result, time.monotonic()

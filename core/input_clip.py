@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Action, InvalidInputError, SegmindAPIError, VideoError
+from .errors import Action, InvalidInputError, SegmindAPIError
 from .retake_rules import check_inline_size
 
 log = logging.getLogger(__name__)
@@ -64,23 +64,21 @@ class InputClip:
 
 
 def probe_input(path: str | os.PathLike) -> Any:
-    """The clip's size, frames and rate (core.video_decode.VideoInfo), or InvalidInputError
-    saying what to change: a file that is not a readable MP4 with a video stream."""
+    """The clip's size, frames and rate (core.video_decode.VideoInfo, fps a float), or
+    InvalidInputError saying what to change: a file that is not a readable MP4 with a video
+    stream."""
     import av
 
-    from .clip_frames import clip_rate, probe_video
+    from .clip_frames import probe_clip
 
     p = os.fspath(path)
+    info, rate = probe_clip(p, "The clip to retake")
     try:
-        info = probe_video(p)
         with av.open(p) as container:
             kind = container.format.name or ""
-        info.fps = float(clip_rate(p))
-    except VideoError as exc:
-        raise InvalidInputError(f"The clip to retake cannot be read ({exc}). Give an MP4 clip with a video "
-                                "stream.") from None
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise InvalidInputError(f"The clip to retake cannot be read ({exc}). Give an MP4 clip.") from None
+    info.fps = float(rate)
     if "mp4" not in kind.split(","):
         raise InvalidInputError(f"The clip to retake is not an MP4 (it is {kind or 'of an unknown format'}); "
                                 "Segmind takes an MP4. Save it as MP4 first (H.264 in an .mp4).")

@@ -6,7 +6,8 @@ ledger knows what was really charged (lines with a `cost`), so the estimate a sp
 uses is never below it for a comparable clip:
 
     comparable = the same model, a rendered volume (width x height x frames on LTX-2's
-                 grid) no larger than this clip's
+                 grid; for Pro and Fast what the resolution and duration render) no larger
+                 than this clip's
     estimate   = max(quoted rule, the largest real charge among comparable clips)
 
 A bigger clip is assumed never cheaper than a smaller one of the same model; if Segmind
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .errors import SpendRecordsError
+from .models import PER_SECOND
 from .params import estimate_cost, snap_to_grid, whole_number
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,20 @@ def rendered_volume(fields: Mapping[str, Any] | Any) -> int | None:
     return w * h * n
 
 
+def rendered_fields(model: str | None, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The body's width, height and num_frames, or, for a model whose resolution and duration
+    pick them (Pro, Fast), what those render: so its charges compare by size too."""
+    if all(body.get(name) is not None for name in ("width", "height", "num_frames")):
+        return body
+    from .models import MODELS
+
+    found = MODELS.get(model or "")
+    rendered = found.rendered(body) if found is not None else None
+    if rendered is None or rendered[2] is None:
+        return body
+    return {**body, "width": rendered[0], "height": rendered[1], "num_frames": rendered[2]}
+
+
 @dataclass(frozen=True)
 class Estimate:
     amount: float                # what the spend checks use
@@ -44,6 +60,7 @@ class Estimate:
     charged_clips: int           # clips of this model whose real charge the ledger holds
     comparable_clips: int = 0    # of those, the ones no larger than this clip
     per_clip: bool = False       # one price per clip (a flat rule, Retake's): every charge is comparable
+    per_second: bool = False     # a rate per second by resolution (Pro, Fast): no volume to compare by
 
     @property
     def learned(self) -> bool:
@@ -61,6 +78,8 @@ class Estimate:
                         f"quoted price is {usd(self.quoted)})")
             return "Segmind's quoted price per clip" + (f"; {clips} cost no more" if self.comparable_clips
                                                           else " (unconfirmed)")
+        if self.per_second and not self.learned:
+            return "a price per second by resolution (unconfirmed)"
         if self.learned:
             return (f"learned from {clips}: Segmind charged {usd(self.charged_floor or 0.0)} for a clip this "
                     f"size or smaller (the quoted rule says {usd(self.quoted)})")
@@ -101,21 +120,29 @@ class ChargeHistory:
     def estimate(self, model: str | None, body: Mapping[str, Any]) -> Estimate:
         quoted = estimate_cost(body, model)  # the model's quoted rule (core/params.py)
         charged = self._charges.get(model or "", [])
-        volume = rendered_volume(body)
+        volume = rendered_volume(rendered_fields(model, body))
         per_clip = _flat(model)
         comparable = [cost for v, cost in charged
                       if per_clip or (v is not None and volume is not None and v <= volume)]
         floor = max(comparable) if comparable else None
         return Estimate(amount=max(quoted, floor or 0.0), quoted=quoted, charged_floor=floor,
-                        charged_clips=len(charged), comparable_clips=len(comparable), per_clip=per_clip)
+                        charged_clips=len(charged), comparable_clips=len(comparable), per_clip=per_clip,
+                        per_second=_rule(model) == PER_SECOND)
+
+
+def _rule(model: str | None) -> str | None:
+    """The model's price rule (core/models.py VOLUME, PER_SECOND, FLAT), None for an unknown model."""
+    from .models import MODELS
+
+    found = MODELS.get(model or "")
+    return found.price.rule if found is not None else None
 
 
 def _flat(model: str | None) -> bool:
     """The model is priced one price per clip, whatever its fields (core/models.py FLAT)."""
-    from .models import FLAT, MODELS
+    from .models import FLAT
 
-    found = MODELS.get(model or "")
-    return found is not None and found.price.rule == FLAT
+    return _rule(model) == FLAT
 
 
 def bases_of(estimates: "list[Estimate]") -> str | None:

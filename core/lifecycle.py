@@ -157,15 +157,18 @@ class Bookkeeping:
             return
         from .params import estimate_cost
 
+        from .learned_estimate import rendered_fields
+
         body = req.body
+        size = rendered_fields(req.model, body)  # Pro, Fast: what the resolution and duration render
         if self.estimate is None:  # what the spend check reserved (never below a real charge), else the quoted rule
             self.estimate = ((self.reservation.amount if self.reservation is not None else 0.0)
                              or estimate_cost(body, req.model))
         try:
             written = self.ledger.record({"time": time.time(), "request_id": request_id, "model": req.model, "cost": cost,
                                 "estimate": self.estimate, "fingerprint": fingerprint,
-                                "prompt": body.get("prompt"), "width": body.get("width"),
-                                "height": body.get("height"), "num_frames": body.get("num_frames"),
+                                "prompt": body.get("prompt"), "width": size.get("width"),
+                                "height": size.get("height"), "num_frames": size.get("num_frames"),
                                 "fps": body.get("fps"), "seed": body.get("seed"),
                                 "clip": None if clip is None else str(clip), "run_id": self.run_id,
                                 "source": self.source})  # LEDGER CALL SITE
@@ -278,6 +281,7 @@ class Generation:
         self._stop = threading.Event()        # the caller asked the job to stop (Cancel)
         self._caller_cancel: Callable[[], bool] = lambda: False
         self._detached = threading.Event()    # the caller stopped waiting: no more events to it
+        self._flight: FlightLock | None = None  # the request's lock, held by the job's worker
         self._committed = False               # a billed request is unanswered, or a billed v1 clip landing
         self._v1_billed = False               # a v1 answer has begun: its clip runs to its end
         self._done = threading.Event()
@@ -470,6 +474,7 @@ class Generation:
 
     # -- the job's side (its worker) ----------------------------------------------------------
     def _work(self, flight: FlightLock) -> None:
+        self._flight = flight
         try:
             clip = self._generate()
             flight.publish(clip)
@@ -548,6 +553,8 @@ class Generation:
             name = next(f.name for f in descriptor(self.req.model).media_fields if f.media == "video")
             body[name] = clip_reference(self.client, self.req.video)
         self.client.check_cancel()
+        if self._flight is not None:  # a team's lease that ran out meanwhile: stop before paying
+            self._flight.still_ours()
         return body
 
     def _run_sync(self) -> ClipResult:

@@ -9,8 +9,6 @@ runs past the end are Lightricks' own API's rules for the same operation, assume
 Segmind states no size limit for a data URI: the pack sets INLINE_LIMIT_BYTES itself."""
 from __future__ import annotations
 
-import base64
-import os
 from dataclasses import dataclass
 
 from .errors import Action, InvalidInputError
@@ -73,23 +71,26 @@ def check_section(start_time: float, duration: float, clip_seconds: float) -> Re
     """The section to make again, clamped to the clip's end as the service does."""
     for name, value in (("start_time", start_time), ("duration", duration)):
         if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
-            raise InvalidInputError(f"{name} must be a number of seconds, got {value!r}.")
+            raise InvalidInputError(f"{name} must be a number of seconds, got {value!r}: "
+                                    f"{Action.SET_FIELD(name)} to one.", field=name)
     if duration < MIN_SECTION_SECONDS:
         raise InvalidInputError(f"duration is {duration:g} s; Retake makes again at least "
-                                f"{MIN_SECTION_SECONDS:g} s. Set duration to {MIN_SECTION_SECONDS:g} or more.")
+                                f"{MIN_SECTION_SECONDS:g} s. Set {Action.SET_FIELD('duration')} to "
+                                f"{MIN_SECTION_SECONDS:g} or more.", field="duration")
     if start_time < 0:
-        raise InvalidInputError(f"start_time is {start_time:g} s; the clip starts at 0. Set start_time to 0 or more.")
+        raise InvalidInputError(f"start_time is {start_time:g} s; the clip starts at 0. Set "
+                                f"{Action.SET_FIELD('start_time')} to 0 or more.", field="start_time")
     latest = clip_seconds - MIN_SECTION_SECONDS
     if start_time >= clip_seconds:
         raise InvalidInputError(
             f"start_time {start_time:g} s is past the clip's end ({clip_seconds:.2f} s long). "
-            f"Set start_time to at most {max(latest, 0):.2f} s.")
+            f"Set {Action.SET_FIELD('start_time')} to at most {max(latest, 0):.2f} s.", field="start_time")
     end = min(start_time + duration, clip_seconds)
     if end - start_time < MIN_SECTION_SECONDS:
         raise InvalidInputError(
             f"The section from {start_time:g} s runs past the clip's end ({clip_seconds:.2f} s), leaving "
             f"{end - start_time:.2f} s, under Retake's {MIN_SECTION_SECONDS:g} s. "
-            f"Set start_time to at most {max(latest, 0):.2f} s.")
+            f"Set {Action.SET_FIELD('start_time')} to at most {max(latest, 0):.2f} s.", field="start_time")
     return RetakeSection(start=float(start_time), duration=float(end - start_time),
                          clip_seconds=float(clip_seconds), clamped=start_time + duration > clip_seconds)
 
@@ -120,9 +121,3 @@ def check_inline_size(file_bytes: int) -> int:
 
 _PREFIX = "data:video/mp4;base64,"
 
-
-def video_data_uri(path: str | os.PathLike) -> str:
-    """The MP4 at `path` as a `video_uri` data URI, after the size check (read only if it fits)."""
-    check_inline_size(os.path.getsize(path))
-    with open(path, "rb") as f:
-        return _PREFIX + base64.b64encode(f.read()).decode("ascii")

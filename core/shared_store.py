@@ -16,10 +16,13 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
+import time
+import uuid
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from .errors import Action, InvalidInputError, SegmindError
 from .user_folder import UserFolder
@@ -39,6 +42,14 @@ class SharedStoreDown(SegmindError):
     billed = False
 
 
+class SharedStoreSetupError(InvalidInputError):
+    """The team's Redis is set but cannot be used as set: the redis package is missing, the
+    address cannot be read, the password is wrong or missing, it is a read-only replica or a
+    Redis Cluster. Said before anything is paid, whatever when_redis_down says ("local" is for
+    an outage, not for a setup to fix), with what to change."""
+    billed = False
+
+
 @dataclass(frozen=True)
 class TeamSettings:
     redis_url: str = ""          # "" = no team store: this machine's files only
@@ -50,25 +61,43 @@ class TeamSettings:
 
 
 def shown_url(url: str) -> str:
-    """The address with any password replaced, fit for messages, logs and the panel."""
+    """The address with anything that may be a password masked, fit for messages, logs and the
+    panel: all before the last "@" after the scheme (a password may hold #, / or ?, which a
+    URL parser would read as the rest of the address), and the query's values
+    (redis-py reads ?password=)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "(an address that cannot be read)" if "@" in url or "?" in url else url
+    if "@" in rest:
+        rest = "***@" + rest[rest.rindex("@") + 1:]
+    where, query, params = rest.partition("?")
+    if query:
+        where += "?" + "&".join(f"{p.partition('=')[0]}=***" for p in params.split("&"))
+    return f"{scheme}://{where}"
+
+
+def _address_problem(url: str) -> str | None:
+    """What is wrong with a Redis address as redis-py would read it, or None."""
     try:
         parts = urlsplit(url)
+        parts.port  # a port that is not a number raises here
     except ValueError:
-        return "(an address that cannot be read)"
-    if parts.password is None and not parts.username:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+        return "cannot be read"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return "is not a Redis address"
+    db = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if db and not db.isdigit():
+        return f"names the database {db!r}, which is not a number"
+    return None
 
 
 def _checked(url: str, when_down: str, where: str) -> TeamSettings:
     url = url.strip()
-    if url and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-        raise InvalidInputError(f"The Redis address in {where} is {shown_url(url)!r}: give one like "
-                                f"redis://host:6379/0 (or rediss:// for TLS), or leave it empty; "
-                                f"{Action.CHANGE_SETTING('shared_store')}.")
+    problem = _address_problem(url) if url else None
+    if problem:
+        raise SharedStoreSetupError(f"The Redis address in {where}, {shown_url(url)!r}, {problem}: give one like "
+                                    f"redis://host:6379/0 (or rediss:// for TLS, redis://:password@host:6379/0 "
+                                    f"with a password), or leave it empty; {Action.CHANGE_SETTING('shared_store')}.")
     when_down = (when_down or "refuse").strip().lower()
     if when_down not in WHEN_DOWN_CHOICES:
         raise InvalidInputError(f"What to do when Redis is down, in {where}, is {when_down!r}: set it to "
@@ -108,13 +137,11 @@ def saved_redis_url(user_dir: "str | os.PathLike[str]") -> str:
 
 def save_team_settings(user_dir: "str | os.PathLike[str]", redis_url: str, when_down: str) -> TeamSettings:
     """Write team.json (checked first); the Settings panel's route calls this."""
+    from .credentials import write_private  # the address may hold a password: owner-only, as the key
+
     settings = _checked(redis_url, when_down, "the team setting")
-    path = UserFolder(user_dir).team
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"redis_url": settings.redis_url, "when_redis_down": settings.when_down}),
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(UserFolder(user_dir).team, json.dumps(
+        {"redis_url": settings.redis_url, "when_redis_down": settings.when_down}).encode("utf-8"))
     return settings
 
 
@@ -128,6 +155,47 @@ def key_prefix(api_key: str) -> str:
     return f"{KEY_ROOT}:{account_tag(api_key)}:"
 
 
+def _pid_space() -> str:
+    """This host name plus, on Linux, its pid namespace: where a pid names the same process
+    (two containers on host networking share a host name, not their processes)."""
+    host = socket.gethostname()
+    try:
+        return f"{host}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:  # not Linux: the host name alone
+        return host
+
+
+PID_SPACE = _pid_space()
+# This process among every process of the team (reservations' owner, the live jobs' publisher).
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def keep_doing(slot: tuple[Any, ...], name: str, every: float, act: Callable[[], None]) -> None:
+    """`act()` now and then every `every` seconds, on one daemon thread per `slot` for the life
+    of the process (a lease kept alive, the live jobs published). A failure (Redis away) is
+    logged and tried again next time."""
+    with _keepers_lock:
+        thread = _keepers.get(slot)
+        if thread is not None and thread.is_alive():
+            return
+
+        def run() -> None:
+            while True:
+                try:
+                    act()
+                except Exception as exc:
+                    log.debug("Segmind: %s failed this time (%s).", name, exc)
+                time.sleep(every)
+
+        thread = threading.Thread(target=run, daemon=True, name=f"segmind-{name}")
+        _keepers[slot] = thread
+        thread.start()
+
+
+_keepers: dict[tuple[Any, ...], threading.Thread] = {}
+_keepers_lock = threading.Lock()
+
+
 def machine_name() -> str:
     """How this machine is named in shared records (SEGMIND_LTX2_MACHINE, else the host name)."""
     return (os.environ.get(MACHINE_ENV) or socket.gethostname() or "this machine").strip()[:64]
@@ -135,11 +203,20 @@ def machine_name() -> str:
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
+PROBE_KEY = f"{KEY_ROOT}:probe"  # written (and expiring) by each look: a read-only Redis says so
 
 
 def redis_client(url: str) -> Any:
-    """One redis-py client (with its connection pool) per address, per process."""
-    import redis  # only when a team store is set: most users never load it
+    """One redis-py client (with its connection pool) per address, per process. Raises
+    SharedStoreSetupError when redis-py is not installed."""
+    try:
+        import redis  # only when a team store is set: most users never load it
+    except ImportError:
+        raise SharedStoreSetupError(
+            f"A team Redis is set ({shown_url(url)}), but the Python package redis is not installed in the "
+            f"Python that runs this pack ({sys.executable}): install it with \"{sys.executable} -m pip install "
+            f"redis\" (pip install redis; it is in the pack's requirements.txt) and start it again, or clear "
+            f"the address; {Action.CHANGE_SETTING('shared_store')}.") from None
 
     with _clients_lock:
         client = _clients.get(url)
@@ -150,11 +227,65 @@ def redis_client(url: str) -> Any:
         return client
 
 
-def reachable(client: Any) -> bool:
+def _setup_message(url: str, exc: "BaseException | str") -> str | None:
+    """What to change when Redis answers but not as the pack needs, or None (it is down)."""
+    from redis import exceptions as e
+
+    text = str(exc)
+    where = f"The team's Redis at {shown_url(url)}"
+    fix = Action.CHANGE_SETTING("shared_store")
+    if isinstance(exc, e.AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text:
+        return (f"{where} refused the password {'in' if '@' in url or 'password=' in url else 'missing from'} its address: "
+                f"give the right one, as redis://:password@host:6379/0 (or redis://user:password@... for an "
+                f"ACL user); {fix}. Nothing was sent and nothing was paid.")
+    if isinstance(exc, e.ReadOnlyError):
+        return (f"{where} answers read-only (a replica): give the address of the primary, which takes "
+                f"writes; {fix}. Nothing was sent and nothing was paid.")
+    if isinstance(exc, e.NoPermissionError):
+        return (f"{where} does not let this user write keys or run scripts (NOPERM): give a user that may "
+                f"(keys {KEY_ROOT}:*, EVAL and EVALSHA); {fix}. Nothing was sent and nothing was paid.")
+    if text.startswith(("MOVED", "ASK ", "CLUSTERDOWN", "CROSSSLOT")) or isinstance(exc, e.ClusterError):
+        return (f"{where} is a Redis Cluster, which the pack does not use (one admission touches several "
+                f"keys): give the address of one Redis server, or a primary with replicas; {fix}. Nothing "
+                f"was sent and nothing was paid.")
+    if text.startswith("OOM") or isinstance(exc, e.OutOfMemoryError):
+        return (f"{where} is full (maxmemory) and refuses writes: give it more memory or free some; {fix}. "
+                f"Nothing was sent and nothing was paid.")
+    if text.startswith("MISCONF"):
+        return (f"{where} refuses writes because it cannot save to its disk (MISCONF): fix its disk or its "
+                f"save setting; {fix}. Nothing was sent and nothing was paid.")
+    if isinstance(exc, e.ResponseError):
+        return (f"{where} answers, but refused what the pack needs ({type(exc).__name__}): it needs Redis 5 "
+                f"or later, one server (not Redis Cluster), taking writes; {fix}. Nothing was sent and "
+                f"nothing was paid.")
+    return None
+
+
+def look(client: Any, url: str) -> bool:
+    """Whether the team's Redis answers (at most CONNECT_SECONDS) and takes writes: False when
+    it cannot be reached. Raises SharedStoreSetupError when it answers but cannot be used as
+    set (a wrong password, a read-only replica, a Redis Cluster: see _setup_message)."""
+    from redis.exceptions import RedisError
+
     try:
-        return bool(client.ping())
-    except Exception:  # redis.ConnectionError, TimeoutError, AuthenticationError...
-        return False
+        pipe = client.pipeline(transaction=False)
+        pipe.ping()
+        pipe.info("cluster")
+        pipe.set(PROBE_KEY, "1", px=10000)
+        ping, cluster, wrote = pipe.execute(raise_on_error=False)
+    except (RedisError, OSError) as exc:  # not reached at all, or the password refused on connecting
+        ping = cluster = wrote = exc
+    if isinstance(cluster, dict) and str(cluster.get("cluster_enabled", "0")) == "1":
+        raise SharedStoreSetupError(_setup_message(url, "CLUSTERDOWN cluster_enabled:1"))
+    # INFO's own refusal (renamed away or not allowed by a managed Redis) says nothing: a
+    # Cluster shows in the write too (MOVED, CLUSTERDOWN).
+    for answer in (ping, wrote):
+        if isinstance(answer, BaseException):
+            message = _setup_message(url, answer)
+            if message is not None:
+                raise SharedStoreSetupError(message)
+            return False
+    return True
 
 
 def down_message(settings: TeamSettings) -> str:
@@ -166,18 +297,25 @@ def down_message(settings: TeamSettings) -> str:
 def team_redis(user_dir: "str | os.PathLike[str] | None") -> Any | None:
     """The team's Redis client, checked to answer; None when no address is set, or when it is
     down and the setting says to fall back to this machine's records (a warning is logged).
-    Raises SharedStoreDown when it is down and the setting says to refuse."""
+    Raises SharedStoreDown when it is down and the setting says to refuse, SharedStoreSetupError
+    when it is set up wrong (whatever the setting: see there)."""
     settings = team_settings(user_dir)
     if not settings.shared:
         return None
-    client = redis_client(settings.redis_url)
-    if reachable(client):
+    client = redis_client(settings.redis_url)  # SharedStoreSetupError: redis-py missing
+    if look(client, settings.redis_url):  # SharedStoreSetupError: answers, but not usable as set
+        _warned_down.clear()  # the next outage is warned again
         return client
     if settings.when_down == "refuse":
         raise SharedStoreDown(down_message(settings))
-    log.warning("Segmind LTX-2: the team's Redis at %s cannot be reached; using this machine's own "
-                "records until it returns.", shown_url(settings.redis_url))
+    if settings.redis_url not in _warned_down:  # once per outage, not per look (the jobs tab looks often)
+        _warned_down.add(settings.redis_url)
+        log.warning("Segmind LTX-2: the team's Redis at %s cannot be reached; using this machine's own "
+                    "records until it returns.", shown_url(settings.redis_url))
     return None
+
+
+_warned_down: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -198,7 +336,8 @@ class TeamStatus:
 
 def team_status(user_dir: "str | os.PathLike[str]") -> TeamStatus:
     """Where the request budget (and the team's other records) are kept now: looks at the
-    team's Redis (a ping, at most CONNECT_SECONDS) without logging a warning."""
+    team's Redis (at most CONNECT_SECONDS) without logging a warning. Raises
+    SharedStoreSetupError (what to change) when it is set up wrong."""
     settings = team_settings(user_dir)
     team_file = str(UserFolder(user_dir).team)
     from_env = os.environ.get(REDIS_URL_ENV) is not None
@@ -207,7 +346,7 @@ def team_status(user_dir: "str | os.PathLike[str]") -> TeamStatus:
                           "every process using it shares one request budget; no team Redis is set.",
                           "", settings.when_down, from_env, team_file)
     shown = shown_url(settings.redis_url)
-    if reachable(redis_client(settings.redis_url)):
+    if look(redis_client(settings.redis_url), settings.redis_url):  # raises SharedStoreSetupError
         return TeamStatus("redis", f"Shared through the team's Redis at {shown} (account records, request "
                           "budget), reachable.", shown, settings.when_down, from_env, team_file)
     if settings.when_down == "local":
@@ -220,6 +359,7 @@ def team_status(user_dir: "str | os.PathLike[str]") -> TeamStatus:
 
 def forget_clients() -> None:
     """Drop the cached clients (tests; a changed address)."""
+    _warned_down.clear()
     with _clients_lock:
         for client in _clients.values():
             try:
@@ -229,6 +369,6 @@ def forget_clients() -> None:
         _clients.clear()
 
 
-__all__ = ["REDIS_URL_ENV", "WHEN_DOWN_ENV", "MACHINE_ENV", "SharedStoreDown", "TeamSettings", "team_settings",
-           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "redis_client",
-           "reachable", "team_redis", "forget_clients", "TeamStatus", "team_status", "saved_redis_url"]
+__all__ = ["REDIS_URL_ENV", "WHEN_DOWN_ENV", "MACHINE_ENV", "SharedStoreDown", "SharedStoreSetupError", "look", "TeamSettings", "team_settings",
+           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "PROCESS", "PID_SPACE", "keep_doing", "redis_client",
+           "team_redis", "forget_clients", "TeamStatus", "team_status", "saved_redis_url"]

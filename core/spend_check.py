@@ -14,12 +14,6 @@ from .spend_limits import SETTINGS_HINT, SpendLimits, limits_path
 _EPS = 1e-9                   # float sums of estimates must not refuse a run exactly at the limit
 
 
-def record_stores(user_dir: str | os.PathLike) -> Any:
-    from .team_stores import record_stores as choose
-
-    return choose(user_dir)
-
-
 def money(value: float) -> str:
     return f"${value:.2f}" if value >= 1 or value == 0 else f"${value:.3f}"
 
@@ -41,6 +35,8 @@ def check_spend(user_dir: str | os.PathLike, run_id: str | None, amounts: list[f
     limits = SpendLimits.load(user_dir)
     # This machine's files, or the team's Redis (a per-day limit then holds across machines);
     # a team Redis that is down and set to refuse stops the run here, before any upload.
+    from .team_stores import record_stores
+
     stores = record_stores(user_dir)
     where = f"change it in {SETTINGS_HINT}"
     saved = f" The limits are saved in {limits_path(user_dir)}."
@@ -108,6 +104,8 @@ def _store_of(user_dir: str | os.PathLike, handle: Reservation) -> Any:
 
 def reserved_total(user_dir: str | os.PathLike) -> float:
     """Estimates reserved by jobs in flight in every process (not yet in the ledger)."""
+    from .team_stores import record_stores
+
     return record_stores(user_dir).reservations.in_flight()
 
 

@@ -1,48 +1,47 @@
 """The live jobs of a team's other machines: each process with a team Redis publishes its job
 board (core/job_board.py) every PUBLISH_EVERY seconds under `<prefix>live:<process>`, kept
-LIVE_TTL seconds, so a process that ends or dies drops off the other machines' jobs tabs by
-itself. The jobs tab shows this process's board plus these, each with its machine."""
+LIVE_TTL seconds, and names itself in the set `<prefix>live`, so a process that ends or dies
+drops off the other machines' jobs tabs by itself. The jobs tab shows this process's board plus these, each with its machine."""
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
-import time
-import uuid
 from typing import Any, Callable
+
+from .shared_store import PROCESS, keep_doing
 
 log = logging.getLogger(__name__)
 
 PUBLISH_EVERY = 2.0
 LIVE_TTL = 10
-_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-_publishers: dict[tuple[int, str], threading.Thread] = {}
-_publishers_lock = threading.Lock()
 
 
 def publish_board(client: Any, prefix: str, machine: str, jobs: list[dict[str, Any]], key: str | None = None,
-                  process: str = _PROCESS) -> None:
+                  process: str = PROCESS) -> None:
     """This process's live jobs, for the other machines (nothing when it has none)."""
     from .credentials import redact
 
     name = f"{prefix}live:{process}"
     if not jobs:
-        client.delete(name)
+        client.pipeline(transaction=False).delete(name).srem(f"{prefix}live", process).execute()
         return
     payload = json.dumps({"machine": machine, "jobs": jobs}, default=str, allow_nan=False)
-    client.set(name, redact(payload, key), ex=LIVE_TTL)
+    client.pipeline(transaction=False).set(name, redact(payload, key), ex=LIVE_TTL) \
+        .sadd(f"{prefix}live", process).expire(f"{prefix}live", 7 * 24 * 3600).execute()
 
 
-def team_live_jobs(client: Any, prefix: str, process: str = _PROCESS) -> list[dict[str, Any]]:
-    """Every other process's live jobs, each with its `machine`; [] when Redis cannot be read."""
+def team_live_jobs(client: Any, prefix: str, process: str = PROCESS) -> list[dict[str, Any]]:
+    """Every other process's live jobs, each with its `machine`; [] when Redis cannot be read.
+    Read from the team's index (`<prefix>live`), never by a SCAN of a Redis that may hold other
+    applications' keys; a process whose jobs' key ran out (it ended or died) leaves the index."""
     out: list[dict[str, Any]] = []
     try:
-        names = [n for n in client.scan_iter(match=f"{prefix}live:*", count=500)
-                 if (n.decode() if isinstance(n, bytes) else n) != f"{prefix}live:{process}"]
-        raws = client.mget(names) if names else []
+        processes = sorted(p.decode() if isinstance(p, bytes) else str(p) for p in client.smembers(f"{prefix}live"))
+        processes = [p for p in processes if p != process]
+        raws = client.mget([f"{prefix}live:{p}" for p in processes]) if processes else []
+        gone = [p for p, raw in zip(processes, raws) if raw is None]
+        if gone:
+            client.srem(f"{prefix}live", *gone)
     except Exception as exc:
         log.debug("Segmind: the team's live jobs cannot be read (%s).", exc)
         return []
@@ -64,24 +63,10 @@ def team_live_jobs(client: Any, prefix: str, process: str = _PROCESS) -> list[di
 
 def start_publishing(client: Any, prefix: str, machine: str, snapshot: Callable[[], list[dict[str, Any]]],
                      key: str | None = None) -> None:
-    """One daemon thread per Redis and account publishing `snapshot()` while the process runs."""
-    slot = (id(client), prefix)
-    with _publishers_lock:
-        thread = _publishers.get(slot)
-        if thread is not None and thread.is_alive():
-            return
-
-        def run() -> None:
-            while True:
-                try:
-                    publish_board(client, prefix, machine, snapshot(), key)
-                except Exception as exc:  # Redis away: the other machines' tabs miss these jobs meanwhile
-                    log.debug("Segmind: could not publish the live jobs (%s).", exc)
-                time.sleep(PUBLISH_EVERY)
-
-        thread = threading.Thread(target=run, daemon=True, name="segmind-team-board")
-        _publishers[slot] = thread
-        thread.start()
+    """One daemon thread per Redis and account publishing `snapshot()` while the process runs
+    (Redis away: the other machines' tabs miss these jobs meanwhile)."""
+    keep_doing((id(client), prefix, "board"), "team-board", PUBLISH_EVERY,
+               lambda: publish_board(client, prefix, machine, snapshot(), key))
 
 
 def board_snapshot() -> list[dict[str, Any]]:

@@ -27,18 +27,20 @@ FLIGHT_RECORD_SECONDS = 7 * 24 * 3600  # Segmind keeps a job's output file seven
 _SCAN = 500
 
 # One line into the team's ledger, unless a later line of the same job is there already
-# (a write-back of an old line never replaces a newer one): HSET + ZADD + the flight record.
+# (a write-back of an old line never replaces a newer one): HSET + ZADD; and the request's
+# flight record, unless it holds a later line (of another job of the same request).
 _RECORD = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
-  local ok, was = pcall(cjson.decode, old)
-  if ok and type(was) == 'table' and tonumber(was['time']) and tonumber(was['time']) > tonumber(ARGV[3]) then
-    return 0
-  end
+local function later(raw)
+  if not raw then return false end
+  local ok, was = pcall(cjson.decode, raw)
+  return ok and type(was) == 'table' and tonumber(was['time']) ~= nil and tonumber(was['time']) > tonumber(ARGV[3])
+end
+if later(redis.call('HGET', KEYS[1], ARGV[1])) then
+  return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-if KEYS[3] ~= '' then
+if KEYS[3] ~= '' and not later(redis.call('GET', KEYS[3])) then
   redis.call('SET', KEYS[3], ARGV[2], 'EX', tonumber(ARGV[4]))
 end
 return 1

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import Action, InvalidInputError, SegmindError
 from .flight_lock import FlightLock
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,26 @@ _SLICE = 0.2
 
 
 def lease_seconds() -> float:
+    """SEGMIND_LTX2_LOCK_LEASE_SECONDS (default 30), checked: a value that cannot be used is
+    said before anything is paid, not replaced silently."""
+    import math
+
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE
     try:
-        value = float(os.environ.get(LEASE_ENV, "") or DEFAULT_LEASE)
+        value = float(raw)
     except ValueError:
-        value = DEFAULT_LEASE
-    return min(max(value, 0.5), 3600.0)
+        value = math.nan
+    if not 1.0 <= value <= 3600.0:  # NaN fails too
+        raise InvalidInputError(f"{LEASE_ENV} is {raw!r}: set it to the seconds a crashed machine keeps the team's "
+                                f"lock on a request, from 1 to 3600 (30 by default), or unset it.")
+    return value
+
+
+class TeamLockLost(SegmindError):
+    """The team's lock on a request ran out before this machine paid for it: stopped unpaid."""
+    billed = False
 
 
 class TeamFlightLock(FlightLock):
@@ -89,6 +105,33 @@ class TeamFlightLock(FlightLock):
                                 "lease of %.0f s ran out); another machine may make it too.", self.lease)
                     return
                 log.debug("Segmind: could not renew the team's lock (%s).", exc)
+
+    def still_ours(self) -> None:
+        """Just before a billed request is sent: the team's lock is still this machine's, its
+        lease renewed now. A lease that ran out (Redis out of reach from here for longer than
+        it, this process suspended) may have let another machine take the request and pay for
+        it: this one stops unpaid (TeamLockLost) rather than pay a second time."""
+        from redis.exceptions import LockNotOwnedError, RedisError
+
+        lock = self._remote
+        if lock is None:
+            return  # held on this machine only (Redis down, "local")
+        try:
+            lock.reacquire()
+        except LockNotOwnedError:
+            raise TeamLockLost(
+                f"This machine's hold on the team's lock for this request ran out before it was paid for (the "
+                f"team's Redis was out of reach from here for longer than the lease of {self.lease:.0f} s, or "
+                f"this process was paused), so another machine may be making it: this run stopped before "
+                f"paying, and nothing was billed for it. {Action.RUN_AGAIN}: it collects the other "
+                f"machine's clip, or makes it.") from None
+        except RedisError as exc:
+            if self.refuse_when_down:
+                from .shared_store import SharedStoreDown, down_message, team_settings
+
+                raise SharedStoreDown(down_message(team_settings(self.user_dir))) from None
+            log.warning("Segmind: the team's Redis cannot be reached (%s); this request is paid for holding "
+                        "this machine's lock only.", type(exc).__name__)
 
     def release(self) -> None:
         if not self.held:

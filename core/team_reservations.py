@@ -7,15 +7,14 @@ owner, time, settled, request_id}. Reserving is one optimistic transaction (WATC
 admit, MULTI/EXEC, again if another process changed the hash meanwhile), so the admit check
 and the new entries are atomic. A reservation ends when its process is gone: its owner keeps
 `<prefix>alive:<owner>` alive (a lease renewed by a thread while the process lives), so a
-crashed machine's reservations end within OWNER_LEASE; on this host a dead pid ends them at
-once; anything older than reservations.STALE_AFTER ends too."""
+crashed machine's reservations end within OWNER_LEASE; in this host's pid namespace
+(shared_store.PID_SPACE) a dead pid ends them at once; anything older than
+reservations.STALE_AFTER ends too."""
 from __future__ import annotations
 
 import json
 import logging
 import os
-import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,40 +22,21 @@ from typing import Any, Iterable
 
 from .errors import Action, SpendRecordsError
 from .reservations import STALE_AFTER, Admit, Reservation, _alive, _in_flight, _run_total, check_amounts
+from .shared_store import PID_SPACE, PROCESS, keep_doing
 
 log = logging.getLogger(__name__)
 
 OWNER_LEASE = 120          # seconds a process's reservations outlive its last sign of life
 _RENEW_EVERY = OWNER_LEASE / 4
-_HOST = socket.gethostname()
-_OWNER = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-_renewers: dict[tuple[int, str], threading.Thread] = {}
-_renewers_lock = threading.Lock()
 
 
 def _keep_alive(client: Any, prefix: str) -> None:
-    """This process's sign of life for its reservations, renewed by one daemon thread per
-    Redis and account while the process runs (it dies with the process)."""
-    key = f"{prefix}alive:{_OWNER}"
-    client.set(key, "1", ex=OWNER_LEASE)
-    slot = (id(client), prefix)
-    with _renewers_lock:
-        thread = _renewers.get(slot)
-        if thread is not None and thread.is_alive() and thread.ident is not None:
-            return
-
-        def renew() -> None:
-            while True:
-                time.sleep(_RENEW_EVERY)
-                try:
-                    client.set(key, "1", ex=OWNER_LEASE)
-                except Exception as exc:  # Redis away for a while: tried again next time
-                    log.debug("Segmind: could not renew this process's reservations (%s).", exc)
-
-        thread = threading.Thread(target=renew, daemon=True, name="segmind-reservations-lease")
-        _renewers[slot] = thread
-        thread.start()
+    """This process's sign of life for its reservations: set now, then renewed by one daemon
+    thread per Redis and account while the process runs (it dies with the process)."""
+    key = f"{prefix}alive:{PROCESS}"
+    client.set(key, "1", ex=OWNER_LEASE)  # now: a reservation is never made without it
+    keep_doing((id(client), prefix, "alive"), "reservations-lease", _RENEW_EVERY,
+               lambda: client.set(key, "1", ex=OWNER_LEASE))
 
 
 @dataclass(frozen=True)
@@ -100,8 +80,8 @@ class RedisReservations:
                 pipe.hdel(self.key, *dead)
             if handles:
                 pipe.hset(self.key, mapping={h.id: json.dumps(
-                    {"id": h.id, "run_id": run_id, "amount": h.amount, "machine": self.machine, "host": _HOST,
-                     "pid": os.getpid(), "owner": _OWNER, "time": now, "settled": False, "request_id": None})
+                    {"id": h.id, "run_id": run_id, "amount": h.amount, "machine": self.machine, "host": PID_SPACE,
+                     "pid": os.getpid(), "owner": PROCESS, "time": now, "settled": False, "request_id": None})
                     for h in handles})
 
         try:
@@ -172,7 +152,7 @@ class RedisReservations:
         live, dead = [], []
         for e in entries:
             if e.get("_bad") or now - float(e["time"]) > STALE_AFTER or not alive.get(e.get("owner"), False) \
-                    or (e.get("host") == _HOST and e.get("owner") != _OWNER and isinstance(e.get("pid"), int)
+                    or (e.get("host") == PID_SPACE and e.get("owner") != PROCESS and isinstance(e.get("pid"), int)
                         and not _alive(e["pid"])):
                 dead.append(str(e.get("id")))
             else:

@@ -347,6 +347,28 @@ def _offline_clip(model: str, body: dict, rgb8: Any, reporter: _Reporter,
                                  cancel_check=cancel_check, progress=rendered)
 
 
+def chosen_backend(options: dict) -> str:
+    """The node's backend (core/offline_preview.py BACKENDS: segmind, offline preview), or
+    InvalidInputError naming the choices."""
+    from ..core.offline_preview import BACKENDS
+
+    backend = options.get("backend", BACKENDS[0])
+    if backend not in BACKENDS:
+        from ..core.errors import InvalidInputError
+
+        raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
+    return backend
+
+
+def cancel_signal() -> tuple[threading.Event, Callable[[], bool]]:
+    """A node run's Cancel: the event off_loop sets when ComfyUI stops awaiting the run, and
+    the check every step makes (that event, or ComfyUI's own interruption)."""
+    from .. import comfy_host
+
+    cancel = threading.Event()
+    return cancel, lambda: cancel.is_set() or comfy_host.is_interrupted()
+
+
 async def run_generation(*, model: str, body: dict, image: Any, options: dict, node_id: str | None,
                          prompt_graph: Any = None) -> dict:
     """The whole node run: every clip in flight at once, then decoded in turns. Returns
@@ -357,18 +379,10 @@ async def run_generation(*, model: str, body: dict, image: Any, options: dict, n
     from ..core.errors import Cancelled
     from ..core.offline_preview import BACKENDS
 
-    backend = options.get("backend", BACKENDS[0])
-    if backend not in BACKENDS:
-        from ..core.errors import InvalidInputError
-
-        raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
-    offline = backend == BACKENDS[1]
+    offline = chosen_backend(options) == BACKENDS[1]
     consumed = comfy_host.consumed_outputs(prompt_graph, node_id)
     run_id = comfy_host.current_prompt_id()
-    cancel = threading.Event()
-
-    def cancelled() -> bool:
-        return cancel.is_set() or comfy_host.is_interrupted()
+    cancel, cancelled = cancel_signal()
 
     try:
         jobs = await off_loop(lambda: _prepare(model, body, image, options), cancel)
@@ -487,31 +501,9 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     from reusing such outputs once a consumer is wired in."""
     from .. import comfy_host
     from ..core.clip_saving import OUTPUT_SUBFOLDER
-    from ..core.runtime import current
-    from ..core.video_decode import decode_audio, decode_video, probe_video
 
-    check = cancel_check or comfy_host.is_interrupted
     want_frames = consumed is None or FRAMES_SLOT in consumed
-    want_audio = consumed is None or AUDIO_SLOT in consumed
-
-    def raise_if_cancelled() -> None:
-        if check():
-            from ..core.errors import Cancelled
-
-            raise Cancelled("Cancelled by the user.")
-
-    progress = getattr(reporter, "decode_progress", None)
-    if want_frames:
-        with current().decodes.turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
-            _say(reporter, "Decoding...")
-            decoded = decode_video(clip.path, cancel_check=check, progress=progress, **_decode_options(options))
-        frames, audio = decoded.frames, decoded.audio
-        width, height, count, fps = decoded.width, decoded.height, decoded.frame_count, decoded.fps
-    else:
-        info = probe_video(clip.path)
-        width, height, count, fps = info.width, info.height, info.frame_count, info.fps
-        frames = _placeholder_frames()
-        audio = decode_audio(clip.path) if want_audio else _placeholder_audio()
+    frames, audio, width, height, count, fps = decode_consumed(clip.path, consumed, options, reporter, cancel_check)
     info = clip.info
     from_cache = bool(getattr(clip, "from_cache", False))
     summary = {
@@ -528,7 +520,8 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
     elif info.cost is not None:
         done += f", cost ${info.cost:.3f}"
         if estimate is not None:
-            done += f" (estimated ${estimate.amount:.3f}: {estimate.basis()})"
+            # The basis is on the badge; the status line has room for about two lines.
+            done += f" (estimated ${estimate.amount:.3f})"
     if not want_frames:
         done += " (frames not decoded: nothing takes them)"
     _say(reporter, done, 1000)
@@ -537,6 +530,49 @@ def clip_outputs(clip: Any, options: dict, reporter: Any, api_mode: str,
         "ui": {"images": [preview], "animated": [True], "segmind": [summary]},
         "result": (frames, audio, float(fps), int(count), comfy_host.video_from_file(clip.path)),
     }
+
+
+def decode_consumed(path: Any, consumed: frozenset[int] | None, options: dict, reporter: Any,
+                    cancel_check: Callable[[], bool] | None = None) -> tuple[Any, Any, int, int, int, float]:
+    """A clip on disk as the node's outputs hold it, decoding only what some node takes (frames
+    in the process's decode turn; audio alone; or placeholders): (frames, audio, width, height,
+    frame_count, fps)."""
+    from .. import comfy_host
+    from ..core.runtime import current
+    from ..core.video_decode import decode_audio, decode_video, probe_video
+
+    check = cancel_check or comfy_host.is_interrupted
+
+    def raise_if_cancelled() -> None:
+        if check():
+            from ..core.errors import Cancelled
+
+            raise Cancelled("Cancelled by the user.")
+
+    if consumed is None or FRAMES_SLOT in consumed:
+        with current().decodes.turn(raise_if_cancelled, on_wait=lambda: _say(reporter, "Waiting for another clip's decode...")):
+            _say(reporter, "Decoding...")
+            decoded = decode_video(path, cancel_check=check, progress=getattr(reporter, "decode_progress", None),
+                                   **_decode_options(options))
+        return decoded.frames, decoded.audio, decoded.width, decoded.height, decoded.frame_count, decoded.fps
+    info = probe_video(path)
+    audio = decode_audio(path) if AUDIO_SLOT in consumed else _placeholder_audio()
+    return _placeholder_frames(), audio, info.width, info.height, info.frame_count, info.fps
+
+
+def consumed_key(unique_id: Any) -> Any:
+    """IS_CHANGED of every node that decodes only what is consumed: which outputs the queued
+    graph takes. ComfyUI folds this into the node's cache key, so wiring a consumer to frames
+    or audio later re-runs the node instead of handing on a placeholder. `unique_id` may come
+    as a one-entry list (INPUT_IS_LIST)."""
+    from ..comfy_host import consumed_outputs, running_prompt
+
+    if isinstance(unique_id, list):
+        unique_id = unique_id[0] if unique_id else None
+    consumed = consumed_outputs(running_prompt(), unique_id)
+    if consumed is None:
+        return float("nan")  # unknown: never reuse (NaN equals nothing)
+    return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
 
 
 def _say(reporter: Any, line: str, frac: float | None = None) -> None:
@@ -607,15 +643,7 @@ class SegmindVideoNode:
 
     @classmethod
     def IS_CHANGED(cls, unique_id: str | None = None, **_: Any) -> Any:
-        """Which outputs the queued graph consumes: ComfyUI folds this into the node's cache
-        key, so wiring a consumer to frames or audio later re-runs the node (free, from the
-        result cache) instead of handing on the placeholder of a run that skipped decoding."""
-        from ..comfy_host import consumed_outputs, running_prompt
-
-        consumed = consumed_outputs(running_prompt(), unique_id)
-        if consumed is None:
-            return float("nan")  # unknown: never reuse (NaN equals nothing)
-        return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
+        return consumed_key(unique_id)
 
     @speaks_node_words
     async def generate(self, image: Any = None, unique_id: str | None = None, prompt_graph: Any = None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.extend_jobs import EXTEND_MODELS, extend_fields
 from ..core.models import LTX2_19B_I2V
-from .common import CATEGORY, NOT_SENT, RETURN_NAMES, RETURN_TYPES, field_widget, optional_widgets
+from .common import CATEGORY, NOT_SENT, RETURN_NAMES, RETURN_TYPES, consumed_key, field_widget, optional_widgets
 from .words import in_node_words, speaks_node_words
 
 MODEL_CHOICES = tuple(m.path for m in EXTEND_MODELS)
@@ -106,33 +106,21 @@ class SegmindLTX2Extend:
 
     @classmethod
     def IS_CHANGED(cls, unique_id: str | None = None, **_: Any) -> Any:
-        """Which outputs the queued graph consumes (as the generation nodes do)."""
-        from ..comfy_host import consumed_outputs, running_prompt
-
-        consumed = consumed_outputs(running_prompt(), unique_id)
-        if consumed is None:
-            return float("nan")
-        return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
+        return consumed_key(unique_id)
 
     @speaks_node_words
     async def extend(self, video: Any, prompts: str, model: str, unique_id: str | None = None,
                      prompt_graph: Any = None, **values: Any) -> dict:
         from .. import comfy_host
-        from ..core.errors import Cancelled, InvalidInputError
+        from ..core.errors import Cancelled
         from ..core.offline_preview import BACKENDS
-        from .common import off_loop
+        from .common import cancel_signal, chosen_backend, off_loop
+        from .decode_video import _video_file
 
         options = {**(values.pop("options", None) or {}), **values}
-        backend = options.get("backend", BACKENDS[0])
-        if backend not in BACKENDS:
-            raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
+        backend = chosen_backend(options)
         fields = {k: v for k, v in values.items() if v != NOT_SENT}
-        cancel = threading.Event()
-
-        def cancelled() -> bool:
-            return cancel.is_set() or comfy_host.is_interrupted()
-
-        from .decode_video import _video_file
+        cancel, cancelled = cancel_signal()
 
         try:
             with _video_file(video, "") as source:
@@ -173,27 +161,26 @@ class _Run:
     def prepare(self) -> None:
         from .. import comfy_host
         from ..core.extend_chain import segment_prompts
-        from ..core.extend_jobs import SourceClip, extended_path, segment_bodies
+        from ..core.clip_saving import made_clip_path
+        from ..core.extend_jobs import SourceClip, segment_bodies
 
         self.prompts = segment_prompts(self.text)
         self.source = SourceClip.read(self.source_path)
         self.bodies = segment_bodies(self.model, self.fields, self.prompts, self.source)
-        self.dest = extended_path(comfy_host.output_directory())
+        self.dest = made_clip_path(comfy_host.output_directory(), "extended")
         self.run_id = comfy_host.current_prompt_id()
         self.status = _SegmentStatus(self.node_id, len(self.bodies))
 
     def offline(self) -> None:
         from .. import comfy_host
-        from ..core.clip_saving import OUTPUT_SUBFOLDER
-        from ..core.extend_jobs import offline_frames
-        from ..core.offline_edits import extend_offline
+        from ..core.extend_jobs import run_extend_offline
 
         self.status.say(f"Rendering {len(self.bodies)} offline segments (free, nothing is sent)...")
-        joined, segments = extend_offline(
-            self.source_path, self.prompts, self.dest, comfy_host.output_directory() / OUTPUT_SUBFOLDER,
-            num_frames=offline_frames(self.model, self.bodies[0], self.source), cancel_check=self.cancelled,
+        self.joined = run_extend_offline(
+            self.source, self.model, self.bodies, self.dest, output_dir=comfy_host.output_directory(),
+            cancel_check=self.cancelled,
             progress=lambda done, total: self.status.say(f"Joining {done}/{total} frames", _BAR_JOIN * done / total))
-        self.joined, self.cost, self.from_cache, self.request_ids = joined, 0.0, False, []
+        self.cost, self.from_cache, self.request_ids = 0.0, False, []
 
     def reserve(self) -> list[Any]:
         from .. import comfy_host

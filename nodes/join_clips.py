@@ -5,20 +5,13 @@ change, or conformed to the first when the user picks so. Free and local: nothin
 from __future__ import annotations
 
 import contextlib
-import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInputError
-from .words import speaks_node_words
+from .common import CATEGORY, RETURN_NAMES, RETURN_TYPES, consumed_key
+from .words import in_node_words, speaks_node_words
 
-CATEGORY = "Segmind/LTX-2"
-RETURN_TYPES = ("IMAGE", "AUDIO", "FLOAT", "INT", "VIDEO")
-RETURN_NAMES = ("frames", "audio", "fps", "frame_count", "video")
-FRAMES_SLOT, AUDIO_SLOT = 0, 1
 ON_MISMATCH = ("refuse", "conform to the first clip")
-OUTPUT_SUBFOLDER = "segmind_ltx2"  # beside the generated clips, where the preview is served from
 VIDEO_INPUTS = ("video_1", "video_2", "video_3", "video_4")
 
 
@@ -62,21 +55,18 @@ class SegmindLTX2JoinClips:
 
     @classmethod
     def IS_CHANGED(cls, unique_id: Any = None, **_: Any) -> Any:
-        """Which outputs the queued graph consumes (as the generation nodes do): frames and
-        audio nothing takes are not decoded, so wiring one in later must run the node again."""
-        from ..comfy_host import consumed_outputs, running_prompt
-
-        consumed = consumed_outputs(running_prompt(), _one(unique_id))
-        if consumed is None:
-            return float("nan")  # unknown: never reuse (NaN equals nothing)
-        return ",".join(RETURN_NAMES[i] for i in sorted(consumed) if i < len(RETURN_NAMES))
+        """Which outputs the queued graph consumes: frames and audio nothing takes are not
+        decoded, so wiring one in later must run the node again."""
+        return consumed_key(unique_id)
 
     @speaks_node_words
     def join(self, video_1: Any, on_mismatch: Any = ON_MISMATCH[0], drop_first_frame_of_next: Any = False,
              video_2: Any = None, video_3: Any = None, video_4: Any = None, unique_id: Any = None) -> dict:
         from .. import comfy_host
         from ..core.clip_join import ClipMismatchError, join_clips
+        from ..core.clip_saving import OUTPUT_SUBFOLDER, made_clip_path
         from ..core.errors import Cancelled
+        from .common import decode_consumed
         from .decode_video import _video_file
 
         node_id = _one(unique_id)
@@ -89,7 +79,7 @@ class SegmindLTX2JoinClips:
             raise InvalidInputError(f"Join Clips needs two clips or more; {len(videos)} connected. Connect a "
                                     "second clip to video_2 (or a list of clips to video_1).")
         bar = comfy_host.NodeProgress(node_id, total=1000)
-        dest = _joined_path(comfy_host.output_directory())
+        dest = made_clip_path(comfy_host.output_directory(), "joined")
         try:
             with contextlib.ExitStack() as files:
                 paths = [files.enter_context(_video_file(v, "")) for v in videos]
@@ -102,9 +92,10 @@ class SegmindLTX2JoinClips:
                 except ClipMismatchError as exc:
                     raise InvalidInputError(f"{exc} On this node: set on_mismatch to "
                                             f"'{ON_MISMATCH[1]}' to have it done here.") from None
-            frames, audio = self._decoded(dest, node_id, bar)
+            consumed = comfy_host.consumed_outputs(comfy_host.running_prompt(), node_id)
+            frames, audio, *_ = decode_consumed(dest, consumed, {}, _JoinProgress(bar))
         except Cancelled as exc:
-            comfy_host.raise_interrupted(exc)
+            comfy_host.raise_interrupted(in_node_words(exc))
             raise
         bar.text(f"Done: {joined.frame_count} frames {joined.width}x{joined.height} @ {float(joined.fps):g} fps "
                  f"from {len(paths)} clips")
@@ -114,29 +105,13 @@ class SegmindLTX2JoinClips:
                 "result": (frames, audio, float(joined.fps), int(joined.frame_count),
                            comfy_host.video_from_file(dest))}
 
-    @staticmethod
-    def _decoded(path: Path, node_id: Any, bar: Any) -> tuple[Any, dict]:
-        """Frames and audio, each only if some node takes it (a graph that saves the VIDEO
-        never builds the float32 frames)."""
-        import torch
 
-        from .. import comfy_host
-        from ..core.video_decode import decode_audio, decode_video
+class _JoinProgress:
+    """The node's text and bar for the shared decode (nodes.common.decode_consumed): the
+    join fills the bar's first half, the decode the second."""
 
-        consumed = comfy_host.consumed_outputs(comfy_host.running_prompt(), node_id)
-        want_frames = consumed is None or FRAMES_SLOT in consumed
-        want_audio = consumed is None or AUDIO_SLOT in consumed
-        if want_frames:
-            bar.text("Decoding the joined clip...")
-            decoded = decode_video(path, cancel_check=comfy_host.is_interrupted,
-                                   progress=lambda done, total: bar.bar(500 + 500 * done / max(total, 1)))
-            return decoded.frames, decoded.audio
-        frames = torch.zeros((1, 1, 1, 3), dtype=torch.float32)  # a placeholder, never the whole clip
-        audio = (decode_audio(path) if want_audio
-                 else {"waveform": torch.zeros((1, 2, 1), dtype=torch.float32), "sample_rate": 24000})
-        return frames, audio
+    def __init__(self, bar: Any) -> None:
+        self.progress = bar
 
-
-def _joined_path(output_dir: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(output_dir) / OUTPUT_SUBFOLDER / f"joined_{stamp}_{uuid.uuid4().hex[:12]}.mp4"
+    def decode_progress(self, done: int, total: int) -> None:
+        self.progress.bar(500 + 500 * done / max(total, 1))

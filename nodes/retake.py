@@ -6,12 +6,12 @@ clip as its input; the offline backend is the free stand-in (the section tinted,
 swapped)."""
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable
 
 from ..core.models import LTX_RETAKE
 from .common import (NOT_SENT, SegmindVideoNode, _NodeStatus, _Reporter, _Reservations, _note_estimates,
-                     _release_all, _reserve, _segmind_clip, clip_outputs, field_widget, off_loop, optional_widgets)
+                     _release_all, _reserve, _segmind_clip, cancel_signal, chosen_backend, clip_outputs, field_widget,
+                     off_loop, optional_widgets)
 from .words import in_node_words, speaks_node_words
 
 FIELDS = ("start_time", "duration", "prompt", "mode")
@@ -74,18 +74,13 @@ async def run_retake(*, video: Any, fields: dict, options: dict, node_id: str | 
     what the graph consumes. ComfyUI's {"ui", "result"} with one-entry lists (as the other
     generation nodes)."""
     from .. import comfy_host
-    from ..core.errors import Cancelled, InvalidInputError
+    from ..core.errors import Cancelled
     from ..core.offline_preview import BACKENDS
 
-    backend = options.get("backend", BACKENDS[0])
-    if backend not in BACKENDS:
-        raise InvalidInputError(f"'backend' is {backend!r}: choose one of {', '.join(BACKENDS)}.")
+    backend = chosen_backend(options)
     consumed = comfy_host.consumed_outputs(prompt_graph, node_id)
     run_id = comfy_host.current_prompt_id()
-    cancel = threading.Event()
-
-    def cancelled() -> bool:
-        return cancel.is_set() or comfy_host.is_interrupted()
+    cancel, cancelled = cancel_signal()
 
     status = _NodeStatus(node_id, 1)
     reporter = _Reporter(status, 0)

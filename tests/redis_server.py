@@ -16,7 +16,8 @@ class RedisServer:
     """One redis-server process; `url` is where to reach it. Stop it with stop() (or use it
     as a context manager)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
+        """`args`: more redis-server options (a password, a replica, Cluster mode)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is not installed (apt-get install redis-server; .ci/run does it)")
@@ -27,7 +28,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self._dir, "--daemonize", "no", "--loglevel", "warning"],
+             "--dir", self._dir, "--daemonize", "no", "--loglevel", "warning", *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

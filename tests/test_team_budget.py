@@ -93,6 +93,25 @@ def test_answered_moves_the_stamp_for_every_process(tmp_path):
     assert two.admit(1, 60.0, 0).stamp
 
 
+def test_a_wall_clock_stepped_back_never_stalls_the_window(tmp_path):
+    """The file store counts in wall time: a clock stepped back (NTP at boot, a VM resumed)
+    must not leave stamps or a pause "in the future" holding every request of the machine
+    (a paid job's polls) for as long as the step; a window and a pause at most."""
+    clock = Clock()
+    path = tmp_path / "acct.json"
+    one, two = budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+    assert one.admit(2, 60.0, 0).stamp and one.admit(2, 60.0, 0).stamp
+    one.pause(20.0)
+    clock.advance(-3600.0)  # the clock is put back an hour
+    got = two.admit(2, 60.0, 0)
+    assert got.stamp is None and got.wait <= 20.0 + 1e-6  # the pause, as long as it was set, not an hour more
+    clock.advance(20.0)
+    got = two.admit(2, 60.0, 0)
+    assert got.stamp is None and got.wait <= 60.0 + 1e-6  # the two sent stamps: a window at most
+    clock.advance(60.0)
+    assert two.admit(2, 60.0, 0).stamp
+
+
 def test_other_processes_waiting_jobs_are_counted_until_they_go_quiet(tmp_path):
     clock = Clock()
     path = tmp_path / "acct.json"

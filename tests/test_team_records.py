@@ -321,3 +321,35 @@ def test_another_machines_job_is_collected_by_its_id_with_its_recorded_fields(te
     assert got.source == "segmind" and got.path.is_file() and team.jobs_submitted == 1
     assert got.provenance["request_id"] == clip.info.request_id
     assert got.provenance["fields"]["prompt"] == "collect me" and got.provenance["cost"] == clip.info.cost
+
+
+# --------------------------------------------------------------------------- a lease lost before paying (review)
+
+
+def test_a_lease_lost_while_uploading_stops_before_paying(team, monkeypatch):
+    """This machine's lease ran out while its upload was slow (Redis out of reach from here
+    past the lease), and another machine took the request's lock: this one stops before the
+    submit, so the request is not paid twice; nothing of this run is billed."""
+    client = shared_store.redis_client(team.redis_url)
+    upload = lifecycle.upload_once
+
+    def slow_upload(*args: Any, **kwargs: Any) -> Any:
+        url = upload(*args, **kwargs)
+        for name in client.scan_iter(match="*:lock"):  # the lease ran out; another machine holds it now
+            client.set(name, "another-machines-token", px=30000)
+        return url
+
+    monkeypatch.setattr(lifecycle, "upload_once", slow_upload)
+    with pytest.raises(team_lock.TeamLockLost) as info:
+        run_as(team, "a", monkeypatch, request())
+    assert info.value.billed is False and "before paying" in str(info.value)
+    assert team.jobs_submitted == 0
+    assert team_stores.record_stores(team.machines["a"][0]).reservations.in_flight() == 0  # released
+
+
+@pytest.mark.parametrize("value", ["abc", "0.1", "nan"])
+def test_a_lease_setting_that_cannot_be_used_says_what_to_set(team, monkeypatch, value):
+    monkeypatch.setenv(team_lock.LEASE_ENV, value)
+    with pytest.raises(errors.InvalidInputError) as info:
+        run_as(team, "a", monkeypatch, request())
+    assert team_lock.LEASE_ENV in str(info.value) and team.jobs_submitted == 0 and team.counts["uploads"] == 0

@@ -82,6 +82,23 @@ def test_a_dead_owners_reservations_end_with_its_lease(client):
     assert client.hlen(f"{PREFIX}reservations") == 2 and not client.hexists(f"{PREFIX}reservations", "gone")
 
 
+def test_a_live_process_with_this_host_name_elsewhere_keeps_its_reservations(client):
+    """Two containers on host networking share a host name but not their processes: a pid
+    this one cannot see is not a dead process of this machine. While its owner's lease is
+    renewed, its reservation counts (a per-day limit holds across them)."""
+    import json
+    import socket
+
+    owner = f"{socket.gethostname()}:7:elsewhere"
+    client.set(f"{PREFIX}alive:{owner}", "1", ex=60)  # its owner is alive: renewing its lease
+    client.hset(f"{PREFIX}reservations", "theirs", json.dumps(
+        {"id": "theirs", "run_id": "run", "amount": 0.5, "machine": "gpu-2", "host": socket.gethostname(),
+         "pid": 2 ** 22 + 7, "owner": owner, "time": time.time(), "settled": False, "request_id": None}))
+    store = team_reservations.RedisReservations(client, PREFIX, "gpu-1")
+    store.reserve("run", [0.2])
+    assert store.in_flight() == pytest.approx(0.7)
+
+
 def line(rid: str, t: float, cost: float | None, **kw) -> object:
     return ledger_mod.LedgerLine.from_entry({"time": t, "request_id": rid, "fingerprint": "f" * 64, "cost": cost,
                                              "estimate": 0.1, "model": "ltx-2-19b-i2v", "width": 256,
@@ -110,6 +127,17 @@ def test_write_back_is_idempotent(client, tmp_path):
         assert team_ledger.write_back(tmp_path, client, PREFIX, now - 60) == 2
     assert client.hlen(f"{PREFIX}ledger") == 2
     assert team_ledger.TeamLedger(tmp_path / "b", client, PREFIX, "b").spent_today() == pytest.approx(0.5)
+
+
+def test_a_written_back_older_job_never_replaces_the_requests_newer_flight_record(client, tmp_path):
+    """The same request paid twice over time: job r-old (this machine, recorded here only while
+    Redis was away) and, later, job r-new (another machine). Writing r-old back must leave the
+    request's flight record on r-new, the job a waiter collects (r-old may be past Segmind's hour)."""
+    now = time.time()
+    team_ledger.mirror_line(client, PREFIX, line("r-new", now - 10, 0.5))
+    team_ledger.mirror_line(client, PREFIX, line("r-old", now - 4000, 0.5))  # the write-back
+    assert team_ledger.flight_record(client, PREFIX, "f" * 64).request_id == "r-new"
+    assert client.hlen(f"{PREFIX}ledger") == 2  # both jobs are in the team's ledger
 
 
 def test_the_key_is_redacted_from_what_goes_to_redis(client, tmp_path):
@@ -145,6 +173,27 @@ def test_other_machines_live_jobs_are_listed_with_their_machine(client):
     assert client.ttl(f"{PREFIX}live:p1") <= team_board.LIVE_TTL  # a process that dies drops off by itself
     team_board.publish_board(client, PREFIX, "gpu-1", [], process="p1")  # nothing live: nothing shown
     assert team_board.team_live_jobs(client, PREFIX, process="p2") == []
+
+
+def test_live_jobs_are_listed_from_the_teams_index_not_a_scan_of_the_whole_redis(client, monkeypatch):
+    """A Redis shared with other applications may hold millions of keys: the jobs tab, asking
+    every few seconds, reads the team's own index of publishing processes, never SCANs them
+    all; a process that ended drops out of the index."""
+    team_board = pack_module("core.team_board")
+    job = {"key": "job-1", "label": "a cat", "state": "processing", "started": 1.0}
+    team_board.publish_board(client, PREFIX, "gpu-1", [job], process="p1")
+    team_board.publish_board(client, PREFIX, "gpu-2", [job], process="p2")
+    team_board.publish_board(client, PREFIX, "gpu-2", [], process="p2")  # its jobs ended
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("SCAN of the whole Redis")
+
+    monkeypatch.setattr(client, "scan_iter", no_scan)
+    monkeypatch.setattr(client, "scan", no_scan)
+    assert [j["machine"] for j in team_board.team_live_jobs(client, PREFIX, process="me")] == ["gpu-1"]
+    client.delete(f"{PREFIX}live:p1")  # its lease ran out (the process died)
+    assert team_board.team_live_jobs(client, PREFIX, process="me") == []
+    assert client.scard(f"{PREFIX}live") == 0
 
 
 def test_a_reservation_ends_in_the_store_that_made_it(client, tmp_path):

@@ -101,6 +101,7 @@ def main() -> int:
         try:
             comfys = []
             for k in range(2):
+                user(k).mkdir(exist_ok=True)  # ComfyUI refuses a --user-directory that does not exist
                 log = open(work / f"comfyui{k}.log", "w")
                 logs.append(log)
                 procs.append(subprocess.Popen(

@@ -32,7 +32,7 @@
 // examples_workflows/example.png (copy it into ComfyUI's input folder; INPUT_IMAGE=example.png),
 // against a stand-in started with --animate-uploads, so the clip shows that picture, and
 // ComfyUI started with SEGMIND_API_KEY set to the stand-in's key.
-// The family step (STEPS=family, not in the default list): see stepFamily.
+// The family and team steps (STEPS=family / team, not in the default list): see stepFamily, stepTeam.
 // It prints one PASS/FAIL line per check and exits 1 if any check failed.
 import fs from "node:fs";
 import os from "node:os";
@@ -981,6 +981,69 @@ async function stepFamily() {
   }
 }
 
+
+// The team setting (issue 22), STEPS=team (not in the default list; needs TEAM_REDIS_URL, a
+// running Redis without a password): Settings > Segmind > Team with an address whose Redis is
+// down (amber, the password never shown), then the real one; a run; the jobs tab naming the
+// machine that paid. Shots: settings_team_down.png, settings_team.png, jobs_tab_team.png.
+async function teamEntryShot(name) {
+  await page.screenshot({ path: path.join(OUT_DIR, name), clip: await page.evaluate(() => {
+    const entry = document.querySelector("[data-testid=segmind-ltx2-team]");
+    const r = entry.getBoundingClientRect();
+    return { x: Math.max(0, r.left - 12), y: Math.max(0, r.top - 40), width: r.width + 24, height: r.height + 52 };
+  }) });
+  console.log(`  screenshot ${name}`);
+}
+
+async function saveTeam(url, when) {
+  const entry = page.locator("[data-testid=segmind-ltx2-team]");
+  await entry.locator("input").fill(url);
+  await entry.locator("select").selectOption(when);
+  await entry.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForFunction(() => !/Saving|Checking/.test(document.querySelector("[data-testid=segmind-ltx2-team-status]")?.textContent ?? "Saving"), null, { timeout: 15000 });
+  return page.locator("[data-testid=segmind-ltx2-team-status]").textContent();
+}
+
+async function stepTeam() {
+  console.log("# team setting");
+  const real = process.env.TEAM_REDIS_URL;
+  if (!check(!!real, "TEAM_REDIS_URL is set (a running Redis for the team step)")) return;
+  await page.evaluate(() => app.extensionManager.command.execute("Comfy.ShowSettingsDialog"));
+  await page.locator(".settings-container, [role=dialog]").first().waitFor({ timeout: 15000 });
+  await page.getByText("Segmind", { exact: true }).first().click();
+  await page.locator("[data-testid=segmind-ltx2-team]").scrollIntoViewIfNeeded();
+  const secret = "pw" + Math.random().toString(36).slice(2, 10);
+  const down = await saveTeam(`redis://:${secret}@127.0.0.1:9/0`, "refuse");
+  console.log("  with a Redis that is down:", down);
+  check(/cannot be reached|down/i.test(down) && !down.includes(secret), "a Redis that is down is said plainly, the password not shown", down);
+  const leaks = await page.evaluate(async (secret) => {
+    const answer = await (await fetch("api/segmind_ltx2/team")).text();
+    const settings = await (await fetch("api/settings")).text();
+    return ["answer", "settings", "dom", "storage"].filter((k, i) => [answer, settings, document.documentElement.outerHTML,
+      JSON.stringify({ ...localStorage })][i].includes(secret));
+  }, secret);
+  check(leaks.length === 0, "the Redis password is not in the route's answer, the settings, the DOM or localStorage", leaks.join(", "));
+  await teamEntryShot("settings_team_down.png");
+  const up = await saveTeam(real, "refuse");
+  console.log("  with the team's Redis:", up);
+  check(/Redis/.test(up) && !/cannot be reached/.test(up), "the team's Redis is in use", up);
+  await teamEntryShot("settings_team.png");
+  await page.keyboard.press("Escape");
+  await sleep(500);
+  const file = path.join(here, "..", "examples_workflows", "fast_t2v.json");
+  const graph = JSON.parse(fs.readFileSync(file, "utf8"));
+  for (const n of graph.nodes) if (n.type === "SegmindLTX2FastTextToVideo") n.widgets_values[0] += ` (team ${Date.now()})`;
+  await page.evaluate(async (g) => { await app.loadGraphData(g); }, graph);
+  await sleep(1000);
+  check((await queueAndWait(300000)) === "execution_success", "a run with the team's Redis in use succeeded");
+  await openTab();
+  await page.waitForFunction(() => /on \S/.test(document.querySelector("[data-testid=segmind-past-row]")?.innerText ?? ""), null, { timeout: 20000 }).catch(() => {});
+  const row = await page.evaluate(() => document.querySelector("[data-testid=segmind-past-row]")?.innerText ?? "");
+  console.log("  newest past row:", JSON.stringify(row));
+  check(/on \S/.test(row), "the jobs tab names the machine that paid", row);
+  await shootTab("jobs_tab_team.png");
+}
+
 // ------------------------------------------------------------------------- main
 
 try {
@@ -991,6 +1054,7 @@ try {
   check(!apiNode, "the node is not flagged API_NODE");
   if (STEPS.has("hero")) await stepHero();
   if (STEPS.has("family")) await stepFamily();
+  if (STEPS.has("team")) await stepTeam();
   if (STEPS.has("key")) await stepKey();
   if (STEPS.has("migrate")) await stepMigrate();
   const ids = await buildGraph();
