@@ -8,6 +8,7 @@
 //   POST /segmind/limits          the same shape; answers the saved limits
 //   POST /segmind/credits/refresh {credits}
 import { formatUSD, formatCredits, formatClock, formatEta, PHASE_LABELS } from "./format.js";
+import { callRoute } from "./route_call.js";
 
 export const JOBS_ROUTE = "/segmind/jobs";
 export const LIMITS_ROUTE = "/segmind/limits";
@@ -20,6 +21,8 @@ const finite = (x) => typeof x === "number" && Number.isFinite(x);
 const num = (x) => (finite(x) ? x : null);
 const str = (x) => (typeof x === "string" && x ? x : null);
 const SEP = " · ";
+// After an HTTP 404 from LIMITS_ROUTE: an older pack without it.
+const LIMITS_ROUTE_MISSING = " (the pack's spend-limit route is missing: update the pack and restart ComfyUI)";
 
 function clipRef(c) {
   if (!c || typeof c !== "object" || !str(c.filename)) return null;
@@ -281,18 +284,9 @@ export function createLimitsController({ request, onChange = () => {} }) {
   };
   async function call(method, body, phase, field = null) {
     emit({ phase, field });
-    let res;
-    try {
-      res = await request(method, body);
-    } catch (err) {
-      return emit({ phase: "error", level: "error", message: `Could not reach the ComfyUI server: ${err?.message ?? err}` });
-    }
-    const data = res?.data ?? null;
-    if (!res || res.status < 200 || res.status >= 300) {
-      const why = data && typeof data.error === "string" ? data.error : `HTTP ${res?.status ?? "?"}`;
-      const hint = res?.status === 404 ? " (the pack's spend-limit route is missing: update the pack and restart ComfyUI)" : "";
-      return emit({ phase: "error", level: "error", message: why + hint });
-    }
+    const answer = await callRoute(request, method, body, LIMITS_ROUTE_MISSING);
+    if (!answer.ok) return emit({ phase: "error", level: "error", message: answer.message });
+    const data = answer.data;
     const limits = pickLimits(data);
     loaded = true;
     const message = method === "GET" ? "" : `Saved. ${formatLimits(limits)}.`;

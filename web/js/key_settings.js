@@ -9,6 +9,8 @@
 // ({set, source, last4, key_file}) is kept. sanitizeStoredValue() wipes any other stored
 // value (for example one written by hand into comfy.settings.json).
 
+import { callRoute } from "./route_call.js";
+
 export const SETTING_ID = "SegmindLTX2.ApiKey";
 export const SETTING_PLACEHOLDER = "";
 export const KEY_ROUTE = "/segmind_ltx2/key";
@@ -89,23 +91,9 @@ export function createKeyController({ request, onChange = () => {} }) {
 
   async function call(method, body, busyPhase) {
     emit({ phase: busyPhase });
-    let res;
-    try {
-      res = await request(method, body);
-    } catch (err) {
-      return emit({
-        phase: "error",
-        level: "error",
-        message: `Could not reach the ComfyUI server: ${err?.message ?? err}`,
-      });
-    }
-    const data = res?.data ?? null;
-    if (!res || res.status < 200 || res.status >= 300) {
-      const why = data && typeof data.error === "string" ? data.error : `HTTP ${res?.status ?? "?"}`;
-      const hint = res?.status === 404 ? " (is the Segmind LTX-2 node pack loaded? restart ComfyUI)" : "";
-      return emit({ phase: "error", level: "error", message: why + hint });
-    }
-    return emit({ phase: "ready", ...fromStatus(data) });
+    const answer = await callRoute(request, method, body);
+    if (!answer.ok) return emit({ phase: "error", level: "error", message: answer.message });
+    return emit({ phase: "ready", ...fromStatus(answer.data) });
   }
 
   return {

@@ -6,6 +6,8 @@
 // shown_url ("redis://***@host:6379/0"). An empty address field on Save keeps the saved
 // address (redis_url: null) and changes only the choice; "Use no Redis" sends "".
 
+import { callRoute } from "./route_call.js";
+
 export const TEAM_SETTING_ID = "SegmindLTX2.Team";
 export const TEAM_PLACEHOLDER = "";
 export const TEAM_ROUTE = "/segmind_ltx2/team";
@@ -76,18 +78,9 @@ export function createTeamController({ request, onChange = () => {} }) {
 
   async function call(method, body, busyPhase) {
     emit({ phase: busyPhase });
-    let res;
-    try {
-      res = await request(method, body);
-    } catch (err) {
-      return emit({ phase: "error", level: "error", message: `Could not reach the ComfyUI server: ${err?.message ?? err}` });
-    }
-    const data = res?.data ?? null;
-    if (!res || res.status < 200 || res.status >= 300) {
-      const why = data && typeof data.error === "string" ? data.error : `HTTP ${res?.status ?? "?"}`;
-      const hint = res?.status === 404 ? " (is the Segmind LTX-2 node pack loaded? restart ComfyUI)" : "";
-      return emit({ phase: "error", level: "error", message: why + hint });
-    }
+    const answer = await callRoute(request, method, body);
+    if (!answer.ok) return emit({ phase: "error", level: "error", message: answer.message });
+    const data = answer.data;
     const d = describeTeamStatus(data);
     return emit({ phase: "ready", status: pickTeamStatus(data), message: d.text, level: d.level });
   }
