@@ -17,85 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import struct
-import subprocess
 import sys
 import time
-import urllib.request
 import uuid
-import zlib
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tools"))
+# Comfy, I2V, SMALL and the graph pieces moved to comfyui_harness; still importable from here.
+from comfyui_harness import (I2V, SMALL, Comfy, append_results, comfyui_version, i2v, load, png,  # noqa: E402,F401
+                             save_video, stand_in_env, start_comfy, stop, wait_ready)
 from fake_segmind import FakeSegmind  # noqa: E402
-
-I2V = "SegmindLTX2ImageToVideo"
-SMALL = {"width": 256, "height": 256, "num_frames": 9, "fps": 8, "seed": 1, "guidance_scale": 4.0,
-         "negative_prompt": ""}
-
-
-def png(path: Path, width: int, height: int, seed: int) -> None:
-    """A small distinct RGB picture, written without any imaging library."""
-    rows = b"".join(b"\x00" + bytes(((x * (seed + 3) + y * 7 + seed * 41) % 256) for x in range(width)
-                                    for _ in range(3)) for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-
-
-class Comfy:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.client_id = uuid.uuid4().hex
-
-    def call(self, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data,
-                                     headers={"Content-Type": "application/json"} if data else {})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
-        return json.loads(raw) if raw else None
-
-    def queue(self, graph: dict) -> str:
-        answer = self.call("/prompt", {"prompt": graph, "client_id": self.client_id})
-        if answer.get("node_errors"):
-            raise SystemExit(f"ComfyUI refused the graph: {answer['node_errors']}")
-        return answer["prompt_id"]
-
-    def wait(self, prompt_id: str, limit: float = 600) -> dict:
-        end = time.monotonic() + limit
-        while time.monotonic() < end:
-            hist = self.call(f"/history/{prompt_id}")
-            if prompt_id in hist and hist[prompt_id].get("status", {}).get("completed") is not None:
-                item = hist[prompt_id]
-                if item["status"].get("status_str") in ("success", "error"):
-                    return item
-            time.sleep(0.1)
-        raise SystemExit(f"prompt {prompt_id} did not finish in {limit} s")
-
-    def run(self, graph: dict) -> tuple[float, dict]:
-        start = time.monotonic()
-        item = self.wait(self.queue(graph))
-        return time.monotonic() - start, item
-
-
-def i2v(node_id: str, prompt: str, image: list, **extra: Any) -> dict:
-    return {node_id: {"class_type": I2V, "inputs": {"image": image, "prompt": prompt, **SMALL, **extra}}}
-
-
-def save_video(node_id: str, source: str, prefix: str) -> dict:
-    return {node_id: {"class_type": "SaveVideo", "inputs": {"video": [source, 4], "filename_prefix": prefix,
-                                                            "format": "auto", "codec": "auto"}}}
-
-
-def load(node_id: str, name: str) -> dict:
-    return {node_id: {"class_type": "LoadImage", "inputs": {"image": name}}}
 
 
 def main() -> int:
@@ -119,23 +53,11 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     failures: list[str] = []
     with FakeSegmind(generation_seconds=args.generation_seconds) as fake:
-        env = {**os.environ, "SEGMIND_API_BASE": fake.api_base, "SEGMIND_STORAGE_BASE": fake.storage_base,
-               "SEGMIND_API_KEY": fake.api_key}
-        log = open(f"/tmp/comfyui_check_{tag}.log", "w")
-        proc = subprocess.Popen([args.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(args.port)],
-                                cwd=args.comfyui, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        log = Path(f"/tmp/comfyui_check_{tag}.log")
+        proc = start_comfy(args.python, args.comfyui, args.port, stand_in_env(fake), log)
         try:
             comfy = Comfy(f"http://127.0.0.1:{args.port}")
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    comfy.call("/object_info/" + I2V)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise SystemExit(f"ComfyUI did not start; see {log.name}")
-                    time.sleep(1)
+            wait_ready(comfy, proc, log, seconds=180)
 
             def billed() -> int:
                 return fake.jobs_submitted
@@ -231,11 +153,9 @@ def main() -> int:
                          f"{'ok' if ok else 'FAILED'}"))
             failures += [] if ok else ["consumer"]
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            stop([proc])
 
-    version = (args.comfyui / "comfyui_version.py")
-    version = version.read_text().split('"')[1] if version.is_file() else "unknown version"
+    version = comfyui_version(args.comfyui)
     text = (f"#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: real ComfyUI {version}, stand-in "
             f"generation {args.generation_seconds:g} s, pack budget {os.environ.get('SEGMIND_LTX2_REQUESTS_PER_MINUTE', '50')}/min\n\n"
             f"Scenarios run one after another in one ComfyUI, so they share the request budget's minute. "
@@ -245,12 +165,7 @@ def main() -> int:
             + (f"\nMissed: {', '.join(failures)}\n" if failures else ""))
     print("\n" + text)
     if args.write:
-        results = REPO / "bench" / "results.md"
-        body = results.read_text(encoding="utf-8") if results.is_file() else ""
-        heading = "### comfyui-concurrency: issue 11 in a real ComfyUI"
-        if heading not in body:
-            body = body.rstrip("\n") + f"\n\n{heading}\n\nWritten by tools/comfyui_concurrency_check.py --write.\n"
-        results.write_text(body.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        append_results("### comfyui-concurrency: issue 11 in a real ComfyUI", "tools/comfyui_concurrency_check.py", text)
     return 1 if failures else 0
 
 

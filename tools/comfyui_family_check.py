@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +26,8 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_concurrency_check import Comfy, png  # noqa: E402
+from comfyui_harness import (Comfy, append_results, comfyui_version, png, stand_in_env,  # noqa: E402
+                             start_comfy, stop, wait_ready)
 from fake_segmind import FakeSegmind  # noqa: E402
 
 
@@ -84,25 +82,12 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     failures: list[str] = []
     with FakeSegmind() as fake:
-        env = {**os.environ, "SEGMIND_API_BASE": fake.api_base, "SEGMIND_STORAGE_BASE": fake.storage_base,
-               "SEGMIND_API_KEY": fake.api_key}
-        log = open(scratch / "comfyui.log", "w")
-        proc = subprocess.Popen([args.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(args.port),
-                                 "--output-directory", str(out_dir), "--input-directory", str(in_dir),
-                                 "--user-directory", str(user_dir)],
-                                cwd=args.comfyui, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log = scratch / "comfyui.log"
+        proc = start_comfy(args.python, args.comfyui, args.port, stand_in_env(fake), log,
+                           user=user_dir, output=out_dir, inputs=in_dir)
         try:
             comfy = Comfy(f"http://127.0.0.1:{args.port}")
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    info = comfy.call("/object_info")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise SystemExit(f"ComfyUI did not start; see {log.name}")
-                    time.sleep(1)
-            classes = set(info)
+            classes = set(wait_ready(comfy, proc, log, seconds=180, path="/object_info"))
 
             def row(name: str, ok: bool, time_text: str, result: str) -> None:
                 rows.append((name, time_text, result + (", ok" if ok else ", FAILED")))
@@ -202,11 +187,9 @@ def main() -> int:
                     row("Join: length of the three", f["frames"] == total, "-",
                         f"joined {f['frames']} frames = {' + '.join(str(p['frames']) for p in part_facts)}")
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            stop([proc])
 
-    version = args.comfyui / "comfyui_version.py"
-    version = version.read_text().split('"')[1] if version.is_file() else "unknown version"
+    version = comfyui_version(args.comfyui)
     text = (f"#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: the LTX-2 family in a real ComfyUI {version} "
             f"through /prompt, against the stand-in\n\n"
             f"Requests the stand-in saw in all: {json.dumps(fake.counts)}\n\n"
@@ -215,12 +198,7 @@ def main() -> int:
             + (f"\nFailed: {', '.join(failures)}\n" if failures else ""))
     print("\n" + text)
     if args.write:
-        results = REPO / "bench" / "results.md"
-        body = results.read_text(encoding="utf-8") if results.is_file() else ""
-        heading = "### comfyui-family: issue 20 in a real ComfyUI"
-        if heading not in body:
-            body = body.rstrip("\n") + f"\n\n{heading}\n\nWritten by tools/comfyui_family_check.py --write.\n"
-        results.write_text(body.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        append_results("### comfyui-family: issue 20 in a real ComfyUI", "tools/comfyui_family_check.py", text)
     return 1 if failures else 0
 
 

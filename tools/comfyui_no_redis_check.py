@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_concurrency_check import Comfy, i2v, load, png  # noqa: E402
+from comfyui_harness import Comfy, i2v, load, png, stand_in_env, start_comfy, stop, wait_ready  # noqa: E402
 from fake_segmind import FakeSegmind  # noqa: E402
-from team_two_comfyuis_check import ready, start_comfy  # noqa: E402
 
 PASSWORD = "n0t-in-any-answer"
 HIDE_REDIS = 'raise ImportError("No module named \'redis\' (hidden by tools/comfyui_no_redis_check.py)")\n'
@@ -60,13 +57,12 @@ def main() -> int:
     failures: list[str] = []
     log = work / "comfyui.log"
     with FakeSegmind() as fake:
-        env = {**os.environ, "SEGMIND_API_BASE": fake.api_base, "SEGMIND_STORAGE_BASE": fake.storage_base,
-               "SEGMIND_API_KEY": fake.api_key, "SEGMIND_LTX2_REDIS_URL": f"redis://:{PASSWORD}@127.0.0.1:6390/0",
-               "PYTHONPATH": os.pathsep.join([str(work / "hide"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-        proc = start_comfy(args, args.port, work / "user", work / "output", env, log)
+        env = stand_in_env(fake, SEGMIND_LTX2_REDIS_URL=f"redis://:{PASSWORD}@127.0.0.1:6390/0",
+                           PYTHONPATH=os.pathsep.join([str(work / "hide"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        proc = start_comfy(args.python, args.comfyui, args.port, env, log, user=work / "user", output=work / "output")
         try:
             comfy = Comfy(f"http://127.0.0.1:{args.port}")
-            ready(comfy, proc, log)
+            wait_ready(comfy, proc, log)
             answers = []
             for route in ("/segmind_ltx2/team", "/segmind/jobs"):
                 try:
@@ -91,11 +87,7 @@ def main() -> int:
                          f"{fake.counts.get('uploads', 0)} uploads; {'ok' if ok else 'FAILED'}"))
             failures += [] if ok else ["graph"]
         finally:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+            stop([proc])
     leaked = PASSWORD in log.read_text(errors="replace") or any(PASSWORD in a for a in answers)
     rows.append(("the Redis password", f"{'in an answer or the log: FAILED' if leaked else 'in no answer, not in the log; ok'}"))
     failures += ["password"] if leaked else []

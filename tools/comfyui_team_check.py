@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_concurrency_check import Comfy, i2v, load, png, save_video  # noqa: E402
+from comfyui_harness import Comfy, i2v, load, png, save_video, stand_in_env, start_comfy, stop, wait_ready  # noqa: E402
 from fake_segmind import RATE_LIMITED_STAGES, FakeSegmind  # noqa: E402
 
 WINDOW = 60.0  # Segmind's plans count a minute
@@ -90,36 +89,21 @@ def main() -> int:
     rows: list[tuple[str, str]] = []
     failures: list[str] = []
     procs: list[subprocess.Popen] = []
-    logs = []
     with FakeSegmind(generation_seconds=args.generation_seconds, rate_limit=args.rate_limit,
                      rate_window=WINDOW) as fake:
-        base = {**os.environ, "SEGMIND_API_BASE": fake.api_base, "SEGMIND_STORAGE_BASE": fake.storage_base,
-                "SEGMIND_API_KEY": fake.api_key, "SEGMIND_LTX2_REQUESTS_PER_MINUTE": str(args.rate_limit)}
+        base = stand_in_env(fake, SEGMIND_LTX2_REQUESTS_PER_MINUTE=str(args.rate_limit))
         base.pop("SEGMIND_LTX2_REDIS_URL", None)
         if args.redis:
             base["SEGMIND_LTX2_REDIS_URL"] = args.redis
         try:
             comfys = []
             for k in range(2):
-                user(k).mkdir(exist_ok=True)  # ComfyUI refuses a --user-directory that does not exist
-                log = open(work / f"comfyui{k}.log", "w")
-                logs.append(log)
-                procs.append(subprocess.Popen(
-                    [args.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(args.port + k),
-                     "--user-directory", str(user(k)), "--input-directory", str(inputs),
-                     "--output-directory", str(work / f"out{k}")],
-                    cwd=args.comfyui, env=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+                procs.append(start_comfy(args.python, args.comfyui, args.port + k, base, work / f"comfyui{k}.log",
+                                         user=user(k), inputs=inputs, output=work / f"out{k}"))
                 comfys.append(Comfy(f"http://127.0.0.1:{args.port + k}"))
-            deadline = time.monotonic() + 240
+            deadline = time.monotonic() + 240  # one wait for both
             for k, comfy in enumerate(comfys):
-                while True:
-                    try:
-                        comfy.call("/object_info/SegmindLTX2ImageToVideo")
-                        break
-                    except OSError:
-                        if time.monotonic() > deadline or procs[k].poll() is not None:
-                            raise SystemExit(f"ComfyUI {k} did not start; see {work / f'comfyui{k}.log'}")
-                        time.sleep(1)
+                wait_ready(comfy, procs[k], work / f"comfyui{k}.log", deadline=deadline, name=f"ComfyUI {k}")
             start = time.monotonic()
             ids = [comfy.queue(batch_graph(names[k], f"comfy {k} {tag}", f"team/{tag}_{k}"))
                    for k, comfy in enumerate(comfys)]
@@ -131,14 +115,7 @@ def main() -> int:
             items = [comfy.wait(pid, limit=1200) for comfy, pid in zip(comfys, ids)]
             wall = time.monotonic() - start
         finally:
-            for p in procs:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                    p.wait(timeout=30)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
-            for log in logs:
-                log.close()
+            stop(procs)
         with fake.lock:
             times = [t for stage in RATE_LIMITED_STAGES for t in fake.request_times.get(stage, [])]
             limited, billed = fake.counts["rate_limited"], fake.jobs_submitted

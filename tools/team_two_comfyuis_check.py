@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,36 +26,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_concurrency_check import I2V, Comfy, i2v, load, png, save_video  # noqa: E402
+from comfyui_harness import Comfy, i2v, load, png, save_video, stand_in_env, start_comfy, stop, wait_ready  # noqa: E402
 from fake_segmind import FakeSegmind  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
-
-
-def start_comfy(args: argparse.Namespace, port: int, user: Path, output: Path, env: dict[str, str],
-                log: Path) -> subprocess.Popen:
-    user.mkdir(parents=True, exist_ok=True)
-    output.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([args.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-                             "--user-directory", str(user), "--output-directory", str(output)],
-                            cwd=args.comfyui, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def ready(comfy: Comfy, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            comfy.call("/object_info/" + I2V)
-            return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"ComfyUI did not start; see {log}")
-            time.sleep(1)
 
 
 def main() -> int:
@@ -81,16 +56,16 @@ def main() -> int:
     failures: list[str] = []
     procs: list[subprocess.Popen] = []
     with FakeSegmind(generation_seconds=args.generation_seconds) as fake, RedisServer() as redis:
-        base_env = {**os.environ, "SEGMIND_API_BASE": fake.api_base, "SEGMIND_STORAGE_BASE": fake.storage_base,
-                    "SEGMIND_API_KEY": fake.api_key, "SEGMIND_LTX2_REDIS_URL": redis.url}
+        base_env = stand_in_env(fake, SEGMIND_LTX2_REDIS_URL=redis.url)
         try:
             comfys = {}
             for (name, (user, output)), port in zip(machines.items(), args.ports):
                 log = work / f"{name}.log"
-                procs.append(start_comfy(args, port, user, output, {**base_env, "SEGMIND_LTX2_MACHINE": name}, log))
+                procs.append(start_comfy(args.python, args.comfyui, port, {**base_env, "SEGMIND_LTX2_MACHINE": name},
+                                         log, user=user, output=output))
                 comfys[name] = Comfy(f"http://127.0.0.1:{port}")
             for (name, comfy), proc in zip(comfys.items(), procs):
-                ready(comfy, proc, work / f"{name}.log")
+                wait_ready(comfy, proc, work / f"{name}.log")
 
             # The same graph queued on both at once.
             graph = {**load("1", picture), **i2v("2", f"team {tag}", ["1", 0]), **save_video("3", "2", f"team/{tag}")}
@@ -138,12 +113,7 @@ def main() -> int:
             rows.append(("the jobs tab of each", f"paid by {named}; {'ok' if ok else 'FAILED'}"))
             failures += [] if ok else ["jobs tab"]
         finally:
-            for proc in procs:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(timeout=30)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
+            stop(procs)
 
     print(f"\n#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: two real ComfyUIs, one Redis, "
           f"stand-in generation {args.generation_seconds:g} s\n\n| scenario | result |\n| --- | --- |\n"
