@@ -119,6 +119,21 @@ def redis_url(redis_server: Any) -> str:
     return redis_server.url
 
 
+@pytest.fixture
+def no_team_setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No team setting from this shell (Redis address, when it is down, machine name, lock
+    lease) and no Redis client kept by an earlier test, nor left for a later one."""
+    from pack_loader import pack_module
+
+    shared_store = pack_module("core.shared_store")
+    for name in (shared_store.REDIS_URL_ENV, shared_store.WHEN_DOWN_ENV, shared_store.MACHINE_ENV,
+                 pack_module("core.team_lock").LEASE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    shared_store.forget_clients()
+    yield
+    shared_store.forget_clients()
+
+
 # --------------------------------------------------------------------------- a node run
 
 

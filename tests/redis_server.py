@@ -67,3 +67,15 @@ def require_real_redis() -> bool:
     """In CI a missing redis-server fails the tests that need it; on a developer's machine
     without it they are skipped with the reason."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (free when asked)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def closed_port_url(password: str = "") -> str:
+    """A Redis address where no Redis answers: a team's Redis that is down."""
+    return f"redis://{f':{password}@' if password else ''}127.0.0.1:{free_port()}/0"

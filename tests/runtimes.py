@@ -18,3 +18,17 @@ def fresh_runtime(**over: Any) -> Any:
     kw = {k: over.pop(k) for k in ("requests_per_minute", "budget") if k in over}
     kw.setdefault("requests_per_minute", 10000)
     return runtime_mod.Runtime(runtime_mod.Waits(**{**FAST_WAITS, **over}), **kw)
+
+
+class Clock:
+    """A hand-set clock to inject where the pack takes one (a budget's clock and sleep, a
+    store's, FakeSegmind.clock): reads `now`, moves only by advance() or a test setting `now`."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -18,7 +18,7 @@ import torch
 
 from node_calls import call_node_lists
 from pack_loader import load_pack, pack_module
-from runtimes import fresh_runtime
+from runtimes import Clock, fresh_runtime
 
 pack = load_pack()
 comfy_host = pack_module("comfy_host")
@@ -357,19 +357,8 @@ def test_decodes_take_turns(slow, monkeypatch):
 # --------------------------------------------------------------------------- the request budget
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_budget_never_exceeds_its_window(monkeypatch):
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = request_budget.RequestBudget(sleep=clock.advance, clock=clock, per_minute=5)
     sent = []
     for _ in range(12):
@@ -380,7 +369,7 @@ def test_budget_never_exceeds_its_window(monkeypatch):
 
 
 def test_polls_leave_room_for_each_waiting_jobs_result(monkeypatch):
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = request_budget.RequestBudget(sleep=clock.advance, clock=clock, per_minute=10, active_jobs=lambda: 3)
     start = clock.now
     for _ in range(7):
@@ -405,7 +394,7 @@ def test_many_jobs_space_their_polls_to_fit_the_budget():
 
 
 def test_a_429_pauses_every_job_until_the_reset(monkeypatch):
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = request_budget.RequestBudget(sleep=clock.advance, clock=clock, per_minute=50)
     for _ in range(5):
         budget.acquire("call")

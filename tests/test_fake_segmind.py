@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from fake_segmind import COST, FakeSegmind, make_mp4, snap_to_grid
+from runtimes import Clock  # a hand-set stand-in for time.monotonic: FakeSegmind.clock = Clock()
 
 I2V = "ltx-2-19b-i2v"
 T2V = "ltx-2-19b-t2v"
@@ -540,16 +541,6 @@ def test_start_is_cheap() -> None:
 # --------------------------------------------------------------------------- generation delay
 
 
-class Clock:
-    """A hand-set stand-in for time.monotonic: FakeSegmind.clock = Clock()."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def status_of(server: FakeSegmind, job: dict[str, Any]) -> requests.Response:
     return requests.get(job["status_url"], headers=hdrs(server), timeout=10)
 
@@ -588,7 +579,7 @@ def test_generation_delay_completes_by_time_not_by_polls() -> None:
 
 
 def test_generation_delay_fails_on_time_too() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     with FakeSegmind(generation_seconds=5) as server:
         server.clock = clock
         server.fault("submit", job_fails=True)

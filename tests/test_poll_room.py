@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pack_loader import pack_module
+from runtimes import Clock
 
 request_budget = pack_module("core.request_budget")
 budget_store = pack_module("core.budget_store")
@@ -18,17 +19,6 @@ runtime_mod = pack_module("core.runtime")
 
 PER_MINUTE = 50
 JOBS = 8
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def team(tmp_path, clock: Clock) -> list[Any]:

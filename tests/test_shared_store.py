@@ -7,17 +7,13 @@ import json
 import pytest
 
 from pack_loader import pack_module
+from redis_server import closed_port_url
 
 store = pack_module("core.shared_store")
 errors = pack_module("core.errors")
 
 
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    monkeypatch.delenv(store.REDIS_URL_ENV, raising=False)
-    monkeypatch.delenv(store.WHEN_DOWN_ENV, raising=False)
-    yield
-    store.forget_clients()
+pytestmark = pytest.mark.usefixtures("no_team_setting")
 
 
 def test_no_setting_means_this_machines_files(tmp_path):
@@ -51,11 +47,7 @@ def test_account_tag_is_not_the_key():
 
 
 def test_down_refuses_or_falls_back(tmp_path, monkeypatch):
-    import socket
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv(store.REDIS_URL_ENV, f"redis://:pw@127.0.0.1:{port}/0")
+    monkeypatch.setenv(store.REDIS_URL_ENV, closed_port_url(password="pw"))
     with pytest.raises(store.SharedStoreDown) as info:
         store.team_redis(tmp_path)
     assert info.value.billed is False and "pw" not in str(info.value) and "nothing was paid" in str(info.value)
@@ -85,11 +77,8 @@ def test_redis_down_with_local_is_warned_once_per_outage(tmp_path, monkeypatch, 
     """The jobs tab looks at the stores every few seconds: Redis down is one warning for the
     outage, not one per look; it is warned again after Redis answered in between."""
     import logging
-    import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    dead = closed_port_url()
     monkeypatch.setenv(store.WHEN_DOWN_ENV, "local")
     monkeypatch.setenv(store.REDIS_URL_ENV, dead)
     with caplog.at_level(logging.WARNING):

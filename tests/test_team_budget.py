@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import pytest
 from cli_helpers import picture
 from fake_segmind import RATE_LIMITED_STAGES, FakeSegmind
 from pack_loader import PACK_ROOT, pack_module
+from redis_server import closed_port_url
+from runtimes import Clock
 
 request_budget = pack_module("core.request_budget")
 budget_store = pack_module("core.budget_store")
@@ -31,25 +32,7 @@ user_folder = pack_module("core.user_folder")
 
 WORKER = Path(__file__).resolve().parent / "team_worker.py"
 KEY = "SG_team0123456789abcdef"
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def no_team_setting(monkeypatch):
-    monkeypatch.delenv(shared_store.REDIS_URL_ENV, raising=False)
-    monkeypatch.delenv(shared_store.WHEN_DOWN_ENV, raising=False)
-    yield
-    shared_store.forget_clients()
+pytestmark = pytest.mark.usefixtures("no_team_setting")
 
 
 # --------------------------------------------------------------------------- the file store
@@ -311,20 +294,14 @@ def test_a_set_redis_address_puts_the_budget_in_redis(tmp_path, redis_url, monke
     assert budget.acquire("call")
 
 
-def _closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"redis://127.0.0.1:{s.getsockname()[1]}/0"
-
-
 def test_redis_down_refuses_before_anything_is_sent(tmp_path, monkeypatch):
-    monkeypatch.setenv(shared_store.REDIS_URL_ENV, _closed_port_url())
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, closed_port_url())
     with pytest.raises(shared_store.SharedStoreDown, match="nothing was paid"):
         _runtime().budget_for(tmp_path / "user", KEY)
 
 
 def test_redis_down_with_local_fallback_uses_this_machines_file(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv(shared_store.REDIS_URL_ENV, _closed_port_url())
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, closed_port_url())
     monkeypatch.setenv(shared_store.WHEN_DOWN_ENV, "local")
     with caplog.at_level(logging.WARNING):
         budget = _runtime().budget_for(tmp_path / "user", KEY)
@@ -338,7 +315,7 @@ def test_a_node_run_refused_for_redis_down_pays_nothing(pack_env, monkeypatch):
     from node_calls import call_node_lists
     from pack_loader import load_pack
 
-    monkeypatch.setenv(shared_store.REDIS_URL_ENV, _closed_port_url())
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, closed_port_url())
     errors = pack_module("core.errors")
     node = load_pack().NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]()
     with pytest.raises(errors.SegmindError, match="cannot be reached"):
@@ -499,7 +476,7 @@ def test_redis_flag_down_refuses_a_batch_before_anything_is_sent_or_falls_back(p
     pic = picture(tmp_path / "a.png")
     small = ["--backend", "segmind", "--image", str(pic), "--prompt", "x", "--width", "256", "--height", "256",
              "--num-frames", "9", "--fps", "8", "--yes", "--quiet"]
-    down = _closed_port_url().replace("redis://", "redis://:s3cretpw@")
+    down = closed_port_url().replace("redis://", "redis://:s3cretpw@")
     code, out, err = run(capsys, "--redis", down, *small)
     assert code == 1 and "cannot be reached" in err and "--redis or SEGMIND_LTX2_REDIS_URL" in err
     assert "s3cretpw" not in err and "***@127.0.0.1" in err

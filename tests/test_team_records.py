@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pack_loader import pack_module
+from redis_server import closed_port_url
 
 shared_store = pack_module("core.shared_store")
 team_stores = pack_module("core.team_stores")
@@ -34,13 +35,7 @@ BODY = {"prompt": "two machines", "negative_prompt": "", "width": 256, "height":
         "seed": 1, "guidance_scale": 4.0}
 
 
-@pytest.fixture(autouse=True)
-def _no_team_left(monkeypatch):
-    for name in (shared_store.REDIS_URL_ENV, shared_store.WHEN_DOWN_ENV, shared_store.MACHINE_ENV,
-                 team_lock.LEASE_ENV):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    shared_store.forget_clients()
+pytestmark = pytest.mark.usefixtures("no_team_setting")
 
 
 @pytest.fixture
@@ -98,6 +93,7 @@ _CHILD = r"""
 import json, pathlib, sys, time
 sys.path.insert(0, {tests!r})
 from pack_loader import pack_module
+from redis_server import closed_port_url
 from runtimes import fresh_runtime
 import numpy as np
 lifecycle = pack_module("core.lifecycle")
@@ -154,6 +150,7 @@ _HOLDER = r"""
 import sys, time
 sys.path.insert(0, {tests!r})
 from pack_loader import pack_module
+from redis_server import closed_port_url
 stores = pack_module("core.team_stores").record_stores(sys.argv[1])
 lock = stores.flight_lock("f" * 64)
 lock.acquire(lambda: None)
@@ -266,16 +263,8 @@ def test_the_jobs_of_both_machines_are_listed_with_their_machine(team, monkeypat
 # --------------------------------------------------------------------------- Redis down
 
 
-def dead_redis_url() -> str:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"redis://127.0.0.1:{s.getsockname()[1]}/0"
-
-
 def test_redis_down_with_refuse_pays_nothing(team, monkeypatch):
-    monkeypatch.setenv(shared_store.REDIS_URL_ENV, dead_redis_url())
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, closed_port_url())
     with pytest.raises(shared_store.SharedStoreDown) as info:
         run_as(team, "a", monkeypatch, request())
     assert "nothing was paid" in str(info.value) and info.value.billed is False
@@ -287,7 +276,7 @@ def test_redis_down_with_refuse_pays_nothing(team, monkeypatch):
 
 def test_redis_down_with_local_runs_warns_and_writes_back_when_it_returns(team, monkeypatch, caplog):
     url = team.redis_url
-    monkeypatch.setenv(shared_store.REDIS_URL_ENV, dead_redis_url())
+    monkeypatch.setenv(shared_store.REDIS_URL_ENV, closed_port_url())
     monkeypatch.setenv(shared_store.WHEN_DOWN_ENV, "local")
     with caplog.at_level(logging.WARNING):
         clip = run_as(team, "a", monkeypatch, request())

@@ -19,13 +19,7 @@ BODY = {"prompt": "set up wrong", "negative_prompt": "", "width": 256, "height":
         "seed": 1, "guidance_scale": 4.0}
 
 
-@pytest.fixture(autouse=True)
-def _no_team_left(monkeypatch):
-    for name in (shared_store.REDIS_URL_ENV, shared_store.WHEN_DOWN_ENV):
-        monkeypatch.delenv(name, raising=False)
-    shared_store.forget_clients()
-    yield
-    shared_store.forget_clients()
+pytestmark = pytest.mark.usefixtures("no_team_setting")
 
 
 def request() -> Any:
@@ -83,13 +77,9 @@ def test_an_address_that_cannot_be_used_says_what_to_give(pack_env, monkeypatch,
 def odd_servers() -> Any:
     """redis-servers set up as a team might find them: with a password, a read-only replica,
     a Redis Cluster node."""
-    import socket
+    from redis_server import RedisServer, free_port, require_real_redis
 
-    from redis_server import RedisServer, require_real_redis
-
-    with socket.socket() as s:  # the cluster bus's port (by default the port + 10000, maybe past 65535)
-        s.bind(("127.0.0.1", 0))
-        bus = str(s.getsockname()[1])
+    bus = str(free_port())  # the cluster bus's port (by default the port + 10000, maybe past 65535)
     try:
         servers = {"password": RedisServer("--requirepass", "s3cret"),
                    "replica": RedisServer("--replicaof", "127.0.0.1", "1"),
