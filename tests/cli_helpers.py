@@ -1,8 +1,10 @@
-"""What the command-line tests share: a picture file written with PyAV alone, and one
-in-process run of the command with what it printed."""
+"""What the command-line tests share: a picture file written with PyAV alone, one
+in-process run of the command with what it printed, and a run that fails after paying."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -28,3 +30,21 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = pack_module("__main__").main(list(argv))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+@contextmanager
+def submit_refused_after_each_booking(server: Any, monkeypatch: Any) -> Iterator[None]:
+    """While inside: each time a job is booked with its cost, the stand-in (`server`) refuses
+    the next submit (HTTP 400), so a run of segments stops right after paying for one."""
+    ledger = pack_module("core.ledger")
+    original = ledger.Ledger.record
+
+    def record(self: Any, line: dict) -> Any:
+        written = original(self, line)
+        if line.get("cost") is not None and not server.pending_faults("submit"):
+            server.fault("submit", status=400, json={"error": "bad prompt"})
+        return written
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ledger.Ledger, "record", record)
+        yield

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import run
+from cli_helpers import run, submit_refused_after_each_booking
 from clip_samples import make_clip
 from fake_segmind import make_mp4
 from pack_loader import pack_module
@@ -80,17 +80,7 @@ def test_extend_resumes_after_a_failure_paying_only_for_the_rest(capsys, pack_en
     argv = ["extend", str(clip), "--prompt", "one", "--prompt", "two", "--prompt", "three", "--num-frames", "9",
             "--backend", "segmind"]
     # Segment 2's submit is refused: the fault is queued once segment 1 is booked with its cost.
-    ledger = pack_module("core.ledger")
-    original = ledger.Ledger.record
-
-    def record(self, line):
-        written = original(self, line)
-        if line.get("cost") is not None and not pack_env.pending_faults("submit"):
-            pack_env.fault("submit", status=400, json={"error": "bad prompt"})
-        return written
-
-    with monkeypatch.context() as patched:
-        patched.setattr(ledger.Ledger, "record", record)
+    with submit_refused_after_each_booking(pack_env, monkeypatch):
         code, out, err = run(capsys, *argv)
     assert code == 1 and "stopped at segment 2 of 3" in err and "run the same command again" in err
     assert pack_env.jobs_submitted == 1

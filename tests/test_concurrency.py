@@ -31,7 +31,6 @@ flight_lock = pack_module("core.flight_lock")
 runtime_mod = pack_module("core.runtime")
 I2V = pack.NODE_CLASS_MAPPINGS["SegmindLTX2ImageToVideo"]
 SMALL = dict(width=256, height=256, num_frames=9, fps=8, seed=1, guidance_scale=4.0)
-REPO = Path(__file__).resolve().parent.parent
 
 
 def pictures(n: int, seed: int = 0) -> torch.Tensor:
@@ -216,27 +215,9 @@ def test_a_requeue_while_the_first_run_waits_bills_nothing(slow, monkeypatch):
     assert outs[1]["ui"]["segmind"][0]["request_id"] == outs[0]["ui"]["segmind"][0]["request_id"]
 
 
-_CHILD = r"""
-import json, pathlib, sys, time
-sys.path.insert(0, {tests!r})
-from pack_loader import pack_module
-from runtimes import fresh_runtime
-import numpy as np
-lifecycle = pack_module("core.lifecycle")
-runtime = pack_module("core.runtime")
-image_encode = pack_module("core.image_encode")
-rgb = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
-req = lifecycle.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb),
-    body={{"prompt": "two processes", "negative_prompt": "", "width": 256, "height": 256,
-          "num_frames": 9, "fps": 8, "seed": 1, "guidance_scale": 4.0}})
-ready = pathlib.Path({ready!r})
-(ready / sys.argv[1]).touch()
-while len(list(ready.iterdir())) < 2:  # both start at the same moment, once both are loaded
-    time.sleep(0.005)
-with runtime.use(fresh_runtime()):
-    clip = lifecycle.run_on_segmind(req, user_dir={home!r}, output_dir={out!r})
-print(json.dumps({{"request_id": clip.info.request_id, "from_cache": clip.from_cache}}))
-"""
+CHILD = Path(__file__).resolve().parent / "request_child.py"
+CHILD_BODY = {"prompt": "two processes", "negative_prompt": "", "width": 256, "height": 256, "num_frames": 9,
+              "fps": 8, "seed": 1, "guidance_scale": 4.0}
 
 
 def test_two_processes_with_the_same_request_bill_one_job(slow, tmp_path):
@@ -247,10 +228,9 @@ def test_two_processes_with_the_same_request_bill_one_job(slow, tmp_path):
     slow.fault("upload", delay=0.3, times=2)  # both are on the wire before either is accepted
     env = {**os.environ}
     (tmp_path / "ready").mkdir()
-    code = _CHILD.format(tests=str(REPO / "tests"), home=str(slow.home), out=str(tmp_path / "out"),
-                         ready=str(tmp_path / "ready"))
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(n)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for n in range(2)]
+    argv = [str(slow.home), str(tmp_path / "out"), str(tmp_path / "ready"), "2"]
+    procs = [subprocess.Popen([sys.executable, str(CHILD), *argv, str(n), json.dumps(CHILD_BODY)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
     answers = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [a[1][-2000:] for a in answers]
     results = [json.loads(a[0].strip().splitlines()[-1]) for a in answers]

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from cli_helpers import run
+from cli_helpers import run, submit_refused_after_each_booking
 from clip_samples import make_clip
 from pack_loader import pack_module
 
@@ -173,19 +173,9 @@ def test_a_per_second_estimate_says_so_not_scaled_by_size():
 def test_a_failure_with_force_rerun_on_does_not_promise_a_free_resume(capsys, pack_env, clip, monkeypatch):
     """force_rerun pays for every segment again: the hint after a failure must say to turn it
     off, or the 'resumes without paying' it promises is false."""
-    ledger = pack_module("core.ledger")
-    original = ledger.Ledger.record
-
-    def record(self, line):
-        written = original(self, line)
-        if line.get("cost") is not None and not pack_env.pending_faults("submit"):
-            pack_env.fault("submit", status=400, json={"error": "bad prompt"})
-        return written
-
     argv = ["extend", str(clip), "--prompt", "a", "--prompt", "b", "--num-frames", "9", "--backend", "segmind",
             "--force-rerun", "--out", str(pack_env.output)]
-    with monkeypatch.context() as patched:
-        patched.setattr(ledger.Ledger, "record", record)
+    with submit_refused_after_each_booking(pack_env, monkeypatch):
         code, out, err = run(capsys, *argv)
     assert code == 1 and "stopped at segment 2 of 2" in err, err
     assert "without --force-rerun" in err, err

@@ -38,10 +38,14 @@ pytestmark = pytest.mark.usefixtures("no_team_setting")
 # --------------------------------------------------------------------------- the file store
 
 
-def test_two_processes_file_stores_share_one_window(tmp_path):
+def two_processes(path: Path) -> tuple[Clock, Any, Any]:
+    """Two processes' file stores on one budget file `path`, and the hand-set clock they read."""
     clock = Clock()
-    path = tmp_path / "budget" / "acct.json"
-    one, two = budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+    return clock, budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+
+
+def test_two_processes_file_stores_share_one_window(tmp_path):
+    clock, one, two = two_processes(tmp_path / "budget" / "acct.json")
     assert one.admit(3, 60.0, 1).stamp and two.admit(3, 60.0, 1).stamp and one.admit(3, 60.0, 1).stamp
     full = two.admit(3, 60.0, 1)
     assert full.stamp is None and full.wait == pytest.approx(60.0)
@@ -50,9 +54,7 @@ def test_two_processes_file_stores_share_one_window(tmp_path):
 
 
 def test_a_429_in_one_process_pauses_the_other(tmp_path):
-    clock = Clock()
-    path = tmp_path / "acct.json"
-    one, two = budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+    clock, one, two = two_processes(tmp_path / "acct.json")
     one.pause(20.0)
     got = two.admit(50, 60.0, 0)
     assert got.stamp is None and got.wait == pytest.approx(20.0)
@@ -64,9 +66,7 @@ def test_a_429_in_one_process_pauses_the_other(tmp_path):
 
 
 def test_answered_moves_the_stamp_for_every_process(tmp_path):
-    clock = Clock()
-    path = tmp_path / "acct.json"
-    one, two = budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+    clock, one, two = two_processes(tmp_path / "acct.json")
     stamp = one.admit(1, 60.0, 0).stamp
     clock.advance(30.0)  # a slow upload: its answer begins 30 s after it was sent
     one.answered(stamp)
@@ -80,9 +80,7 @@ def test_a_wall_clock_stepped_back_never_stalls_the_window(tmp_path):
     """The file store counts in wall time: a clock stepped back (NTP at boot, a VM resumed)
     must not leave stamps or a pause "in the future" holding every request of the machine
     (a paid job's polls) for as long as the step; a window and a pause at most."""
-    clock = Clock()
-    path = tmp_path / "acct.json"
-    one, two = budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+    clock, one, two = two_processes(tmp_path / "acct.json")
     assert one.admit(2, 60.0, 0).stamp and one.admit(2, 60.0, 0).stamp
     one.pause(20.0)
     clock.advance(-3600.0)  # the clock is put back an hour
@@ -96,9 +94,7 @@ def test_a_wall_clock_stepped_back_never_stalls_the_window(tmp_path):
 
 
 def test_other_processes_waiting_jobs_are_counted_until_they_go_quiet(tmp_path):
-    clock = Clock()
-    path = tmp_path / "acct.json"
-    one, two = budget_store.FileBudgetStore(path, clock), budget_store.FileBudgetStore(path, clock)
+    clock, one, two = two_processes(tmp_path / "acct.json")
     one.admit(50, 60.0, 3)
     assert two.admit(50, 60.0, 2).others_waiting == 3
     assert one.admit(50, 60.0, 3).others_waiting == 2

@@ -89,34 +89,15 @@ def every_key_and_value(url: str) -> list[bytes]:
 
 # --------------------------------------------------------------------------- two processes, one request
 
-_CHILD = r"""
-import json, pathlib, sys, time
-sys.path.insert(0, {tests!r})
-from pack_loader import pack_module
-from redis_server import closed_port_url
-from runtimes import fresh_runtime
-import numpy as np
-lifecycle = pack_module("core.lifecycle")
-runtime = pack_module("core.runtime")
-image_encode = pack_module("core.image_encode")
-rgb = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
-req = lifecycle.GenerationRequest(model="ltx-2-19b-i2v", image=image_encode.encode_image(rgb), body={body!r})
-home, out, ready, count = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), int(sys.argv[4])
-(ready / sys.argv[5]).touch()
-while len(list(ready.iterdir())) < count:  # start together, once every one is loaded
-    time.sleep(0.005)
-with runtime.use(fresh_runtime()):
-    clip = lifecycle.run_on_segmind(req, user_dir=home, output_dir=out)
-print(json.dumps({{"request_id": clip.info.request_id, "from_cache": clip.from_cache, "path": str(clip.path)}}))
-"""
+CHILD = Path(__file__).resolve().parent / "request_child.py"
 
 
 def start_machine(team: Any, name: str, ready: Path, count: int, **env: str) -> subprocess.Popen:
     home, out = team.machines[name]
-    code = _CHILD.format(tests=str(REPO / "tests"), body=BODY)
     child_env = {**os.environ, shared_store.REDIS_URL_ENV: team.redis_url, shared_store.MACHINE_ENV: f"machine-{name}",
                  **env}
-    return subprocess.Popen([sys.executable, "-c", code, str(home), str(out), str(ready), str(count), name],
+    return subprocess.Popen([sys.executable, str(CHILD), str(home), str(out), str(ready), str(count), name,
+                             json.dumps(BODY)],
                             env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
