@@ -628,57 +628,43 @@ async function jsonRequest(method, route, body) {
   return { status: res.status, data };
 }
 
-// A custom setting type: the setting store is never given the key (the setter passed in
-// is deliberately unused), so comfy.settings.json only ever holds the placeholder.
-function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
-  const status = el("div", {
-    className: "segmind-ltx2-key-status",
-    "data-testid": "segmind-ltx2-key-status",
+// The pieces the key and team entries share: a status line coloured by level, a password
+// field password managers leave alone, the note under them, and a Save that empties the field.
+const LEVEL_COLORS = { ok: "var(--p-green-400, #6c6)", warn: "var(--p-amber-400, #db4)", error: "var(--p-red-400, #e66)" };
+
+function settingStatus(attrs) {
+  return el("div", {
+    ...attrs,
     style: { fontSize: "0.9em", marginBottom: "6px", whiteSpace: "normal", maxWidth: "34em" },
     text: "Checking…",
   });
-  const input = el("input", {
+}
+
+function secretInput(name, placeholder, label, minWidth) {
+  return el("input", {
     type: "password",
     autocomplete: "off",
     spellcheck: "false",
-    name: "segmind-ltx2-key-entry",
+    name,
     "data-lpignore": "true",
     "data-1p-ignore": "true",
-    placeholder: "SG_… paste, then Save",
-    "aria-label": "Segmind API key",
-    style: { flex: "1", minWidth: "12em", padding: "4px 6px" },
+    placeholder,
+    "aria-label": label,
+    style: { flex: "1", minWidth, padding: "4px 6px" },
   });
-  const save = el("button", { type: "button", text: "Save", className: "p-button p-component p-button-sm" });
-  const remove = el("button", {
-    type: "button",
-    text: "Remove saved key",
-    className: "p-button p-component p-button-sm p-button-secondary",
-  });
-  const row = el("div", { style: { display: "flex", gap: "6px", alignItems: "center", flexWrap: "wrap" } }, [input, save, remove]);
-  const note = el("div", {
-    style: { fontSize: "0.8em", opacity: "0.75", marginTop: "6px", whiteSpace: "normal", maxWidth: "34em" },
-    text:
-      "The key goes to this ComfyUI server and is stored in its user folder, readable by your account only. " +
-      "It is never kept in workflows, in the browser's settings or on this page.",
-  });
-  const root = el("div", { className: "segmind-ltx2-key", "data-testid": "segmind-ltx2-key" }, [status, row, note]);
+}
 
-  const colors = { ok: "var(--p-green-400, #6c6)", warn: "var(--p-amber-400, #db4)", error: "var(--p-red-400, #e66)" };
-  const controller = createKeyController({
-    request: (method, body) => jsonRequest(method, KEY_ROUTE, body),
-    onChange: (s) => {
-      const busy = s.phase === "loading" || s.phase === "saving" || s.phase === "removing";
-      save.disabled = busy;
-      remove.disabled = busy || !(s.status?.set && s.status?.source === "file") && !s.status?.env_overrides_file;
-      if (busy) status.textContent = s.phase === "saving" ? "Saving…" : s.phase === "removing" ? "Removing…" : "Checking…";
-      else status.textContent = s.message;
-      status.style.color = busy ? "" : colors[s.level] ?? "";
-    },
-  });
+function settingNote(text) {
+  return el("div", { style: { fontSize: "0.8em", opacity: "0.75", marginTop: "6px", whiteSpace: "normal", maxWidth: "34em" }, text });
+}
+
+// Save, or Enter in the field, sends what was typed and empties the field first: the secret
+// (the key, a Redis address with its password) leaves the page as soon as it is sent.
+function sendOnSave(input, save, send) {
   const doSave = () => {
     const text = input.value;
-    input.value = ""; // the key leaves the page as soon as it is sent
-    void controller.save(text);
+    input.value = "";
+    void send(text);
   };
   save.addEventListener("click", doSave);
   input.addEventListener("keydown", (e) => {
@@ -687,6 +673,38 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
       doSave();
     }
   });
+}
+
+// A custom setting type: the setting store is never given the key (the setter passed in
+// is deliberately unused), so comfy.settings.json only ever holds the placeholder.
+function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
+  const status = settingStatus({ className: "segmind-ltx2-key-status", "data-testid": "segmind-ltx2-key-status" });
+  const input = secretInput("segmind-ltx2-key-entry", "SG_… paste, then Save", "Segmind API key", "12em");
+  const save = el("button", { type: "button", text: "Save", className: "p-button p-component p-button-sm" });
+  const remove = el("button", {
+    type: "button",
+    text: "Remove saved key",
+    className: "p-button p-component p-button-sm p-button-secondary",
+  });
+  const row = el("div", { style: { display: "flex", gap: "6px", alignItems: "center", flexWrap: "wrap" } }, [input, save, remove]);
+  const note = settingNote(
+    "The key goes to this ComfyUI server and is stored in its user folder, readable by your account only. " +
+      "It is never kept in workflows, in the browser's settings or on this page.",
+  );
+  const root = el("div", { className: "segmind-ltx2-key", "data-testid": "segmind-ltx2-key" }, [status, row, note]);
+
+  const controller = createKeyController({
+    request: (method, body) => jsonRequest(method, KEY_ROUTE, body),
+    onChange: (s) => {
+      const busy = s.phase === "loading" || s.phase === "saving" || s.phase === "removing";
+      save.disabled = busy;
+      remove.disabled = busy || !(s.status?.set && s.status?.source === "file") && !s.status?.env_overrides_file;
+      if (busy) status.textContent = s.phase === "saving" ? "Saving…" : s.phase === "removing" ? "Removing…" : "Checking…";
+      else status.textContent = s.message;
+      status.style.color = busy ? "" : LEVEL_COLORS[s.level] ?? "";
+    },
+  });
+  sendOnSave(input, save, (text) => controller.save(text));
   remove.addEventListener("click", () => {
     if (confirm("Remove the Segmind API key saved on this ComfyUI server?")) void controller.remove();
   });
@@ -698,36 +716,20 @@ function renderKeySetting(_name, _setValueUnused, _value, _attrs) {
 // pack's route in user/segmind/team.json. Like the key, it never reaches the settings store
 // (its value stays the placeholder), and the page never holds the address's password.
 function renderTeamSetting(_name, _setValueUnused, _value, _attrs) {
-  const status = el("div", {
-    "data-testid": "segmind-ltx2-team-status",
-    style: { fontSize: "0.9em", marginBottom: "6px", whiteSpace: "normal", maxWidth: "34em" },
-    text: "Checking…",
-  });
-  const input = el("input", {
-    type: "password",
-    autocomplete: "off",
-    spellcheck: "false",
-    name: "segmind-ltx2-redis-entry",
-    "data-lpignore": "true",
-    "data-1p-ignore": "true",
-    placeholder: "redis://host:6379/0 (empty: keep the saved address)",
-    "aria-label": "The team's Redis address",
-    style: { flex: "1", minWidth: "14em", padding: "4px 6px" },
-  });
+  const status = settingStatus({ "data-testid": "segmind-ltx2-team-status" });
+  const input = secretInput("segmind-ltx2-redis-entry", "redis://host:6379/0 (empty: keep the saved address)",
+    "The team's Redis address", "14em");
   const choice = el("select", { "aria-label": "When the team's Redis is down", style: { padding: "4px 6px" } });
   for (const [value, label] of WHEN_DOWN_CHOICES) choice.append(el("option", { value, text: `When Redis is down: ${label}` }));
   const save = el("button", { type: "button", text: "Save", className: "p-button p-component p-button-sm" });
   const clear = el("button", { type: "button", text: "Use no Redis", className: "p-button p-component p-button-sm p-button-secondary" });
   const row = el("div", { style: { display: "flex", gap: "6px", alignItems: "center", flexWrap: "wrap" } }, [input, save, clear]);
-  const note = el("div", {
-    style: { fontSize: "0.8em", opacity: "0.75", marginTop: "6px", whiteSpace: "normal", maxWidth: "34em" },
-    text:
-      "One Redis for every machine on this Segmind key: the request budget, 429 pauses and the team's records are shared " +
+  const note = settingNote(
+    "One Redis for every machine on this Segmind key: the request budget, 429 pauses and the team's records are shared " +
       "there. Without it, the processes of this machine share them through its user folder. Saved on this ComfyUI server " +
       "(user/segmind/team.json); the address's password is never sent back to this page.",
-  });
+  );
   const root = el("div", { "data-testid": "segmind-ltx2-team" }, [status, row, el("div", { style: { marginTop: "6px" } }, [choice]), note]);
-  const colors = { ok: "var(--p-green-400, #6c6)", warn: "var(--p-amber-400, #db4)", error: "var(--p-red-400, #e66)" };
   const controller = createTeamController({
     request: (method, body) => jsonRequest(method, TEAM_ROUTE, body),
     onChange: (s) => {
@@ -735,25 +737,14 @@ function renderTeamSetting(_name, _setValueUnused, _value, _attrs) {
       save.disabled = busy;
       clear.disabled = busy || !s.status?.redis_url;
       status.textContent = busy ? (s.phase === "saving" ? "Saving…" : "Checking…") : s.message;
-      status.style.color = busy ? "" : colors[s.level] ?? "";
+      status.style.color = busy ? "" : LEVEL_COLORS[s.level] ?? "";
       if (s.status) {
         choice.value = s.status.when_redis_down;
         input.placeholder = s.status.redis_url ? `${s.status.redis_url} (empty: keep it)` : "redis://host:6379/0";
       }
     },
   });
-  const doSave = () => {
-    const text = input.value;
-    input.value = ""; // the address (and any password in it) leaves the page once sent
-    void controller.save(text, choice.value);
-  };
-  save.addEventListener("click", doSave);
-  input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      e.preventDefault();
-      doSave();
-    }
-  });
+  sendOnSave(input, save, (text) => controller.save(text, choice.value));
   clear.addEventListener("click", () => {
     if (confirm("Stop using the team's Redis on this ComfyUI server (this machine's records only)?")) void controller.clear(choice.value);
   });
