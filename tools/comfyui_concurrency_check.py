@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
 # Comfy, I2V, SMALL and the graph pieces moved to comfyui_harness; still importable from here.
-from comfyui_harness import (I2V, SMALL, Comfy, append_results, comfyui_version, i2v, load, png,  # noqa: E402,F401
-                             save_video, stand_in_env, start_comfy, stop, wait_ready)
+from comfyui_harness import (I2V, SMALL, Comfy, append_results, comfyui_version, i2v, load, missed,  # noqa: E402,F401
+                             png, save_video, stand_in_env, start_comfy, stop, table, wait_ready)
 from fake_segmind import FakeSegmind  # noqa: E402
 
 
@@ -160,9 +160,7 @@ def main() -> int:
             f"generation {args.generation_seconds:g} s, pack budget {os.environ.get('SEGMIND_LTX2_REQUESTS_PER_MINUTE', '50')}/min\n\n"
             f"Scenarios run one after another in one ComfyUI, so they share the request budget's minute. "
             f"Requests the stand-in saw in all: {json.dumps(fake.counts)}\n\n"
-            "| scenario | time | result |\n| --- | --- | --- |\n"
-            + "".join("| " + " | ".join(row) + " |\n" for row in rows)
-            + (f"\nMissed: {', '.join(failures)}\n" if failures else ""))
+            + table(("scenario", "time", "result"), rows) + missed(failures))
     print("\n" + text)
     if args.write:
         append_results("### comfyui-concurrency: issue 11 in a real ComfyUI", "tools/comfyui_concurrency_check.py", text)

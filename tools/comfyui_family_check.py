@@ -26,8 +26,8 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_harness import (Comfy, append_results, comfyui_version, png, stand_in_env,  # noqa: E402
-                             start_comfy, stop, wait_ready)
+from comfyui_harness import (Comfy, append_results, comfyui_version, missed, png, stand_in_env,  # noqa: E402
+                             start_comfy, stop, table, wait_ready)
 from fake_segmind import FakeSegmind  # noqa: E402
 
 
@@ -193,9 +193,7 @@ def main() -> int:
     text = (f"#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: the LTX-2 family in a real ComfyUI {version} "
             f"through /prompt, against the stand-in\n\n"
             f"Requests the stand-in saw in all: {json.dumps(fake.counts)}\n\n"
-            "| scenario | time | result |\n| --- | --- | --- |\n"
-            + "".join("| " + " | ".join(r) + " |\n" for r in rows)
-            + (f"\nFailed: {', '.join(failures)}\n" if failures else ""))
+            + table(("scenario", "time", "result"), rows) + missed(failures, "Failed"))
     print("\n" + text)
     if args.write:
         append_results("### comfyui-family: issue 20 in a real ComfyUI", "tools/comfyui_family_check.py", text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -141,3 +142,23 @@ def append_results(heading: str, tool: str, text: str) -> None:
     if heading not in body:
         body = body.rstrip("\n") + f"\n\n{heading}\n\nWritten by {tool} --write.\n"
     results.write_text(body.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+
+
+def table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    """A Markdown table of `rows` under `columns`."""
+    columns = list(columns)
+    return ("| " + " | ".join(columns) + " |\n" + "|" + " --- |" * len(columns) + "\n"
+            + "".join("| " + " | ".join(row) + " |\n" for row in rows))
+
+
+def missed(failures: list[str], word: str = "Missed") -> str:
+    """The line naming the checks that failed, after a blank line; nothing when none did."""
+    return f"\n{word}: {', '.join(failures)}\n" if failures else ""
+
+
+def tidy_up(work: Path, failures: list[str]) -> None:
+    """Remove the check's folder when every check passed; else keep it and say where it is."""
+    if not failures:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"Logs and folders kept in {work}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -29,7 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_harness import Comfy, i2v, load, png, stand_in_env, start_comfy, stop, wait_ready  # noqa: E402
+from comfyui_harness import (Comfy, i2v, load, missed, png, stand_in_env, start_comfy, stop, table,  # noqa: E402
+                             tidy_up, wait_ready)
 from fake_segmind import FakeSegmind  # noqa: E402
 
 PASSWORD = "n0t-in-any-answer"
@@ -93,12 +93,8 @@ def main() -> int:
     failures += ["password"] if leaked else []
 
     print(f"\n#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: a real ComfyUI without redis-py, "
-          f"a team Redis set\n\n| check | result |\n| --- | --- |\n"
-          + "".join(f"| {a} | {b} |\n" for a, b in rows) + (f"\nMissed: {', '.join(failures)}\n" if failures else ""))
-    if not failures:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"Logs and folders kept in {work}")
+          f"a team Redis set\n\n" + table(("check", "result"), rows) + missed(failures))
+    tidy_up(work, failures)
     return 1 if failures else 0
 
 

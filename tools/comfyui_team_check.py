@@ -30,7 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_harness import Comfy, i2v, load, png, save_video, stand_in_env, start_comfy, stop, wait_ready  # noqa: E402
+from comfyui_harness import (Comfy, i2v, load, png, save_video, stand_in_env, start_comfy, stop, table,  # noqa: E402
+                             wait_ready)
 from fake_segmind import RATE_LIMITED_STAGES, FakeSegmind  # noqa: E402
 
 WINDOW = 60.0  # Segmind's plans count a minute
@@ -145,9 +146,7 @@ def main() -> int:
     where = f"Redis {args.redis.split('@')[-1]}, a user folder per process" if args.redis else "one user folder"
     print(f"\n#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: two real ComfyUIs + the command line, "
           f"{args.clips} clips each, one key, {args.rate_limit} requests a minute, shared through {where}\n")
-    print("| check | result |\n| --- | --- |")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print(table(("check", "result"), rows), end="")
     print(f"\nLogs and outputs: {work}")
     return 1 if failures else 0
 

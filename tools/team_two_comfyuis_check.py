@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tools"))
-from comfyui_harness import Comfy, i2v, load, png, save_video, stand_in_env, start_comfy, stop, wait_ready  # noqa: E402
+from comfyui_harness import (Comfy, i2v, load, missed, png, save_video, stand_in_env, start_comfy, stop,  # noqa: E402
+                             table, tidy_up, wait_ready)
 from fake_segmind import FakeSegmind  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
@@ -116,12 +116,8 @@ def main() -> int:
             stop(procs)
 
     print(f"\n#### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: two real ComfyUIs, one Redis, "
-          f"stand-in generation {args.generation_seconds:g} s\n\n| scenario | result |\n| --- | --- |\n"
-          + "".join(f"| {a} | {b} |\n" for a, b in rows) + (f"\nMissed: {', '.join(failures)}\n" if failures else ""))
-    if not failures:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"Logs and folders kept in {work}")
+          f"stand-in generation {args.generation_seconds:g} s\n\n" + table(("scenario", "result"), rows) + missed(failures))
+    tidy_up(work, failures)
     return 1 if failures else 0
 
 

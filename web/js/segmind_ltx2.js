@@ -88,14 +88,19 @@ function costValues(node) {
   return out;
 }
 
-// The clip on the "video" input, when a Segmind node upstream says its size (its size
-// widgets, or its resolution): what an Extend's 19B segments are priced at.
-function upstreamClipSize(node) {
-  const input = node.inputs?.find((i) => i?.name === "video");
+// The node whose output feeds `node`'s input `name`, or null (not linked, or not found).
+function upstreamNode(node, name) {
+  const input = node.inputs?.find((i) => i?.name === name);
   if (input?.link == null) return null;
   const graph = node.graph ?? app.graph;
   const link = graph?.links?.get?.(input.link) ?? graph?.links?.[input.link];
-  const origin = link ? graph.getNodeById?.(link.origin_id) : null;
+  return (link ? graph.getNodeById?.(link.origin_id) : null) ?? null;
+}
+
+// The clip on the "video" input, when a Segmind node upstream says its size (its size
+// widgets, or its resolution): what an Extend's 19B segments are priced at.
+function upstreamClipSize(node) {
+  const origin = upstreamNode(node, "video");
   if (!origin) return null;
   const values = Object.fromEntries((origin.widgets ?? []).map((w) => [w.name, w.value]));
   return clipSizeOf(origin.comfyClass ?? origin.type, values);
@@ -104,11 +109,7 @@ function upstreamClipSize(node) {
 // The picture on the "image" input, when the front end knows its size: a LoadImage (or any
 // node with an image preview) upstream has node.imgs[0], an <img> with its natural size.
 function upstreamPictureSize(node) {
-  const input = node.inputs?.find((i) => i?.name === "image");
-  if (input?.link == null) return null;
-  const graph = node.graph ?? app.graph;
-  const link = graph?.links?.get?.(input.link) ?? graph?.links?.[input.link];
-  const origin = link ? graph.getNodeById?.(link.origin_id) : null;
+  const origin = upstreamNode(node, "image");
   const img = origin?.imgs?.[origin.imageIndex ?? 0] ?? origin?.imgs?.[0];
   const width = img?.naturalWidth;
   const height = img?.naturalHeight;
