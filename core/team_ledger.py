@@ -5,6 +5,8 @@ that fails mid-write loses nothing (the line is written back when it answers aga
 
 Keys, under shared_store.key_prefix(api_key) (a one-way tag, never the key):
     ledger          hash   "<request id>|<fingerprint>" -> the line as JSON (redacted, as the local one)
+    ledger:epoch    string a mark set when the team's ledger is first filled: gone or changed means
+                           Redis was emptied (team_stores.restore_if_emptied writes this machine's lines back)
     ledger:times    zset   the same field -> the line's time (spent today, newest jobs)
     flight:<fp>     string the latest line of a request (its request id, model, whether its clip
                            landed): what a waiter on another machine collects by (team_lock.py)
@@ -105,9 +107,13 @@ class TeamLedger(Ledger):
         try:
             mirror_line(self.client, self.prefix, line, self._key)
         except Exception as exc:  # Redis away: the local line is written back when it returns
-            from .team_stores import note_outage
+            from .team_stores import keep_writing_back, note_outage
 
+            # An outage like any other (even if Redis answers again a moment later, when the
+            # reservation is settled there): written back as soon as Redis answers, not at
+            # this machine's next job only.
             note_outage(self.user_dir, line.time)
+            keep_writing_back(self.user_dir, self.client, self.prefix, self._key)
             log.warning("Segmind: job %s is recorded on this machine but not yet in the team's ledger "
                         "(Redis: %s); it is written there when Redis answers again.", line.request_id,
                         type(exc).__name__)

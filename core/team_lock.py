@@ -100,11 +100,26 @@ class TeamFlightLock(FlightLock):
             except Exception as exc:
                 from redis.exceptions import LockNotOwnedError
 
+                if isinstance(exc, LockNotOwnedError) and self._retake(lock):
+                    continue
                 if isinstance(exc, LockNotOwnedError):
                     log.warning("Segmind: this machine lost the team's lock on a request it is making (its "
                                 "lease of %.0f s ran out); another machine may make it too.", self.lease)
                     return
                 log.debug("Segmind: could not renew the team's lock (%s).", exc)
+
+    def _retake(self, lock: Any) -> bool:
+        """The lock's key is gone, not taken by another (the team's Redis restarted empty or was
+        flushed): take it again with this holder's token, so a machine coming later waits for
+        this job rather than making the request again. False when another machine holds it."""
+        token = getattr(lock.local, "token", None)
+        if token is None:
+            return False
+        if not self.client.set(lock.name, token, nx=True, px=int(self.lease * 1000)):
+            return False
+        log.warning("Segmind: the team's Redis had lost this machine's lock on a request it is making (emptied "
+                    "or restarted); it is held again.")
+        return True
 
     def still_ours(self) -> None:
         """Just before a billed request is sent: the team's lock is still this machine's, its
@@ -117,7 +132,11 @@ class TeamFlightLock(FlightLock):
         if lock is None:
             return  # held on this machine only (Redis down, "local")
         try:
-            lock.reacquire()
+            try:
+                lock.reacquire()
+            except LockNotOwnedError:
+                if not self._retake(lock):
+                    raise
         except LockNotOwnedError:
             raise TeamLockLost(
                 f"This machine's hold on the team's lock for this request ran out before it was paid for (the "

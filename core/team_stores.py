@@ -10,13 +10,21 @@
 
 Redis down with "local": this machine's files, a warning, and a note (`team_outage.json`)
 that lines were recorded here only; the first process that finds Redis again writes them back
-(idempotent: by request id, a newer line is never replaced by an older one)."""
+(idempotent: by request id, a newer line is never replaced by an older one). A line whose copy
+to Redis failed is such an outage too, written back by a thread as soon as Redis answers.
+
+A Redis emptied with no outage seen (restarted without persistence, flushed, failed over to an
+empty replica) is found by the team ledger's mark (`ledger:epoch`): this machine remembers the
+mark it last filled (`team_epoch.json`); a mark gone or changed means the team's ledger lost
+this machine's lines, and its lines of the last day are written back before the next spend
+check (restore_if_emptied)."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,9 @@ from .user_folder import UserFolder
 log = logging.getLogger(__name__)
 
 _OUTAGE_MARGIN = 120.0  # seconds before the first line recorded here only: clocks and retries
+WRITE_BACK_EVERY = 5.0  # seconds between tries to write back an outage's lines while Redis is away
+RESTORE_WINDOW = 24 * 3600.0  # an emptied Redis gets back this machine's lines of the last day:
+# today's (the per-day limit) and every job Segmind still keeps (collection, one hour)
 
 
 @dataclass
@@ -77,7 +88,7 @@ def _local(user_dir: Path) -> RecordStores:
 def record_stores(user_dir: "str | os.PathLike[str]") -> RecordStores:
     """The stores a paid run uses (see the module's text). Raises SharedStoreDown, before
     anything is paid, when the team's Redis is down and the setting says to refuse."""
-    from .shared_store import key_prefix, machine_name, team_redis, team_settings
+    from .shared_store import key_prefix, machine_name, redis_client, team_redis, team_settings
 
     user_dir = Path(user_dir)
     settings = team_settings(user_dir)
@@ -87,9 +98,11 @@ def record_stores(user_dir: "str | os.PathLike[str]") -> RecordStores:
     client = team_redis(user_dir)  # raises SharedStoreDown ("refuse")
     if client is None:  # down, "local": warned by team_redis
         note_outage(user_dir, time.time())
+        keep_writing_back(user_dir, redis_client(settings.redis_url), key_prefix(key), key)
         return _local(user_dir)
     prefix, machine = key_prefix(key), machine_name()
     write_back_if_due(user_dir, client, prefix, key)
+    restore_if_emptied(user_dir, client, prefix, key)  # before the spend check reads the team's totals
     from .team_board import board_snapshot, start_publishing
 
     start_publishing(client, prefix, machine, board_snapshot, key)  # this process's live jobs, for the team
@@ -162,9 +175,21 @@ def _outage_since(path: Path) -> float | None:
         return 0.0  # damaged: write back everything (idempotent)
 
 
-def write_back_if_due(user_dir: Path, client: Any, prefix: str, key: str | None = None) -> int:
+def keep_writing_back(user_dir: "str | os.PathLike[str]", client: Any, prefix: str, key: str | None) -> None:
+    """Write an outage's lines back as soon as Redis answers, not at this machine's next job
+    only: one daemon thread per folder, Redis and account, which looks every WRITE_BACK_EVERY
+    seconds and does nothing while no outage is noted (a stat of one file)."""
+    from .shared_store import keep_doing
+
+    user_dir = Path(user_dir)
+    keep_doing(("write-back", str(user_dir), id(client), prefix), "ledger-write-back", WRITE_BACK_EVERY,
+               lambda: write_back_if_due(user_dir, client, prefix, key, quiet=True))
+
+
+def write_back_if_due(user_dir: Path, client: Any, prefix: str, key: str | None = None, quiet: bool = False) -> int:
     """Redis answers: write back what was recorded here while it was away. Returns the number
-    of lines written back (0 when nothing was due)."""
+    of lines written back (0 when nothing was due). `quiet`: a failure is not warned (the
+    thread that tries again while Redis is away)."""
     from filelock import FileLock, Timeout
 
     from .team_ledger import write_back
@@ -182,9 +207,68 @@ def write_back_if_due(user_dir: Path, client: Any, prefix: str, key: str | None 
     except Timeout:
         return 0
     except Exception as exc:  # tried again by the next run
-        log.warning("Segmind: could not yet write this machine's ledger back to the team's Redis (%s).",
-                    type(exc).__name__)
+        (log.debug if quiet else log.warning)(
+            "Segmind: could not yet write this machine's ledger back to the team's Redis (%s).", type(exc).__name__)
         return 0
     log.info("Segmind: the team's Redis answers again; %d ledger line(s) recorded on this machine "
                 "meanwhile were written back.", count)
+    return count
+
+
+# --------------------------------------------------------------------------- written back after Redis was emptied
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _known_epochs(path: Path) -> dict[str, str]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or damaged: the next look writes back (idempotent)
+        return {}
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def restore_if_emptied(user_dir: Path, client: Any, prefix: str, key: str | None = None) -> int:
+    """The team's ledger lost its mark (`<prefix>ledger:epoch`) or holds another one than this
+    machine last filled: Redis was emptied (or this machine never filled it), so write this
+    machine's lines of the last RESTORE_WINDOW back (idempotent, never over a newer line), then
+    remember the mark. One GET when nothing changed. Returns the number of lines written back."""
+    from filelock import FileLock, Timeout
+
+    from .team_ledger import write_back
+
+    mark_key = f"{prefix}ledger:epoch"
+    path = UserFolder(user_dir).team_epoch
+    try:
+        found = client.get(mark_key)
+        if found is not None and _known_epochs(path).get(prefix) == _text(found):
+            return 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock", timeout=10):
+            known = _known_epochs(path)
+            filled_before = prefix in known  # else this machine's first look: nothing was lost
+            found = client.get(mark_key)
+            if found is not None and known.get(prefix) == _text(found):
+                return 0  # another process of this machine did it meanwhile
+            if found is None:  # the first machine to look at an emptied (or new) ledger marks it
+                client.set(mark_key, uuid.uuid4().hex, nx=True)
+                found = client.get(mark_key)
+            count = write_back(user_dir, client, prefix, time.time() - RESTORE_WINDOW - _OUTAGE_MARGIN, key)
+            if found is None:
+                return count  # emptied again meanwhile: the next look writes back again
+            known[prefix] = _text(found)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(known), encoding="utf-8")
+            os.replace(tmp, path)
+    except Timeout:
+        return 0
+    except Exception as exc:  # tried again at the next look
+        log.warning("Segmind: could not check whether the team's Redis lost its ledger (%s).", type(exc).__name__)
+        return 0
+    if count and filled_before:
+        log.warning("Segmind: the team's Redis had lost its ledger (restarted without saving, emptied, or a "
+                    "new server); %d line(s) of this machine's last day were written back. Other machines' "
+                    "lines come back when each of them runs again.", count)
     return count

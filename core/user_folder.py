@@ -11,6 +11,7 @@
     <user>/segmind/budget/            the request budget's window per account, every process's (core/budget_store.py)
     <user>/segmind/team.json          the team setting: a Redis address, what to do when it is down (core/shared_store.py)
     <user>/segmind/team_outage.json   since when ledger lines were recorded here only, Redis away (core/team_stores.py)
+    <user>/segmind/team_epoch.json    the mark of the team's ledger this machine last filled, per account (core/team_stores.py)
 
 Nothing here touches the disk: these are names only."""
 from __future__ import annotations
@@ -78,3 +79,7 @@ class UserFolder:
     @property
     def team_outage(self) -> Path:
         return self.root / "team_outage.json"
+
+    @property
+    def team_epoch(self) -> Path:
+        return self.root / "team_epoch.json"

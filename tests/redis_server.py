@@ -26,10 +26,12 @@ class RedisServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self._dir, "--daemonize", "no", "--loglevel", "warning", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                         "no", "--dir", self._dir, "--daemonize", "no", "--loglevel", "warning", *args]
+        self._start()
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -50,6 +52,13 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Stop and start it again on the same port: it comes back empty (nothing is saved),
+        as a team's Redis without persistence does."""
+        self._proc.terminate()
+        self._proc.wait(5)
+        self._start()
 
     def flush(self) -> None:
         import redis

@@ -323,3 +323,79 @@ def test_a_lease_setting_that_cannot_be_used_says_what_to_set(team, monkeypatch,
     with pytest.raises(errors.InvalidInputError) as info:
         run_as(team, "a", monkeypatch, request())
     assert team_lock.LEASE_ENV in str(info.value) and team.jobs_submitted == 0 and team.counts["uploads"] == 0
+
+
+# --------------------------------------------------------------------------- the team's Redis emptied (review)
+
+
+def test_a_per_day_limit_holds_after_the_teams_redis_is_emptied(team, monkeypatch):
+    """The defect "a Redis emptied (no persistence, FLUSHALL, an empty replica) reads every
+    machine's spend today as 0": the next paid job's check writes this machine's lines back
+    first, and the other machine's check counts them too."""
+    home_a, _ = team.machines["a"]
+    run_as(team, "a", monkeypatch, request("first"))
+    spent = ledger_mod.Ledger(home_a).spent_today()
+    estimate = pack_module("core.params").estimate_cost(BODY, "ltx-2-19b-i2v")
+    for home, _ in team.machines.values():
+        spend_limits.SpendLimits(per_day=spent + estimate / 2).save(home)
+    shared_store.redis_client(team.redis_url).flushall()  # emptied, no outage noted anywhere
+    for machine, seed in (("a", 1), ("b", 2)):
+        with pytest.raises(errors.SpendLimitError) as info:
+            run_as(team, machine, monkeypatch, request("second", seed=seed))
+        assert "per day" in str(info.value)
+    assert team.jobs_submitted == 1
+    lines = [json.loads(v) for v in shared_store.redis_client(team.redis_url).hgetall(
+        f"{shared_store.key_prefix(team.api_key)}ledger").values()]
+    assert len(lines) == 1 and lines[0]["machine"] == "machine-a"
+
+
+def test_a_machines_job_is_collected_by_another_after_a_redis_restart_once_it_ran_again(
+        team, redis_server, monkeypatch):
+    clip = run_as(team, "a", monkeypatch, request("collect me"))
+    redis_server.restart()  # no persistence: the team's ledger and flight records are gone
+    home_a, _ = team.machines["a"]
+    monkeypatch.setenv(shared_store.MACHINE_ENV, "machine-a")
+    team_stores.record_stores(home_a)  # machine a runs again (its next job's first look)
+    home_b, out_b = team.machines["b"]
+    monkeypatch.setenv(shared_store.MACHINE_ENV, "machine-b")
+    got = collect.collect_clip(clip.info.request_id, user_dir=home_b, output_dir=out_b)
+    assert got.source == "segmind" and got.path.is_file() and team.jobs_submitted == 1
+    assert got.provenance["fields"]["prompt"] == "collect me" and got.provenance["cost"] == clip.info.cost
+    jobs = {j.prompt: j.machine for j in collect.recorded_jobs(home_b, out_b)}
+    assert jobs == {"collect me": "machine-a"}
+
+
+def test_a_line_that_failed_to_reach_redis_is_written_back_as_soon_as_it_answers(team, monkeypatch):
+    """The defect "Redis fails as a paid line is copied, then the reservation is settled there":
+    the other machines under-counted that job until this machine's next job. Now the copy's
+    failure is an outage, written back as soon as Redis answers, with no new job."""
+    team_ledger = pack_module("core.team_ledger")
+    monkeypatch.setattr(team_stores, "WRITE_BACK_EVERY", 0.05, raising=False)
+    mirror = team_ledger.mirror_line
+    failed = []
+    away = [True]  # every copy of this run's lines fails; the reservation's settling does not
+
+    def failing(*args: Any, **kwargs: Any) -> bool:
+        if away[0]:
+            failed.append(True)
+            import redis
+
+            raise redis.exceptions.ConnectionError("Redis went away for a moment")
+        return mirror(*args, **kwargs)
+
+    monkeypatch.setattr(team_ledger, "mirror_line", failing)
+    run_as(team, "a", monkeypatch, request())
+    assert failed and team.jobs_submitted == 1
+    away[0] = False  # Redis answers again
+    home_a, _ = team.machines["a"]
+    home_b, _ = team.machines["b"]
+    spent = ledger_mod.Ledger(home_a).spent_today()
+    deadline = time.monotonic() + 10
+    seen = 0.0
+    while time.monotonic() < deadline:  # machine b looks; machine a runs no other job
+        seen = team_stores.record_stores(home_b).ledger.spent_today()
+        if seen:
+            break
+        time.sleep(0.02)
+    assert seen == pytest.approx(spent) and spent > 0
+    assert team_stores.record_stores(home_b).reservations.in_flight() == 0

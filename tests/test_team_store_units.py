@@ -205,3 +205,27 @@ def test_a_reservation_ends_in_the_store_that_made_it(client, tmp_path):
     spend_check.release(tmp_path, held)      # no team set for tmp_path now
     spend_check.settle(tmp_path, paid, "req")
     assert store.in_flight() == 0 and store.run_total("run") == pytest.approx(0.2)
+
+
+def test_a_lock_emptied_from_redis_is_taken_again_by_its_holder_not_lost(client, tmp_path):
+    """The team's Redis restarted empty (or flushed) while a job held its lock: the holder takes
+    it again rather than stopping, and a machine coming later waits for it; a lock another
+    machine took meanwhile is still lost."""
+    name = f"{PREFIX}flight:{'f' * 64}:lock"
+
+    def lock(folder):
+        return team_lock.TeamFlightLock(tmp_path / folder / "locks", "f" * 64, client=client, prefix=PREFIX,
+                                        user_dir=tmp_path / folder, refuse_when_down=True)
+
+    holder = lock("a")
+    holder.acquire(lambda: None)
+    token = client.get(name)
+    client.flushall()
+    holder.still_ours()
+    assert client.get(name) == token
+    with pytest.raises(flight_lock.LockWaitExpired):
+        lock("b").acquire(lambda: None, deadline=time.monotonic() + 0.3)
+    client.set(name, b"another-machines-token")
+    with pytest.raises(team_lock.TeamLockLost):
+        holder.still_ours()
+    holder.release()
