@@ -171,28 +171,43 @@ PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def keep_doing(slot: tuple[Any, ...], name: str, every: float, act: Callable[[], None]) -> None:
-    """`act()` now and then every `every` seconds, on one daemon thread per `slot` for the life
-    of the process (a lease kept alive, the live jobs published). A failure (Redis away) is
-    logged and tried again next time."""
+    """`act()` now and then every `every` seconds, on one daemon thread per `slot` until the
+    clients are forgotten (a changed address; a test's end): a lease kept alive, the live jobs
+    published, an outage's lines written back. A failure (Redis away) is logged and tried
+    again next time."""
     with _keepers_lock:
-        thread = _keepers.get(slot)
-        if thread is not None and thread.is_alive():
+        kept = _keepers.get(slot)
+        if kept is not None and kept[0].is_alive():
             return
+        stop = threading.Event()
 
         def run() -> None:
-            while True:
+            while not stop.is_set():
                 try:
                     act()
                 except Exception as exc:
                     log.debug("Segmind: %s failed this time (%s).", name, exc)
-                time.sleep(every)
+                stop.wait(every)
 
         thread = threading.Thread(target=run, daemon=True, name=f"segmind-{name}")
-        _keepers[slot] = thread
+        _keepers[slot] = (thread, stop)
         thread.start()
 
 
-_keepers: dict[tuple[Any, ...], threading.Thread] = {}
+def stop_keepers(wait: float = 3.0) -> None:
+    """Stop every keeper thread and wait for each to finish what it is doing, so none of them
+    writes into a store it was not started for (another address; the next test's Redis)."""
+    with _keepers_lock:
+        kept = list(_keepers.values())
+        _keepers.clear()
+    for _, stop in kept:
+        stop.set()
+    for thread, _ in kept:
+        if thread is not threading.current_thread():
+            thread.join(wait)
+
+
+_keepers: dict[tuple[Any, ...], tuple[threading.Thread, threading.Event]] = {}
 _keepers_lock = threading.Lock()
 
 
@@ -358,7 +373,8 @@ def team_status(user_dir: "str | os.PathLike[str]") -> TeamStatus:
 
 
 def forget_clients() -> None:
-    """Drop the cached clients (tests; a changed address)."""
+    """Drop the cached clients and stop the threads that use them (tests; a changed address)."""
+    stop_keepers()
     _warned_down.clear()
     with _clients_lock:
         for client in _clients.values():
@@ -370,5 +386,5 @@ def forget_clients() -> None:
 
 
 __all__ = ["REDIS_URL_ENV", "WHEN_DOWN_ENV", "MACHINE_ENV", "SharedStoreDown", "SharedStoreSetupError", "look", "TeamSettings", "team_settings",
-           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "PROCESS", "PID_SPACE", "keep_doing", "redis_client",
+           "save_team_settings", "shown_url", "account_tag", "key_prefix", "machine_name", "PROCESS", "PID_SPACE", "keep_doing", "stop_keepers", "redis_client",
            "team_redis", "forget_clients", "TeamStatus", "team_status", "saved_redis_url"]
