@@ -34,6 +34,40 @@ class _PackRootIsAFolder:
         return None
 
 
+# What the suite imports from outside the standard library, by module, with what installs it
+# (requirements.txt, tests/requirements-test.txt and torch, which .ci/run pins first).
+TEST_DEPENDENCIES = {"torch": "torch==2.13.0", "av": "av", "numpy": "numpy", "cv2": "opencv-python-headless",
+                     "aiohttp": "aiohttp", "requests": "requests", "filelock": "filelock", "redis": "redis",
+                     "fakeredis": "fakeredis[lua]", "tqdm": "tqdm"}
+
+
+class _TestModule(pytest.Module):
+    """A test module whose import needs a test dependency this Python lacks (collecting with a
+    bare `python3 -m pytest`) is reported as skipped, naming what to install, instead of as a
+    collection error with a traceback. In CI (.ci/run installs everything) it stays an error."""
+
+    def _getobj(self):  # type: ignore[no-untyped-def]
+        try:
+            return super()._getobj()
+        except self.CollectError as exc:
+            cause = exc.__cause__
+            top = (getattr(cause, "name", None) or "").split(".")[0]
+            if isinstance(cause, ModuleNotFoundError) and top in TEST_DEPENDENCIES and not _in_ci():
+                pytest.skip(f"needs {top}, which this Python lacks: run the suite as .ci/run does (README, Tests), "
+                            f"or pip install {TEST_DEPENDENCIES[top]}", allow_module_level=True)
+            raise
+
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module:
+    return _TestModule.from_parent(parent, path=module_path)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Registered as a plugin rather than defined here: this conftest's own hooks apply to
     # tests/ and below only, and the root is collected before tests/.
